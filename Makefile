@@ -1,0 +1,39 @@
+# Quick start: `make demo` (set up, then train on scikit-learn's digits) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TORCH_WHEELS ?= /opt/wheels
+# Where a CPU build of torch lies on disk (this machine kind) use it: no multi-GB CUDA download.
+TORCH_SPEC := $(if $(wildcard $(TORCH_WHEELS)/torch-2.13.0+cpu-*.whl),torch==2.13.0+cpu --find-links $(TORCH_WHEELS),torch>=2.4)
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+.PHONY: setup demo test lint format bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) $(TORCH_SPEC)
+	$(PIP) -c requirements/constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/python -m sklearn_capsnet
+
+test: setup lint
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup
+	$(BIN)/python benchmarks/bench_digits.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

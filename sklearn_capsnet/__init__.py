@@ -1,0 +1,7 @@
+"""sklearn-capsnet: a scikit-learn compatible Capsule Network built on skorch and PyTorch."""
+
+from ._classifier import CapsNetClassifier
+
+__version__ = "0.1.0"
+
+__all__ = ["CapsNetClassifier", "__version__"]

@@ -1,0 +1,53 @@
+"""Choosing the torch device, and random state that does not leak."""
+
+import contextlib
+
+import torch
+
+__all__ = ["resolve_device", "seeded"]
+
+
+def resolve_device(device) -> str:
+    """Turn a ``device`` hyper-parameter into a torch device string.
+
+    ``"auto"`` is ``"cuda"`` when PyTorch sees a GPU and ``"cpu"`` otherwise. An
+    explicit CUDA device without a GPU is an error rather than a silent fallback.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    if isinstance(device, str) and device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
+        ) from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was asked for, but PyTorch sees no CUDA GPU on this machine; "
+                "use device='auto' (falls back to the CPU) or device='cpu'."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} does not exist: PyTorch sees {torch.cuda.device_count()} "
+                "GPU(s); pick an index below that."
+            )
+    elif resolved.type != "cpu" and resolved.type != "mps":
+        raise ValueError(f"device={device!r} is not supported; use 'auto', 'cpu' or 'cuda'.")
+    return str(resolved)
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: str):
+    """Seed torch inside the block and restore the caller's random state after it."""
+    devices = []
+    if torch.device(device).type == "cuda":
+        devices = [torch.device(device).index or 0]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield

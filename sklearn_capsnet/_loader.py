@@ -1,0 +1,123 @@
+"""Whole-array datasets and a batch loader that slices them.
+
+skorch's default ``Dataset`` + ``DataLoader`` collate one sample at a time.
+Here the data stay whole arrays: a batch is one slice (or one gather when
+shuffled), moved to the device in its stored dtype (uint8 images travel as
+bytes), scaled to [0, 1] and shifted there.
+"""
+
+import math
+
+import numpy as np
+import torch
+from torch.utils.data import Subset
+
+from .nn.augment import random_shift
+
+__all__ = ["ArrayDataset", "BatchLoader"]
+
+
+class ArrayDataset(torch.utils.data.Dataset):
+    """Rows of ``X`` (ndarray or tensor) with optional labels ``y``.
+
+    Indexable so that skorch's ``train_split`` helpers (``ValidSplit``) can
+    split it; :class:`BatchLoader` reads the arrays directly.
+    """
+
+    def __init__(self, X, y=None):
+        if y is not None and len(y) != len(X):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")
+        self.X = X
+        self.y = y
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __getitem__(self, index):
+        return self.X[index], (None if self.y is None else self.y[index])
+
+
+def _arrays(dataset):
+    """The ``(X, y)`` arrays behind an ArrayDataset or a Subset of one."""
+    if isinstance(dataset, Subset):
+        X, y = _arrays(dataset.dataset)
+        index = np.asarray(dataset.indices)
+        return X[index], (None if y is None else y[index])
+    if isinstance(dataset, ArrayDataset):
+        return dataset.X, dataset.y
+    raise TypeError(
+        "BatchLoader reads ArrayDataset objects (or Subsets of them), "
+        f"got {type(dataset).__name__}."
+    )
+
+
+def _to_tensor(array) -> torch.Tensor:
+    if isinstance(array, torch.Tensor):
+        return array
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+class BatchLoader:
+    """Yield ``(X_batch, y_batch)`` tensors on ``device``, scaled and augmented.
+
+    Re-iterable: each pass is one epoch, reshuffled when ``shuffle``.
+
+    Parameters
+    ----------
+    dataset : ArrayDataset or Subset of one
+    batch_size : int
+    shuffle : bool, default=False
+    input_shape : (int, int, int)
+        ``(C, H, W)`` used to view rows as images for ``shift``.
+    offset, scale : array of shape (n_features,)
+        Each batch becomes ``(X - offset) / scale`` in float32.
+    shift : int, default=0
+        Maximum random translation in pixels (0: none).
+    device : str or torch.device, default="cpu"
+    preload : bool, default=False
+        Move all of ``X`` to ``device`` once (training on a GPU) instead of one
+        batch at a time (memory bounded by the batch size).
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_size: int = 128,
+        shuffle: bool = False,
+        *,
+        input_shape,
+        offset,
+        scale,
+        shift: int = 0,
+        device="cpu",
+        preload: bool = False,
+    ):
+        X, y = _arrays(dataset)
+        self.device = torch.device(device)
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.input_shape = tuple(input_shape)
+        self.shift = int(shift)
+        self.X = _to_tensor(X).to(self.device) if preload else X
+        self.y = None if y is None else _to_tensor(y).to(self.device)
+        self.offset = torch.as_tensor(np.asarray(offset, np.float32), device=self.device)
+        self.inv_scale = 1.0 / torch.as_tensor(np.asarray(scale, np.float32), device=self.device)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.X) / self.batch_size)
+
+    def __iter__(self):
+        n = len(self.X)
+        order = torch.randperm(n) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                index = slice(start, start + self.batch_size)
+            else:
+                index = order[start : start + self.batch_size]
+                if not isinstance(self.X, torch.Tensor):
+                    index = index.numpy()
+            rows = _to_tensor(self.X[index]).to(self.device, non_blocking=True)
+            x = (rows.float() - self.offset) * self.inv_scale  # [b, F] in [0, 1] on training data
+            if self.shift:
+                x = random_shift(x.view(-1, *self.input_shape), self.shift).flatten(1)
+            yield x, (None if self.y is None else self.y[index])

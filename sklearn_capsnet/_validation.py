@@ -1,0 +1,136 @@
+"""From user data (arrays, DataFrames, image stacks) to checked 2-D arrays.
+
+Everything here raises before any training starts, with a message that names
+the problem and what to do about it.
+"""
+
+import math
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+__all__ = ["as_rows", "infer_input_shape", "check_sample_shape", "input_scaling"]
+
+# dtypes that travel to the engine as they are; anything else becomes float32
+_KEPT_DTYPES = (np.uint8, np.float32)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def as_rows(estimator, X, y=None, *, reset: bool):
+    """Validate ``X`` (and ``y``) and return ``X`` as rows of features.
+
+    Image stacks ``(n, H, W)`` or ``(n, C, H, W)`` are flattened to
+    ``(n, C*H*W)`` (a view where possible, so memmaps stay on disk); their
+    sample shape is returned too. ``n_features_in_`` and ``feature_names_in_``
+    are set (``reset=True``) or checked, as scikit-learn does.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), dtype uint8 or float32
+    y : ndarray or None
+    sample_shape : tuple or None
+        ``X.shape[1:]`` for arrays of more than two dimensions.
+    """
+    sample_shape = None
+    if isinstance(X, np.ndarray) and X.ndim > 2:
+        sample_shape = X.shape[1:]
+        X = X.reshape(X.shape[0], math.prod(sample_shape))
+    common = dict(
+        reset=reset,
+        accept_sparse=False,
+        dtype="numeric",
+        ensure_all_finite=True,
+        ensure_min_features=1,
+    )
+    if y is None:
+        X = validate_data(estimator, X, **common)
+    else:
+        X, y = validate_data(estimator, X, y, **common)
+    if X.dtype not in _KEPT_DTYPES:
+        if (
+            X.dtype.kind == "f"
+            and X.dtype.itemsize > 4
+            and X.size
+            and np.abs(X).max() > _FLOAT32_MAX
+        ):
+            raise ValueError(
+                "X has values beyond the float32 range "
+                f"(largest magnitude {np.abs(X).max():.3g}); "
+                f"{type(estimator).__name__} computes in float32: rescale X first."
+            )
+        X = X.astype(np.float32)
+    return X, y, sample_shape
+
+
+def infer_input_shape(input_shape, n_features: int, sample_shape) -> tuple[int, int, int]:
+    """The ``(channels, height, width)`` that the network sees.
+
+    An explicit ``input_shape`` must hold exactly ``n_features`` values. Without one,
+    image stacks keep their shape, flat rows whose length is a square become
+    one-channel square images, and anything else is tabular: ``(n_features, 1, 1)``.
+
+    Examples
+    --------
+    >>> infer_input_shape(None, 64, None)
+    (1, 8, 8)
+    >>> infer_input_shape(None, 10, None)
+    (10, 1, 1)
+    >>> infer_input_shape(None, 48, (3, 4, 4))
+    (3, 4, 4)
+    """
+    if input_shape is not None:
+        shape = tuple(int(v) for v in input_shape)
+        if math.prod(shape) != n_features:
+            raise ValueError(
+                f"input_shape={tuple(input_shape)} holds {math.prod(shape)} values per sample, "
+                f"but X has {n_features} features; pass input_shape=None to infer it, or a "
+                f"(channels, height, width) whose product is {n_features}."
+            )
+        return shape
+    if sample_shape is not None:
+        if len(sample_shape) == 2:
+            return (1, *sample_shape)
+        if len(sample_shape) == 3:
+            return tuple(sample_shape)
+        raise ValueError(
+            f"X has {len(sample_shape) + 1} dimensions {(-1, *sample_shape)}; pass images as "
+            "(n, height, width) or (n, channels, height, width), or flat rows (n, n_features)."
+        )
+    side = math.isqrt(n_features)
+    if side * side == n_features:
+        return (1, side, side)
+    return (n_features, 1, 1)
+
+
+def check_sample_shape(estimator, sample_shape, input_shape) -> None:
+    """At predict time, image stacks must have the image shape seen in ``fit``."""
+    if sample_shape is None:
+        return
+    shape = (1, *sample_shape) if len(sample_shape) == 2 else tuple(sample_shape)
+    if shape != tuple(input_shape):
+        raise ValueError(
+            f"X holds images of shape {tuple(sample_shape)}, but {type(estimator).__name__} was "
+            f"fitted on images of shape {tuple(input_shape)}; resize X to that shape."
+        )
+
+
+def input_scaling(X: np.ndarray, input_shape) -> tuple[np.ndarray, np.ndarray]:
+    """Offset and scale that map the training data into [0, 1].
+
+    Images share one offset and scale over all pixels (so a shifted-in zero border
+    stays background and their look is kept); tabular features are scaled one by
+    one. A constant feature gets scale 1.
+
+    Returns
+    -------
+    offset, scale : ndarray of shape (n_features,), float32
+    """
+    _, height, width = input_shape
+    axis = None if height * width > 1 else 0
+    low = np.asarray(X.min(axis=axis), dtype=np.float64)
+    span = np.asarray(X.max(axis=axis), dtype=np.float64) - low
+    span = np.where(span > 0, span, 1.0)
+    n_features = X.shape[1]
+    offset = np.broadcast_to(low, (n_features,)).astype(np.float32)
+    scale = np.broadcast_to(span, (n_features,)).astype(np.float32)
+    return offset, scale

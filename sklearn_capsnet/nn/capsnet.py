@@ -1,0 +1,133 @@
+"""The CapsNet module, assembled from an input shape and hyper-parameters."""
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from torch import Tensor, nn
+
+from .layers import ClassCapsules, Decoder, PrimaryCapsules, mask_capsules
+from .routing import make_routing
+
+__all__ = ["CapsNet", "Geometry", "geometry"]
+
+PAPER_SIZE = 28  # the paper's kernels (9) and stride (2) are for 28-pixel inputs
+PAPER_KERNEL = 9
+
+
+class Geometry(NamedTuple):
+    """Kernel sizes and the primary capsule grid for one input size."""
+
+    conv_kernel: tuple[int, int]
+    primary_kernel: tuple[int, int]
+    grid: tuple[int, int]
+
+
+def _scaled_kernel(size: int) -> int:
+    return max(1, round(PAPER_KERNEL * size / PAPER_SIZE))
+
+
+def geometry(height: int, width: int) -> Geometry:
+    """Kernel sizes scaled from the paper's 9×9-on-28×28 to an input size.
+
+    Both convolutions use a kernel of ``round(9 * size / 28)`` per axis (at least 1),
+    shrunk where needed so the primary capsule grid (stride 2) stays at least 1×1.
+    28×28 gives the paper's 9×9 kernels and a 6×6 grid; 8×8 gives 3×3 kernels and a
+    2×2 grid; 1×1 (tabular features as channels) gives 1×1 kernels.
+
+    Examples
+    --------
+    >>> geometry(28, 28)
+    Geometry(conv_kernel=(9, 9), primary_kernel=(9, 9), grid=(6, 6))
+    >>> geometry(8, 8).grid
+    (2, 2)
+    """
+    if height < 1 or width < 1:
+        raise ValueError(f"images must be at least 1x1, got {height}x{width}.")
+    conv, primary, grid = [], [], []
+    for size in (height, width):
+        k1 = min(_scaled_kernel(size), size)
+        after_conv = size - k1 + 1
+        k2 = min(_scaled_kernel(size), after_conv)
+        conv.append(k1)
+        primary.append(k2)
+        grid.append((after_conv - k2) // 2 + 1)
+    return Geometry(tuple(conv), tuple(primary), tuple(grid))
+
+
+class CapsNet(nn.Module):
+    """Capsule network of Sabour, Frosst & Hinton (2017) for any image size.
+
+    Conv (ReLU) → primary capsules → class capsules (routing) → capsule vectors.
+    :meth:`reconstruct` runs the masked decoder. Tabular data enters as
+    ``(n_features, 1, 1)``: the convolutions become fully connected layers.
+
+    Parameters
+    ----------
+    input_shape : (int, int, int)
+        ``(channels, height, width)`` of one example.
+    n_classes : int
+        Number of class capsules.
+    routing : str, default="dynamic"
+        Name of the routing algorithm (see :mod:`.routing`).
+    routing_iterations : int, default=3
+    conv_channels : int, default=256
+    primary_types : int, default=32
+        Number of primary capsule types (channels of capsules).
+    primary_dim : int, default=8
+    capsule_dim : int, default=16
+        Dimension of the class capsules.
+    decoder_hidden : sequence of int, default=(512, 1024)
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = CapsNet((1, 28, 28), 10)
+    >>> sum(p.numel() for p in net.parameters())
+    8215568
+    >>> capsules = net(torch.zeros(2, 1, 28, 28))
+    >>> capsules.shape, net.reconstruct(capsules).shape
+    (torch.Size([2, 10, 16]), torch.Size([2, 784]))
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        n_classes: int,
+        routing: str = "dynamic",
+        routing_iterations: int = 3,
+        conv_channels: int = 256,
+        primary_types: int = 32,
+        primary_dim: int = 8,
+        capsule_dim: int = 16,
+        decoder_hidden: Sequence[int] = (512, 1024),
+    ) -> None:
+        super().__init__()
+        channels, height, width = (int(v) for v in input_shape)
+        self.input_shape = (channels, height, width)
+        self.geometry = geometry(height, width)
+        self.conv = nn.Sequential(
+            nn.Conv2d(channels, conv_channels, self.geometry.conv_kernel),
+            nn.ReLU(inplace=True),
+        )
+        self.primary = PrimaryCapsules(
+            conv_channels, primary_types, primary_dim, self.geometry.primary_kernel, stride=2
+        )
+        n_primary = primary_types * self.geometry.grid[0] * self.geometry.grid[1]
+        self.classes = ClassCapsules(
+            n_primary,
+            primary_dim,
+            n_classes,
+            capsule_dim,
+            make_routing(routing, routing_iterations),
+        )
+        self.decoder = Decoder(n_classes * capsule_dim, channels * height * width, decoder_hidden)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.reshape(x.shape[0], *self.input_shape)  # [B, C, H, W] (flat rows accepted)
+        features = self.conv(x)  # [B, 256, H1, W1]
+        primary = self.primary(features)  # [B, I, P]
+        return self.classes(primary)  # [B, J, D]
+
+    def reconstruct(self, capsules: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Decode the capsule of ``labels`` (or of the predicted class): ``[B, C*H*W]``."""
+        return self.decoder(mask_capsules(capsules, labels))

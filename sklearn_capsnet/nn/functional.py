@@ -1,0 +1,151 @@
+"""Plain tensor functions of the capsule network: squash, lengths and the losses.
+
+Every function here works in any floating dtype, so the tests can check them
+against float64 references written literally from the paper.
+"""
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "squash",
+    "capsule_lengths",
+    "lengths_to_proba",
+    "margin_loss",
+    "reconstruction_loss",
+]
+
+
+def squash(s: Tensor, dim: int = -1) -> Tensor:
+    """Shrink vectors to a length in [0, 1) while keeping their direction.
+
+    ``squash(s) = |s|^2 / (1 + |s|^2) * s / |s| = s * |s| / (1 + |s|^2)``
+    (Sabour et al. 2017, eq. 1). Written in the second form it is finite at
+    ``s = 0`` and so is its gradient (zero there), without an epsilon that
+    would bias the result.
+
+    Parameters
+    ----------
+    s : Tensor
+        Capsule input vectors.
+    dim : int, default=-1
+        The axis holding the capsule's components.
+
+    Returns
+    -------
+    Tensor
+        The squashed vectors, same shape as ``s``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> squash(torch.tensor([[3.0, 4.0]]))
+    tensor([[0.5769, 0.7692]])
+    """
+    norm = torch.linalg.vector_norm(s, dim=dim, keepdim=True)
+    return s * (norm / (1.0 + norm * norm))
+
+
+def capsule_lengths(capsules: Tensor) -> Tensor:
+    """Lengths of capsule vectors: ``[..., D] -> [...]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> capsule_lengths(torch.tensor([[[3.0, 4.0]]]))
+    tensor([[5.]])
+    """
+    return torch.linalg.vector_norm(capsules, dim=-1)
+
+
+def lengths_to_proba(lengths: Tensor, eps: float = 1e-6) -> Tensor:
+    """Turn per-class capsule lengths into class probabilities that sum to 1.
+
+    A class capsule's length is the probability that its entity is present,
+    independently of the other classes. Conditioning on exactly one class being
+    present gives ``P(k) ∝ p_k / (1 - p_k)``: the odds of each length, normalised.
+    The order of the classes is that of the lengths, so ``argmax`` is unchanged.
+
+    Parameters
+    ----------
+    lengths : Tensor of shape (n_samples, n_classes)
+        Capsule lengths in [0, 1).
+    eps : float, default=1e-6
+        Lengths are clipped to ``[eps, 1 - eps]`` so every odds is finite and
+        positive.
+
+    Returns
+    -------
+    Tensor of shape (n_samples, n_classes)
+
+    Examples
+    --------
+    >>> import torch
+    >>> lengths_to_proba(torch.tensor([[0.9, 0.1, 0.1]])).round(decimals=3)
+    tensor([[0.9760, 0.0120, 0.0120]])
+    """
+    p = lengths.clamp(eps, 1.0 - eps)
+    odds = p / (1.0 - p)
+    return odds / odds.sum(dim=-1, keepdim=True)
+
+
+def margin_loss(
+    lengths: Tensor,
+    targets: Tensor,
+    m_plus: float = 0.9,
+    m_minus: float = 0.1,
+    down_weight: float = 0.5,
+) -> Tensor:
+    """Margin loss of eq. 4, summed over classes and averaged over the batch.
+
+    ``L_k = T_k max(0, m+ - |v_k|)^2 + λ (1 - T_k) max(0, |v_k| - m-)^2``
+
+    Parameters
+    ----------
+    lengths : Tensor of shape (batch, n_classes)
+        Lengths of the class capsules.
+    targets : Tensor of shape (batch,) of class indices, or (batch, n_classes)
+        of 0/1 indicators.
+    m_plus, m_minus, down_weight : float
+        The paper's 0.9, 0.1 and λ = 0.5.
+
+    Returns
+    -------
+    Tensor
+        A scalar.
+
+    Examples
+    --------
+    >>> import torch
+    >>> margin_loss(torch.tensor([[0.9, 0.1]]), torch.tensor([0]))
+    tensor(0.)
+    """
+    if targets.dim() == 1:
+        targets = torch.nn.functional.one_hot(targets, lengths.shape[-1])
+    targets = targets.to(lengths.dtype)
+    present = targets * torch.relu(m_plus - lengths) ** 2
+    absent = down_weight * (1.0 - targets) * torch.relu(lengths - m_minus) ** 2
+    return (present + absent).sum(dim=-1).mean()
+
+
+def reconstruction_loss(reconstruction: Tensor, images: Tensor) -> Tensor:
+    """Sum of squared errors per example, averaged over the batch.
+
+    Parameters
+    ----------
+    reconstruction : Tensor of shape (batch, n_features)
+    images : Tensor of shape (batch, ...) with ``n_features`` values per example.
+
+    Returns
+    -------
+    Tensor
+        A scalar.
+
+    Examples
+    --------
+    >>> import torch
+    >>> reconstruction_loss(torch.zeros(2, 4), torch.ones(2, 2, 2))
+    tensor(4.)
+    """
+    diff = reconstruction - images.reshape(reconstruction.shape)
+    return (diff * diff).sum(dim=-1).mean()

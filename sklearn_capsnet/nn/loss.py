@@ -1,0 +1,41 @@
+"""The training objective as a module, for trainers that expect a criterion."""
+
+from torch import Tensor, nn
+
+from .functional import capsule_lengths, margin_loss, reconstruction_loss
+
+__all__ = ["CapsuleLoss"]
+
+
+class CapsuleLoss(nn.Module):
+    """Margin loss plus ``reconstruction_weight`` × sum-of-squared-errors.
+
+    Parameters
+    ----------
+    reconstruction_weight : float, default=0.0005
+        The paper's weight; 0 turns reconstruction off.
+
+    Examples
+    --------
+    >>> import torch
+    >>> loss = CapsuleLoss()
+    >>> capsules = torch.tensor([[[0.9, 0.0], [0.1, 0.0]]])
+    >>> loss(capsules, torch.tensor([0]), torch.ones(1, 4), torch.ones(1, 4))
+    tensor(0.)
+    """
+
+    def __init__(self, reconstruction_weight: float = 0.0005) -> None:
+        super().__init__()
+        self.reconstruction_weight = reconstruction_weight
+
+    def forward(
+        self,
+        capsules: Tensor,
+        targets: Tensor,
+        reconstruction: Tensor | None = None,
+        images: Tensor | None = None,
+    ) -> Tensor:
+        loss = margin_loss(capsule_lengths(capsules), targets)
+        if reconstruction is not None and self.reconstruction_weight:
+            loss = loss + self.reconstruction_weight * reconstruction_loss(reconstruction, images)
+        return loss

@@ -1,0 +1,60 @@
+"""Literal float64 per-example versions of the paper's equations, for the tests.
+
+Written as loops over examples, children and parents, so they share nothing
+with the vectorised engine but the equations.
+"""
+
+import torch
+
+
+def squash_literal(s):
+    """Eq. 1 as written: |s|² / (1 + |s|²) · s / |s| (s != 0)."""
+    norm_sq = (s * s).sum()
+    return norm_sq / (1.0 + norm_sq) * s / torch.sqrt(norm_sq)
+
+
+def routing_one_example(u_hat, iterations):
+    """Procedure 1 for one example: u_hat is [I, J, D]; returns [J, D]."""
+    n_children, n_parents, _ = u_hat.shape
+    b = [[torch.zeros((), dtype=u_hat.dtype) for _ in range(n_parents)] for _ in range(n_children)]
+    for r in range(iterations):
+        c = []
+        for i in range(n_children):
+            exps = [torch.exp(b[i][j]) for j in range(n_parents)]
+            total = sum(exps)
+            c.append([e / total for e in exps])
+        v = []
+        for j in range(n_parents):
+            s_j = sum(c[i][j] * u_hat[i, j] for i in range(n_children))
+            v.append(squash_literal(s_j))
+        if r + 1 < iterations:
+            for i in range(n_children):
+                for j in range(n_parents):
+                    b[i][j] = b[i][j] + torch.dot(u_hat[i, j], v[j])
+    return torch.stack(v)
+
+
+def class_capsules_loop(weight, u, iterations):
+    """û_j|i = W_ij u_i and routing, one example at a time; u is [B, I, P]."""
+    n_children, n_parents = weight.shape[:2]
+    outputs = []
+    for example in u:
+        u_hat = torch.stack(
+            [
+                torch.stack([weight[i, j] @ example[i] for j in range(n_parents)])
+                for i in range(n_children)
+            ]
+        )
+        outputs.append(routing_one_example(u_hat, iterations))
+    return torch.stack(outputs)
+
+
+def margin_loss_literal(lengths, labels):
+    total = 0.0
+    for row, label in zip(lengths, labels, strict=True):
+        for k, length in enumerate(row):
+            if k == label:
+                total = total + torch.clamp(0.9 - length, min=0) ** 2
+            else:
+                total = total + 0.5 * torch.clamp(length - 0.1, min=0) ** 2
+    return total / len(labels)

@@ -1,0 +1,122 @@
+"""Every bad input is refused before training, with a message naming the problem and the fix."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sklearn_capsnet import CapsNetClassifier
+
+SMALL = dict(conv_channels=8, primary_types=2, decoder_hidden=(16,), max_epochs=1, batch_size=16)
+
+rng = np.random.default_rng(0)
+X_OK = rng.random((30, 16))
+Y_OK = np.arange(30) % 3
+
+
+def _with(value, where=(0, 0)):
+    X = X_OK.copy()
+    X[where] = value
+    return X
+
+
+FIT_CASES = {
+    "nan in X": (_with(np.nan), Y_OK, {}, ValueError, "NaN"),
+    "inf in X": (_with(np.inf), Y_OK, {}, ValueError, "infinity"),
+    "empty X": (np.empty((0, 16)), np.empty(0), {}, ValueError, "0 sample"),
+    "no features": (np.empty((30, 0)), Y_OK, {}, ValueError, "0 feature"),
+    "1-D X": (X_OK[:, 0], Y_OK, {}, ValueError, "Expected 2D array"),
+    "single class": (X_OK, np.zeros(30), {}, ValueError, "at least 2 classes"),
+    "y of another length": (X_OK, Y_OK[:-1], {}, ValueError, "inconsistent numbers of samples"),
+    "strings in X": (X_OK.astype(str).astype(object) + "x", Y_OK, {}, ValueError, "convert"),
+    "complex X": (X_OK + 1j, Y_OK, {}, ValueError, "Complex data not supported"),
+    "sparse X": (sp.csr_matrix(X_OK), Y_OK, {}, TypeError, "toarray"),
+    "continuous y": (X_OK, rng.random(30), {}, ValueError, "continuous"),
+    "nan in y": (X_OK, np.where(Y_OK == 0, np.nan, Y_OK), {}, ValueError, "NaN"),
+    "beyond float32": (_with(1e300), Y_OK, {}, ValueError, "float32"),
+    "input_shape mismatch": (
+        X_OK,
+        Y_OK,
+        {"input_shape": (1, 5, 5)},
+        ValueError,
+        "has 16 features",
+    ),
+    "input_shape not 3 ints": (
+        X_OK,
+        Y_OK,
+        {"input_shape": (4, 4)},
+        ValueError,
+        "channels, height",
+    ),
+    "5-D X": (X_OK.reshape(30, 1, 2, 2, 4), Y_OK, {}, ValueError, "dimensions"),
+    "routing_iterations 0": (X_OK, Y_OK, {"routing_iterations": 0}, ValueError, "routing_iter"),
+    "batch_size 2.5": (X_OK, Y_OK, {"batch_size": 2.5}, ValueError, "batch_size"),
+    "negative max_epochs": (X_OK, Y_OK, {"max_epochs": -1}, ValueError, "max_epochs"),
+    "unknown device": (X_OK, Y_OK, {"device": "tpu9"}, ValueError, "device"),
+    "unknown routing": (X_OK, Y_OK, {"routing": "em"}, ValueError, "routing"),
+    "lr_decay above 1": (X_OK, Y_OK, {"lr_decay": 1.5}, ValueError, "lr_decay"),
+    "bad decoder": (X_OK, Y_OK, {"decoder_hidden": (0,)}, ValueError, "decoder_hidden"),
+    "unknown nested param": (X_OK, Y_OK, {"module__x": 1}, ValueError, "module__x"),
+}
+
+
+@pytest.mark.parametrize("case", FIT_CASES, ids=list(FIT_CASES))
+def test_fit_rejects_bad_input_before_training(case):
+    X, y, params, error, message = FIT_CASES[case]
+    clf = CapsNetClassifier(**{**SMALL, **params})
+    with pytest.raises(error, match=message):
+        clf.fit(X, y)
+    assert not hasattr(clf, "net_")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return CapsNetClassifier(**SMALL, random_state=0).fit(X_OK, Y_OK)
+
+
+@pytest.fixture(scope="module")
+def fitted_images():
+    images = X_OK.reshape(30, 4, 4)
+    return CapsNetClassifier(**SMALL, random_state=0).fit(images, Y_OK)
+
+
+PREDICT_CASES = {
+    "other feature count": (
+        rng.random((5, 15)),
+        "15 features, but CapsNetClassifier is expecting 16",
+    ),
+    "nan": (_with(np.nan)[:5], "NaN"),
+    "strings": (np.full((5, 16), "a", dtype=object), "convert"),
+    "empty": (np.empty((0, 16)), "0 sample"),
+}
+
+
+@pytest.mark.parametrize("case", PREDICT_CASES, ids=list(PREDICT_CASES))
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "reconstruct"])
+def test_predict_rejects_bad_input_and_leaves_the_model_as_it_was(fitted, case, method):
+    before = fitted.predict_proba(X_OK)
+    X, message = PREDICT_CASES[case]
+    with pytest.raises(ValueError, match=message):
+        getattr(fitted, method)(X)
+    np.testing.assert_array_equal(fitted.predict_proba(X_OK), before)
+
+
+def test_predict_rejects_images_of_another_shape(fitted_images):
+    with pytest.raises(ValueError, match=r"fitted on images of shape \(1, 4, 4\)"):
+        fitted_images.predict(rng.random((5, 2, 8)))
+
+
+def test_predict_before_fit_says_fit_first():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="fit"):
+        CapsNetClassifier().predict(X_OK)
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    clf = CapsNetClassifier(**SMALL, device="cuda")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        clf.fit(X_OK, Y_OK)
+    assert CapsNetClassifier(**SMALL, device="auto").fit(X_OK, Y_OK).device_ == "cpu"

@@ -1,0 +1,221 @@
+"""CapsNetClassifier as a user meets it: fit, predict, probabilities, data types."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from sklearn_capsnet import CapsNetClassifier
+
+# a small network through public hyper-parameters, so tests run in seconds on a CPU
+SMALL = dict(conv_channels=16, primary_types=4, decoder_hidden=(32,), max_epochs=2, batch_size=32)
+ONE_EPOCH = {**SMALL, "max_epochs": 1}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    X_train, _, y_train, _ = digits
+    return CapsNetClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+
+
+def test_a_small_capsnet_learns_digits(digits):
+    X_train, X_test, y_train, y_test = digits
+    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 8}, lr=3e-3, random_state=0)
+    clf.fit(X_train, y_train)
+    assert clf.score(X_test, y_test) > 0.85
+    losses = clf.history_[:, "train_loss"]
+    assert losses[-1] < losses[0]
+
+
+def test_fitted_attributes(fitted, digits):
+    assert list(fitted.classes_) == list(range(10))
+    assert fitted.n_features_in_ == 64
+    assert fitted.input_shape_ == (1, 8, 8)
+    assert fitted.device_ == "cpu"
+    assert fitted.n_iter_ == 2
+    assert fitted.net_.module_.classes.weight.shape[1] == 10
+
+
+def test_predict_proba_rows_sum_to_one_and_agree_with_predict(fitted, digits):
+    _, X_test, _, _ = digits
+    proba = fitted.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert np.all(proba >= 0)
+    np.testing.assert_array_equal(fitted.classes_[proba.argmax(axis=1)], fitted.predict(X_test))
+
+
+def test_predictions_do_not_depend_on_batch_size(fitted, digits):
+    _, X_test, _, _ = digits
+    proba = fitted.predict_proba(X_test)
+    fitted.net_.batch_size = 7
+    try:
+        np.testing.assert_allclose(fitted.predict_proba(X_test), proba, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(
+            fitted.predict_proba(X_test[:5]), proba[:5], rtol=1e-5, atol=1e-7
+        )
+    finally:
+        fitted.net_.batch_size = fitted.batch_size
+
+
+def test_string_labels_come_back_as_strings(digits):
+    X_train, X_test, y_train, _ = digits
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
+    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X_train[:200], names[y_train[:200]])
+    assert set(clf.predict(X_test)) <= set(names)
+    assert list(clf.classes_) == sorted(names)
+
+
+def test_same_random_state_gives_identical_predictions(digits):
+    X_train, X_test, y_train, _ = digits
+    a = CapsNetClassifier(**SMALL, random_state=3).fit(X_train[:300], y_train[:300])
+    b = CapsNetClassifier(**SMALL, random_state=3).fit(X_train[:300], y_train[:300])
+    np.testing.assert_array_equal(a.predict_proba(X_test), b.predict_proba(X_test))
+
+
+def test_fit_leaves_global_torch_random_state_alone(digits):
+    X_train, _, y_train, _ = digits
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X_train[:64], y_train[:64])
+    np.testing.assert_array_equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.float32, np.float16])
+def test_numeric_dtypes_train_the_same_model(digits, dtype):
+    X_train, X_test, y_train, _ = digits
+    reference = CapsNetClassifier(**ONE_EPOCH, random_state=0)
+    reference.fit(X_train[:200], y_train[:200])
+    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0)
+    clf.fit(X_train[:200].astype(dtype), y_train[:200])
+    np.testing.assert_allclose(
+        clf.predict_proba(X_test.astype(dtype)), reference.predict_proba(X_test), rtol=1e-5
+    )
+
+
+def test_dataframes_keep_feature_names(digits):
+    X_train, X_test, y_train, _ = digits
+    columns = [f"pixel_{i}" for i in range(64)]
+    frame = pd.DataFrame(X_train[:200], columns=columns)
+    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(frame, y_train[:200])
+    np.testing.assert_array_equal(clf.feature_names_in_, columns)
+    assert clf.input_shape_ == (1, 8, 8)
+    clf.predict(pd.DataFrame(X_test, columns=columns))
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(pd.DataFrame(X_test, columns=columns[::-1]))
+
+
+@pytest.mark.parametrize(
+    ("shape", "input_shape"),
+    [((64,), (1, 8, 8)), ((8, 8), (1, 8, 8)), ((1, 8, 8), (1, 8, 8)), ((10,), (10, 1, 1))],
+)
+def test_input_shape_is_inferred_from_x(shape, input_shape):
+    rng = np.random.default_rng(0)
+    X = rng.random((40, *shape), dtype=np.float32)
+    y = np.arange(40) % 2
+    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X, y)
+    assert clf.input_shape_ == input_shape
+    assert clf.n_features_in_ == int(np.prod(shape))
+    assert clf.predict(X).shape == (40,)
+
+
+def test_explicit_input_shape_turns_squares_into_tabular_features(digits):
+    X_train, _, y_train, _ = digits
+    clf = CapsNetClassifier(**ONE_EPOCH, input_shape=(64, 1, 1), random_state=0)
+    clf.fit(X_train[:100], y_train[:100])
+    assert clf.input_shape_ == (64, 1, 1)
+    assert clf.net_.get_params()["iterator_train__shift"] == 0
+
+
+def test_tabular_features_are_scaled_one_by_one_and_images_as_a_whole():
+    X = np.column_stack([np.linspace(0, 1, 20), np.linspace(-50, 50, 20), np.ones(20)])
+    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X, np.arange(20) % 2)
+    np.testing.assert_allclose(clf.input_offset_, [0, -50, 1])
+    np.testing.assert_allclose(clf.input_scale_, [1, 100, 1])
+    images = np.random.default_rng(0).integers(0, 17, (20, 4, 4))
+    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(images, np.arange(20) % 2)
+    assert np.all(clf.input_scale_ == images.max() - images.min())
+
+
+def test_default_shift_scales_the_papers_two_pixels(digits):
+    X_train, _, y_train, _ = digits
+    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X_train[:50], y_train[:50])
+    assert clf.net_.get_params()["iterator_train__shift"] == 1
+    big = np.zeros((4, 28, 28), dtype=np.uint8)
+    big[:, 10:18, 10:18] = 255
+    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(big, [0, 1, 0, 1])
+    assert clf.net_.get_params()["iterator_train__shift"] == 2
+
+
+def test_learning_rate_decays_exponentially_each_epoch(digits):
+    X_train, _, y_train, _ = digits
+    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 3}, lr=0.01, lr_decay=0.5, random_state=0)
+    clf.fit(X_train[:64], y_train[:64])
+    np.testing.assert_allclose(clf.history_[:, "event_lr"], [0.01, 0.005, 0.0025])
+
+
+def test_partial_fit_trains_one_epoch_more_each_call(digits):
+    X_train, X_test, y_train, _ = digits
+    clf = CapsNetClassifier(**SMALL, random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X_train[:64], y_train[:64])
+    clf.partial_fit(X_train[:64], y_train[:64], classes=np.arange(10))
+    assert clf.n_iter_ == 1
+    clf.partial_fit(X_train[64:128], y_train[64:128])
+    assert clf.n_iter_ == 2
+    assert clf.predict(X_test).shape == (len(X_test),)
+    with pytest.raises(ValueError, match="not in classes_"):
+        clf.partial_fit(X_train[:10], np.full(10, 42))
+
+
+def test_verbose_prints_skorch_epoch_table(digits, capsys):
+    X_train, _, y_train, _ = digits
+    CapsNetClassifier(**SMALL, verbose=1, random_state=0).fit(X_train[:64], y_train[:64])
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "epoch" in out
+
+
+def test_progress_bar_option_shows_tqdm_bar(digits, capsys):
+    X_train, _, y_train, _ = digits
+    clf = CapsNetClassifier(**SMALL, progress_bar=True, random_state=0)
+    clf.fit(X_train[:64], y_train[:64])
+    captured = capsys.readouterr()
+    assert "it/s" in captured.err or "s/it" in captured.err or "batches" in captured.err
+
+
+def test_skorch_nested_parameters_reach_the_optimizer(digits):
+    X_train, _, y_train, _ = digits
+    clf = CapsNetClassifier(**SMALL, optimizer__weight_decay=0.01, random_state=0)
+    assert clf.get_params()["optimizer__weight_decay"] == 0.01
+    assert clone(clf).get_params()["optimizer__weight_decay"] == 0.01
+    clf.set_params(optimizer__weight_decay=0.02)
+    clf.fit(X_train[:64], y_train[:64])
+    assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == 0.02
+
+
+def test_reconstruct_returns_rows_in_the_units_of_x(fitted, digits):
+    _, X_test, _, _ = digits
+    decoded = fitted.reconstruct(X_test[:5])
+    assert decoded.shape == (5, 64)
+    assert decoded.min() >= 0 and decoded.max() <= 16
+
+
+def test_train_split_reports_a_validation_loss(digits):
+    from skorch.dataset import ValidSplit
+
+    X_train, _, y_train, _ = digits
+    clf = CapsNetClassifier(**SMALL, train_split=ValidSplit(4), random_state=0)
+    clf.fit(X_train[:200], y_train[:200])
+    assert len(clf.history_[:, "valid_loss"]) == 2

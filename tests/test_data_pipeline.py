@@ -1,0 +1,94 @@
+"""Batches, scaling and shift augmentation: the path from arrays to the device."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import Subset
+
+from sklearn_capsnet._device import resolve_device, seeded
+from sklearn_capsnet._loader import ArrayDataset, BatchLoader
+from sklearn_capsnet.nn.augment import random_shift
+
+
+def _loader(X, y=None, **kwargs):
+    params = dict(input_shape=(1, 2, 3), offset=np.zeros(6), scale=np.ones(6), batch_size=4)
+    return BatchLoader(ArrayDataset(X, y), **{**params, **kwargs})
+
+
+def test_shuffled_epoch_visits_every_row_once_with_its_label():
+    X = np.arange(10 * 6, dtype=np.float32).reshape(10, 6)
+    y = np.arange(10)
+    loader = _loader(X, y, shuffle=True)
+    assert len(loader) == 3
+    seen = []
+    for xb, yb in loader:
+        np.testing.assert_array_equal(xb[:, 0].numpy() / 6, yb.numpy())
+        seen += yb.tolist()
+    assert sorted(seen) == list(range(10))
+
+
+def test_batches_are_scaled_to_unit_range():
+    X = np.array([[0, 255] * 3, [255, 0] * 3], dtype=np.uint8)
+    loader = _loader(X, offset=np.zeros(6), scale=np.full(6, 255.0))
+    ((xb, yb),) = list(loader)
+    assert xb.dtype == torch.float32 and yb is None
+    np.testing.assert_allclose(xb.numpy(), X / 255.0)
+
+
+def test_preloaded_data_give_the_same_batches():
+    X = np.random.default_rng(0).random((9, 6)).astype(np.float32)
+    y = np.arange(9)
+    with seeded(0, "cpu"):
+        streamed = [(xb.clone(), yb.clone()) for xb, yb in _loader(X, y, shuffle=True)]
+    with seeded(0, "cpu"):
+        preloaded = list(_loader(X, y, shuffle=True, preload=True))
+    for (a, ya), (b, yb) in zip(streamed, preloaded, strict=True):
+        torch.testing.assert_close(a, b)
+        torch.testing.assert_close(ya, yb)
+
+
+def test_loader_reads_subsets_from_train_split():
+    X = np.arange(12, dtype=np.float32).reshape(2, 6).repeat(3, axis=0)
+    subset = Subset(ArrayDataset(X, np.arange(6)), [4, 1])
+    params = dict(input_shape=(1, 2, 3), offset=np.zeros(6), scale=np.ones(6))
+    ((xb, yb),) = list(BatchLoader(subset, batch_size=8, **params))
+    assert yb.tolist() == [4, 1]
+
+
+def test_loader_refuses_other_datasets():
+    with pytest.raises(TypeError, match="ArrayDataset"):
+        BatchLoader([1, 2], input_shape=(1, 1, 1), offset=[0], scale=[1])
+
+
+def test_random_shift_translates_each_image_within_bounds():
+    images = torch.zeros(200, 1, 9, 9)
+    images[:, 0, 4, 4] = 1.0  # one lit pixel in the centre
+    shifted = random_shift(images, 2)
+    assert shifted.shape == images.shape
+    assert torch.equal(shifted.sum(dim=(1, 2, 3)), torch.ones(200))  # moved, not lost
+    rows, cols = shifted[:, 0].nonzero(as_tuple=True)[1:]
+    offsets = set(zip((rows - 4).tolist(), (cols - 4).tolist(), strict=True))
+    assert offsets <= {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}
+    assert len(offsets) > 15  # offsets differ per image
+
+
+def test_random_shift_fills_with_zeros_and_zero_shift_is_identity():
+    images = torch.ones(50, 2, 5, 5)
+    shifted = random_shift(images, 1)
+    assert set(shifted.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(random_shift(images, 0), images)
+
+
+def test_auto_device_falls_back_to_cpu_and_cuda_is_checked(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("auto") == "cuda"
+    assert resolve_device("cuda:0") == "cuda:0"
+    with pytest.raises(ValueError, match="sees 1 GPU"):
+        resolve_device("cuda:3")
+    with pytest.raises(ValueError, match="not a torch device"):
+        resolve_device("gpu please")

@@ -1,0 +1,199 @@
+"""The engine against literal float64 versions of the paper's equations."""
+
+import pytest
+import torch
+from reference import (
+    class_capsules_loop,
+    margin_loss_literal,
+    routing_one_example,
+    squash_literal,
+)
+
+from sklearn_capsnet.nn import (
+    CapsNet,
+    CapsuleLoss,
+    ClassCapsules,
+    DynamicRouting,
+    PrimaryCapsules,
+    geometry,
+    lengths_to_proba,
+    margin_loss,
+    mask_capsules,
+    reconstruction_loss,
+    squash,
+)
+
+
+@pytest.fixture
+def gen():
+    return torch.Generator().manual_seed(0)
+
+
+def test_squash_matches_paper_formula(gen):
+    s = torch.randn(5, 7, 16, generator=gen, dtype=torch.float64) * 3
+    expected = torch.stack([torch.stack([squash_literal(v) for v in row]) for row in s])
+    torch.testing.assert_close(squash(s), expected)
+
+
+def test_squash_keeps_direction_and_bounds_length(gen):
+    s = torch.randn(100, 8, generator=gen, dtype=torch.float64) * 10
+    v = squash(s)
+    lengths = v.norm(dim=-1)
+    assert torch.all(lengths < 1)
+    cosine = (v * s).sum(-1) / (lengths * s.norm(dim=-1))
+    torch.testing.assert_close(cosine, torch.ones(100, dtype=torch.float64))
+
+
+def test_squash_is_finite_with_finite_gradient_at_zero():
+    s = torch.zeros(3, 8, requires_grad=True)
+    v = squash(s)
+    v.sum().backward()
+    assert torch.equal(v, torch.zeros(3, 8))
+    assert torch.isfinite(s.grad).all()
+
+
+def test_squash_on_huge_values_stays_finite():
+    v = squash(torch.full((2, 8), 1e6))
+    assert torch.isfinite(v).all()
+    torch.testing.assert_close(v.norm(dim=-1), torch.ones(2))
+
+
+@pytest.mark.parametrize("iterations", [1, 2, 3, 5])
+def test_dynamic_routing_matches_per_example_float64_loop(gen, iterations):
+    u_hat = torch.randn(3, 6, 4, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    v = DynamicRouting(iterations)(u_hat)
+    expected = torch.stack([routing_one_example(example, iterations) for example in u_hat])
+    torch.testing.assert_close(v, expected)
+
+    upstream = torch.randn(v.shape, generator=gen, dtype=torch.float64)
+    (grad,) = torch.autograd.grad((v * upstream).sum(), u_hat)
+    (expected_grad,) = torch.autograd.grad((expected * upstream).sum(), u_hat)
+    torch.testing.assert_close(grad, expected_grad)
+
+
+def test_single_iteration_couples_each_child_uniformly_to_parents(gen):
+    u_hat = torch.randn(2, 6, 4, 5, generator=gen, dtype=torch.float64)
+    v = DynamicRouting(1)(u_hat)
+    torch.testing.assert_close(v, squash(u_hat.sum(dim=1) / 4))
+
+
+def test_routing_logits_are_per_example(gen):
+    u_hat = torch.randn(4, 6, 3, 5, generator=gen, dtype=torch.float64)
+    together = DynamicRouting(3)(u_hat)
+    alone = torch.cat([DynamicRouting(3)(u_hat[k : k + 1]) for k in range(4)])
+    torch.testing.assert_close(together, alone)
+
+
+def test_routing_rejects_zero_iterations():
+    with pytest.raises(ValueError, match="at least 1 iteration"):
+        DynamicRouting(0)
+
+
+def test_class_capsules_match_per_pair_matmul_and_routing(gen):
+    layer = ClassCapsules(5, 8, 3, 16, DynamicRouting(3)).double()
+    u = torch.randn(2, 5, 8, generator=gen, dtype=torch.float64, requires_grad=True)
+    v = layer(u)
+    expected = class_capsules_loop(layer.weight, u, 3)
+    torch.testing.assert_close(v, expected)
+
+    (grad_w, grad_u) = torch.autograd.grad(v.square().sum(), (layer.weight, u))
+    (exp_w, exp_u) = torch.autograd.grad(expected.square().sum(), (layer.weight, u))
+    torch.testing.assert_close(grad_w, exp_w)
+    torch.testing.assert_close(grad_u, exp_u)
+
+
+def test_primary_capsule_is_the_channels_of_one_type_at_one_position(gen):
+    layer = PrimaryCapsules(4, capsule_types=3, capsule_dim=2, kernel_size=3, stride=2).double()
+    x = torch.randn(2, 4, 9, 9, generator=gen, dtype=torch.float64)
+    capsules = layer(x)  # [2, 3*4*4, 2]
+    conv = layer.conv(x)  # [2, 6, 4, 4]
+    assert capsules.shape == (2, 48, 2)
+    for t in range(3):
+        for h in range(4):
+            for w in range(4):
+                index = t * 16 + h * 4 + w
+                expected = squash_literal(conv[1, 2 * t : 2 * t + 2, h, w])
+                torch.testing.assert_close(capsules[1, index], expected)
+
+
+def test_margin_loss_matches_paper_formula(gen):
+    lengths = torch.rand(6, 4, generator=gen, dtype=torch.float64)
+    labels = torch.tensor([0, 1, 2, 3, 1, 0])
+    torch.testing.assert_close(margin_loss(lengths, labels), margin_loss_literal(lengths, labels))
+
+
+def test_reconstruction_loss_is_mean_sum_of_squared_errors(gen):
+    recon = torch.rand(3, 12, generator=gen, dtype=torch.float64)
+    images = torch.rand(3, 1, 3, 4, generator=gen, dtype=torch.float64)
+    expected = sum(((r - i.flatten()) ** 2).sum() for r, i in zip(recon, images, strict=True)) / 3
+    torch.testing.assert_close(reconstruction_loss(recon, images), expected)
+
+
+def test_capsule_loss_adds_weighted_reconstruction(gen):
+    capsules = torch.randn(4, 3, 16, generator=gen, dtype=torch.float64) * 0.3
+    labels = torch.tensor([0, 1, 2, 0])
+    recon = torch.rand(4, 10, generator=gen, dtype=torch.float64)
+    images = torch.rand(4, 10, generator=gen, dtype=torch.float64)
+    total = CapsuleLoss(0.0005)(capsules, labels, recon, images)
+    expected = margin_loss(capsules.norm(dim=-1), labels) + 0.0005 * reconstruction_loss(
+        recon, images
+    )
+    torch.testing.assert_close(total, expected)
+    no_recon = CapsuleLoss(0.0)(capsules, labels, recon, images)
+    torch.testing.assert_close(no_recon, margin_loss(capsules.norm(dim=-1), labels))
+
+
+def test_mask_keeps_only_the_given_or_longest_capsule():
+    capsules = torch.tensor([[[1.0, 0.0], [0.0, 3.0], [0.5, 0.5]]])
+    torch.testing.assert_close(
+        mask_capsules(capsules, torch.tensor([0])), torch.tensor([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    )
+    torch.testing.assert_close(
+        mask_capsules(capsules), torch.tensor([[0.0, 0.0, 0.0, 3.0, 0.0, 0.0]])
+    )
+
+
+def test_lengths_to_proba_rows_sum_to_one_and_keep_argmax(gen):
+    lengths = torch.rand(50, 7, generator=gen)
+    lengths[0] = 0.0
+    proba = lengths_to_proba(lengths)
+    torch.testing.assert_close(proba.sum(dim=1), torch.ones(50))
+    assert torch.equal(proba[1:].argmax(dim=1), lengths[1:].argmax(dim=1))
+    assert torch.isfinite(proba).all()
+
+
+def test_paper_network_has_8215568_parameters():
+    net = CapsNet((1, 28, 28), 10)
+    assert sum(p.numel() for p in net.parameters()) == 8_215_568
+    assert net.geometry.grid == (6, 6)
+    assert net.classes.weight.shape == (1152, 10, 16, 8)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 28, 28), (1, 16, 16), (1, 8, 8), (3, 12, 12), (1, 1, 1), (20, 1, 1), (2, 3, 17)],
+)
+def test_network_adapts_to_any_input_shape(shape):
+    net = CapsNet(shape, 4, conv_channels=16, primary_types=4, decoder_hidden=(32,))
+    assert min(net.geometry.grid) >= 1
+    x = torch.rand(3, *shape)
+    capsules = net(x)
+    assert capsules.shape == (3, 4, 16)
+    assert net.reconstruct(capsules).shape == (3, shape[0] * shape[1] * shape[2])
+
+
+def test_geometry_shrinks_kernels_to_keep_a_grid():
+    assert geometry(28, 28).grid == (6, 6)
+    assert geometry(16, 16).grid == (4, 4)
+    assert geometry(1, 1) == ((1, 1), (1, 1), (1, 1))
+    with pytest.raises(ValueError, match="at least 1x1"):
+        geometry(0, 5)
+
+
+def test_predictions_do_not_depend_on_batch_size():
+    torch.manual_seed(0)
+    net = CapsNet((1, 8, 8), 5, conv_channels=32, primary_types=8).double().eval()
+    x = torch.rand(9, 1, 8, 8, dtype=torch.float64)
+    full = net(x)
+    pieces = torch.cat([net(x[:1]), net(x[1:4]), net(x[4:])])
+    torch.testing.assert_close(full, pieces)
