@@ -1,7 +1,8 @@
 """sklearn-capsnet: a scikit-learn compatible Capsule Network built on skorch and PyTorch."""
 
 from ._classifier import CapsNetClassifier
+from ._transformer import CapsuleTransformer
 
 __version__ = "0.1.0"
 
-__all__ = ["CapsNetClassifier", "__version__"]
+__all__ = ["CapsNetClassifier", "CapsuleTransformer", "__version__"]

@@ -15,6 +15,7 @@ import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import LRScheduler, ProgressBar
 
@@ -24,11 +25,73 @@ from ._trainer import CapsNetTrainer
 from ._validation import as_rows, check_sample_shape, infer_input_shape, input_scaling
 from .nn import ROUTINGS, CapsNet, CapsuleLoss
 
-__all__ = ["CapsNetBase"]
+__all__ = ["PARAMETERS_DOC", "CapsNetBase"]
 
 # skorch-style nested parameters the estimators pass through to their net
 SKORCH_PREFIXES = ("optimizer__", "callbacks__")
 PAPER_SHIFT, PAPER_SIZE = 2, 28
+
+PARAMETERS_DOC = """Parameters
+    ----------
+    routing_iterations : int, default=3
+        Iterations ``r >= 1`` of routing by agreement.
+    routing : {"dynamic"}, default="dynamic"
+        The routing algorithm between primary and class capsules.
+    max_epochs : int, default=40
+        Passes over the training data in :meth:`fit`.
+    batch_size : int, default=32
+        Examples per training step; also the prediction batch size.
+    lr : float, default=1e-3
+        Adam's learning rate at the first epoch.
+    lr_decay : float, default=0.95
+        The learning rate is multiplied by this after every epoch (exponential decay);
+        1 keeps it constant.
+    reconstruction_weight : float, default=0.0005
+        Weight of the decoder's sum of squared errors in the loss; 0 turns the
+        reconstruction off.
+    shift : int or None, default=None
+        Largest random translation, in pixels, applied to each training image in each
+        epoch (zero-padded, drawn on the device). None scales the paper's 2 pixels on
+        28×28 to the image size (1 pixel for 8×8). 0 turns it off. Tabular input is
+        never shifted.
+    input_shape : tuple of (channels, height, width) or None, default=None
+        How one row of ``X`` is seen by the network. None infers it: arrays of shape
+        ``(n, H, W)`` or ``(n, C, H, W)`` keep their shape; flat rows whose length is a
+        square ``H*H`` become one-channel ``H×H`` images; anything else is tabular,
+        ``(n_features, 1, 1)``, where the convolutions act as dense layers.
+    conv_channels : int, default=256
+        Channels of the first convolution.
+    primary_types : int, default=32
+        Primary capsule types (each a channel of 8-D capsules).
+    primary_dim : int, default=8
+        Dimension of the primary capsules.
+    capsule_dim : int, default=16
+        Dimension of the class capsules.
+    decoder_hidden : tuple of int, default=(512, 1024)
+        Hidden layer sizes of the reconstruction decoder.
+    optimizer : torch optimizer class, default=torch.optim.Adam
+        Its arguments go in as ``optimizer__name=value`` keywords.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks (the learning-rate decay and progress bar are added).
+    train_split : callable or None, default=None
+        A skorch ``train_split`` such as ``skorch.dataset.ValidSplit(0.1)`` to report a
+        validation loss per epoch; None trains on all of ``X``.
+    progress_bar : bool, default=False
+        Show a tqdm progress bar over the batches of each epoch.
+    verbose : int, default=0
+        1 prints skorch's table of losses and durations after each epoch.
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when PyTorch sees a GPU, else the CPU; ``"cpu"``,
+        ``"cuda"`` or ``"cuda:N"`` force one (a missing GPU is an error).
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and augmentation. The same value gives
+        identical predictions on the same CPU. Torch's global random state is left as
+        it was.
+    **kwargs
+        skorch-style nested parameters: ``optimizer__weight_decay=1e-4``,
+        ``callbacks__lr_scheduler__gamma=0.9``, ...
+
+"""
 
 
 class CapsNetBase(BaseEstimator):
@@ -63,8 +126,8 @@ class CapsNetBase(BaseEstimator):
         *,
         routing_iterations=3,
         routing="dynamic",
-        max_epochs=30,
-        batch_size=64,
+        max_epochs=40,
+        batch_size=32,
         lr=1e-3,
         lr_decay=0.95,
         reconstruction_weight=0.0005,
@@ -109,27 +172,39 @@ class CapsNetBase(BaseEstimator):
 
     # -- parameters -------------------------------------------------------------------------
 
-    def _skorch_params(self) -> dict:
-        return {key: value for key, value in vars(self).items() if "__" in key}
+    def _extra_params(self) -> dict:
+        """Keyword parameters beyond the named ones (skorch-style ``optimizer__*``, ...)."""
+        named = set(self._get_param_names())
+        return {
+            key: value
+            for key, value in vars(self).items()
+            if key not in named and not key.startswith("_") and not key.endswith("_")
+        }
 
     def get_params(self, deep=True):
         """Get parameters, including skorch-style ``optimizer__*`` / ``callbacks__*`` ones."""
         params = super().get_params(deep=deep)
-        params.update(self._skorch_params())
+        params.update(self._extra_params())
         return params
 
     def set_params(self, **params):
-        """Set parameters; ``optimizer__*`` and ``callbacks__*`` reach the skorch net at fit."""
-        nested = {key: params.pop(key) for key in list(params) if key.startswith(SKORCH_PREFIXES)}
-        vars(self).update(nested)
+        """Set parameters; ``optimizer__*`` and ``callbacks__*`` reach the skorch net at fit.
+
+        Like the constructor, this accepts any other keyword and stores it; :meth:`fit`
+        then refuses names it does not know.
+        """
+        named = set(self._get_param_names())
+        extra = {key: params.pop(key) for key in list(params) if key not in named}
+        vars(self).update(extra)
         return super().set_params(**params)
 
-    def _check_skorch_params(self) -> None:
-        for key in self._skorch_params():
+    def _check_extra_params(self) -> None:
+        for key in self._extra_params():
             if not key.startswith(SKORCH_PREFIXES):
                 raise ValueError(
-                    f"{type(self).__name__} got an unknown parameter {key!r}; nested skorch "
-                    f"parameters must start with one of {SKORCH_PREFIXES}."
+                    f"{type(self).__name__} got an unknown parameter {key!r}; besides the "
+                    f"documented ones, only skorch-style parameters starting with "
+                    f"{' or '.join(SKORCH_PREFIXES)} are accepted."
                 )
 
     def _check_architecture(self) -> None:
@@ -157,7 +232,7 @@ class CapsNetBase(BaseEstimator):
 
     def _prepare_training_data(self, X, y):
         """Validate X and y, fix the input geometry, scaling and device; returns (X, y)."""
-        self._check_skorch_params()
+        self._check_extra_params()
         self._check_architecture()
         X, y, sample_shape = as_rows(self, X, y, reset=True)
         self.input_shape_ = infer_input_shape(self.input_shape, X.shape[1], sample_shape)
@@ -225,7 +300,7 @@ class CapsNetBase(BaseEstimator):
             device=self.device_,
             **{f"iterator_train__{k}": v for k, v in loader.items()},
             **{f"iterator_valid__{k}": v for k, v in loader.items()},
-            **self._skorch_params(),
+            **self._extra_params(),
         )
 
     def _train(self, X, y, epochs: int | None) -> None:
@@ -258,6 +333,64 @@ class CapsNetBase(BaseEstimator):
         self._train(X, y, epochs=None)
         return self
 
+    # -- targets: class labels, one capsule each -------------------------------------------
+
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
+
+    def _set_classes(self, labels) -> None:
+        self.classes_ = np.unique(labels)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes, but y holds only one "
+                f"class: {self.classes_[0]!r}. Add samples of another class."
+            )
+
+    def _encode_targets(self, y, *, reset: bool) -> np.ndarray:
+        check_classification_targets(y)
+        if reset:
+            self._set_classes(y)
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y has labels {unknown.tolist()} that are not in classes_ "
+                f"{self.classes_.tolist()}: the network has one capsule per class, fixed "
+                "when it was built; pass every label in `classes` on the first call to "
+                "partial_fit."
+            )
+        return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Train for one more epoch, starting a new model on the first call.
+
+        Parameters
+        ----------
+        X : array-like
+            As in :meth:`fit`.
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            Every class that will ever appear, read on the first call (one class capsule
+            each) and ignored after. None takes the classes of the first ``y``; pass
+            ``classes`` when later batches may hold labels the first one lacks.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "net_"):
+            X, y = self._prepare_training_data(X, y)
+            if classes is None:
+                y = self._encode_targets(y, reset=True)
+            else:
+                self._set_classes(np.asarray(classes))
+                y = self._encode_targets(y, reset=False)
+            self._init_net()
+        else:
+            X, y = self._validate_more_data(X, y)
+        self._train(X, y, epochs=1)
+        return self
+
     # -- outputs ----------------------------------------------------------------------------
 
     def _capsule_batches(self, X):
@@ -269,8 +402,11 @@ class CapsNetBase(BaseEstimator):
         check_is_fitted(self, "net_")
         X, _, sample_shape = as_rows(self, X, reset=False)
         check_sample_shape(self, sample_shape, self.input_shape_)
+        remaining = len(X)
         with torch.inference_mode():
-            yield from self.net_.forward_iter(ArrayDataset(X), device=self.device_)
+            for capsules in self.net_.forward_iter(ArrayDataset(X), device=self.device_):
+                yield capsules[:remaining]  # the last batch comes padded to full size
+                remaining -= len(capsules)
 
     def reconstruct(self, X):
         """Decode each sample from its predicted class capsule, in the units of ``X``.

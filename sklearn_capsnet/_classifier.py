@@ -1,10 +1,9 @@
 """CapsNetClassifier: the capsule network as a scikit-learn classifier."""
 
 import numpy as np
-from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.base import ClassifierMixin
 
-from ._base import CapsNetBase
+from ._base import PARAMETERS_DOC, CapsNetBase
 from .nn import capsule_lengths, lengths_to_proba
 
 __all__ = ["CapsNetClassifier"]
@@ -19,66 +18,7 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
     predicted class is the longest capsule. Trained with skorch and PyTorch on
     the GPU when there is one.
 
-    Parameters
-    ----------
-    routing_iterations : int, default=3
-        Iterations ``r >= 1`` of routing by agreement.
-    routing : {"dynamic"}, default="dynamic"
-        The routing algorithm between primary and class capsules.
-    max_epochs : int, default=30
-        Passes over the training data in :meth:`fit`.
-    batch_size : int, default=64
-        Examples per training step; also the prediction batch size.
-    lr : float, default=1e-3
-        Adam's learning rate at the first epoch.
-    lr_decay : float, default=0.95
-        The learning rate is multiplied by this after every epoch (exponential decay);
-        1 keeps it constant.
-    reconstruction_weight : float, default=0.0005
-        Weight of the decoder's sum of squared errors in the loss; 0 turns the
-        reconstruction off.
-    shift : int or None, default=None
-        Largest random translation, in pixels, applied to each training image in each
-        epoch (zero-padded, drawn on the device). None scales the paper's 2 pixels on
-        28×28 to the image size (1 pixel for 8×8). 0 turns it off. Tabular input is
-        never shifted.
-    input_shape : tuple of (channels, height, width) or None, default=None
-        How one row of ``X`` is seen by the network. None infers it: arrays of shape
-        ``(n, H, W)`` or ``(n, C, H, W)`` keep their shape; flat rows whose length is a
-        square ``H*H`` become one-channel ``H×H`` images; anything else is tabular,
-        ``(n_features, 1, 1)``, where the convolutions act as dense layers.
-    conv_channels : int, default=256
-        Channels of the first convolution.
-    primary_types : int, default=32
-        Primary capsule types (each a channel of 8-D capsules).
-    primary_dim : int, default=8
-        Dimension of the primary capsules.
-    capsule_dim : int, default=16
-        Dimension of the class capsules.
-    decoder_hidden : tuple of int, default=(512, 1024)
-        Hidden layer sizes of the reconstruction decoder.
-    optimizer : torch optimizer class, default=torch.optim.Adam
-        Its arguments go in as ``optimizer__name=value`` keywords.
-    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra skorch callbacks (the learning-rate decay and progress bar are added).
-    train_split : callable or None, default=None
-        A skorch ``train_split`` such as ``skorch.dataset.ValidSplit(0.1)`` to report a
-        validation loss per epoch; None trains on all of ``X``.
-    progress_bar : bool, default=False
-        Show a tqdm progress bar over the batches of each epoch.
-    verbose : int, default=0
-        1 prints skorch's table of losses and durations after each epoch.
-    device : str, default="auto"
-        ``"auto"`` uses CUDA when PyTorch sees a GPU, else the CPU; ``"cpu"``,
-        ``"cuda"`` or ``"cuda:N"`` force one (a missing GPU is an error).
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and augmentation. The same value gives
-        identical predictions on the same CPU. Torch's global random state is left as
-        it was.
-    **kwargs
-        skorch-style nested parameters: ``optimizer__weight_decay=1e-4``,
-        ``callbacks__lr_scheduler__gamma=0.9``, ...
-
+    {parameters}
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -131,61 +71,6 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
     array([1., 1., 1.])
     """
 
-    def _n_outputs(self) -> int:
-        return len(self.classes_)
-
-    def _set_classes(self, labels) -> None:
-        self.classes_ = np.unique(labels)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs at least 2 classes, but y holds only one "
-                f"class: {self.classes_[0]!r}. Add samples of another class."
-            )
-
-    def _encode_targets(self, y, *, reset: bool) -> np.ndarray:
-        check_classification_targets(y)
-        if reset:
-            self._set_classes(y)
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"y has labels {unknown.tolist()} that are not in classes_ "
-                f"{self.classes_.tolist()}; "
-                "pass every label in `classes` on the first call to partial_fit."
-            )
-        return np.searchsorted(self.classes_, y).astype(np.int64)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
-        """Train for one more epoch, starting a new model on the first call.
-
-        Parameters
-        ----------
-        X : array-like
-            As in :meth:`fit`.
-        y : array-like of shape (n_samples,)
-        classes : array-like of shape (n_classes,), default=None
-            Every class that will ever appear; required on the first call, ignored after.
-
-        Returns
-        -------
-        self
-        """
-        if not hasattr(self, "net_"):
-            if classes is None:
-                raise ValueError(
-                    "classes must be passed on the first call to partial_fit: the number of "
-                    "class capsules is fixed when the network is built."
-                )
-            X, y = self._prepare_training_data(X, y)
-            self._set_classes(np.asarray(classes))
-            y = self._encode_targets(y, reset=False)
-            self._init_net()
-        else:
-            X, y = self._validate_more_data(X, y)
-        self._train(X, y, epochs=1)
-        return self
-
     def predict_proba(self, X):
         """Class probabilities from the capsule lengths (see Notes).
 
@@ -223,3 +108,6 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
             [capsule_lengths(v).argmax(dim=1).cpu().numpy() for v in self._capsule_batches(X)]
         )
         return self.classes_[index]
+
+
+CapsNetClassifier.__doc__ = CapsNetClassifier.__doc__.replace("{parameters}", PARAMETERS_DOC)

@@ -54,13 +54,21 @@ def _arrays(dataset):
 def _to_tensor(array) -> torch.Tensor:
     if isinstance(array, torch.Tensor):
         return array
-    return torch.from_numpy(np.ascontiguousarray(array))
+    array = np.ascontiguousarray(array)
+    if not array.flags.writeable:  # a read-only memmap or view: copy this batch
+        array = array.copy()
+    return torch.from_numpy(array)
 
 
 class BatchLoader:
     """Yield ``(X_batch, y_batch)`` tensors on ``device``, scaled and augmented.
 
-    Re-iterable: each pass is one epoch, reshuffled when ``shuffle``.
+    Re-iterable: each pass is one epoch, reshuffled when ``shuffle``. Without
+    labels (prediction) the last batch is padded with zero rows to the full batch
+    size: every row is then computed in a batch of the same shape, so results do
+    not depend on which rows share its batch (kernels pick algorithms by batch
+    size, which moves float32 results in the last bits), and shapes stay static
+    for compiled models. Callers drop the padded outputs.
 
     Parameters
     ----------
@@ -118,6 +126,8 @@ class BatchLoader:
                     index = index.numpy()
             rows = _to_tensor(self.X[index]).to(self.device, non_blocking=True)
             x = (rows.float() - self.offset) * self.inv_scale  # [b, F] in [0, 1] on training data
+            if self.y is None and len(x) < self.batch_size:
+                x = torch.nn.functional.pad(x, (0, 0, 0, self.batch_size - len(x)))  # [B, F]
             if self.shift:
                 x = random_shift(x.view(-1, *self.input_shape), self.shift).flatten(1)
             yield x, (None if self.y is None else self.y[index])

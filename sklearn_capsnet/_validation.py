@@ -16,7 +16,7 @@ _KEPT_DTYPES = (np.uint8, np.float32)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def as_rows(estimator, X, y=None, *, reset: bool):
+def as_rows(estimator, X, y="no_validation", *, reset: bool):
     """Validate ``X`` (and ``y``) and return ``X`` as rows of features.
 
     Image stacks ``(n, H, W)`` or ``(n, C, H, W)`` are flattened to
@@ -28,6 +28,7 @@ def as_rows(estimator, X, y=None, *, reset: bool):
     -------
     X : ndarray of shape (n_samples, n_features), dtype uint8 or float32
     y : ndarray or None
+        None unless ``y`` was given (training); a missing ``y`` in training is an error.
     sample_shape : tuple or None
         ``X.shape[1:]`` for arrays of more than two dimensions.
     """
@@ -42,8 +43,8 @@ def as_rows(estimator, X, y=None, *, reset: bool):
         ensure_all_finite=True,
         ensure_min_features=1,
     )
-    if y is None:
-        X = validate_data(estimator, X, **common)
+    if isinstance(y, str) and y == "no_validation":
+        X, y = validate_data(estimator, X, **common), None
     else:
         X, y = validate_data(estimator, X, y, **common)
     if X.dtype not in _KEPT_DTYPES:

@@ -169,8 +169,6 @@ def test_learning_rate_decays_exponentially_each_epoch(digits):
 def test_partial_fit_trains_one_epoch_more_each_call(digits):
     X_train, X_test, y_train, _ = digits
     clf = CapsNetClassifier(**SMALL, random_state=0)
-    with pytest.raises(ValueError, match="classes must be passed"):
-        clf.partial_fit(X_train[:64], y_train[:64])
     clf.partial_fit(X_train[:64], y_train[:64], classes=np.arange(10))
     assert clf.n_iter_ == 1
     clf.partial_fit(X_train[64:128], y_train[64:128])
@@ -178,6 +176,15 @@ def test_partial_fit_trains_one_epoch_more_each_call(digits):
     assert clf.predict(X_test).shape == (len(X_test),)
     with pytest.raises(ValueError, match="not in classes_"):
         clf.partial_fit(X_train[:10], np.full(10, 42))
+
+
+def test_first_partial_fit_without_classes_takes_those_of_y(digits):
+    X_train, _, y_train, _ = digits
+    clf = CapsNetClassifier(**SMALL, random_state=0)
+    clf.partial_fit(X_train[:40], y_train[:40] % 3)
+    assert list(clf.classes_) == [0, 1, 2]
+    with pytest.raises(ValueError, match=r"labels \[3\] that are not in classes_"):
+        clf.partial_fit(X_train[:40], y_train[:40] % 4)
 
 
 def test_verbose_prints_skorch_epoch_table(digits, capsys):

@@ -29,10 +29,29 @@ def test_shuffled_epoch_visits_every_row_once_with_its_label():
 
 def test_batches_are_scaled_to_unit_range():
     X = np.array([[0, 255] * 3, [255, 0] * 3], dtype=np.uint8)
-    loader = _loader(X, offset=np.zeros(6), scale=np.full(6, 255.0))
+    loader = _loader(X, offset=np.zeros(6), scale=np.full(6, 255.0), batch_size=2)
     ((xb, yb),) = list(loader)
     assert xb.dtype == torch.float32 and yb is None
     np.testing.assert_allclose(xb.numpy(), X / 255.0)
+
+
+def test_prediction_batches_are_padded_to_full_size_and_labelled_ones_are_not():
+    X = np.ones((5, 6), dtype=np.float32)
+    shapes = [xb.shape[0] for xb, _ in _loader(X, batch_size=4)]
+    assert shapes == [4, 4]
+    last, _ = list(_loader(X, batch_size=4))[-1]
+    np.testing.assert_array_equal(last[1:].numpy(), 0)
+    assert [xb.shape[0] for xb, _ in _loader(X, np.arange(5), batch_size=4)] == [4, 1]
+
+
+def test_read_only_arrays_are_read_without_warnings():
+    import warnings
+
+    X = np.ones((5, 6), dtype=np.float32)
+    X.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        list(_loader(X, batch_size=2))
 
 
 def test_preloaded_data_give_the_same_batches():

@@ -1,0 +1,157 @@
+"""CapsuleTransformer: the class capsules of a trained CapsNet as features."""
+
+import numpy as np
+import torch
+from sklearn.base import TransformerMixin
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import PARAMETERS_DOC, CapsNetBase
+from .nn import capsule_lengths
+
+__all__ = ["CapsuleTransformer"]
+
+_NOT_PARAMS = {"self", "kwargs", "output", "__class__"}
+
+
+class CapsuleTransformer(TransformerMixin, CapsNetBase):
+    """Class-capsule features from a CapsNet trained on labelled data.
+
+    ``fit(X, y)`` trains a capsule network exactly as
+    :class:`~sklearn_capsnet.CapsNetClassifier` does; ``transform(X)`` returns the
+    class (DigitCaps) capsules: for each class a 16-D vector whose length says how
+    present the class is and whose direction encodes how it looks (pose, stroke,
+    ...). Use it as a step before any scikit-learn estimator.
+
+    {parameters}
+    output : {"vectors", "lengths"}, default="vectors"
+        ``"vectors"``: ``n_classes * capsule_dim`` features, each capsule's components;
+        ``"lengths"``: ``n_classes`` features, the capsule lengths.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, in the order of the capsules.
+    n_features_in_ : int
+        Features per sample seen in :meth:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` was a DataFrame with string column names.
+    input_shape_ : tuple of (int, int, int)
+        ``(channels, height, width)`` the network was built for.
+    input_offset_, input_scale_ : ndarray of shape (n_features_in_,)
+        Inputs enter the network as ``(X - input_offset_) / input_scale_``.
+    device_ : str
+        The torch device used.
+    n_iter_ : int
+        Epochs trained.
+    net_ : skorch.NeuralNet
+        The trained skorch net.
+    history_ : skorch.History
+        Per-epoch losses and durations.
+
+    See Also
+    --------
+    CapsNetClassifier : The same network as a classifier.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_capsnet import CapsuleTransformer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> caps = CapsuleTransformer(max_epochs=2, conv_channels=32, primary_types=8,
+    ...                           random_state=0)
+    >>> caps.fit_transform(X[:300], y[:300]).shape
+    (300, 160)
+    >>> caps.get_feature_names_out()[:2]
+    array(['capsule_0_dim0', 'capsule_0_dim1'], dtype=object)
+    >>> model = make_pipeline(caps, LogisticRegression(max_iter=500)).fit(X[:300], y[:300])
+    """
+
+    _parameter_constraints: dict = {
+        **CapsNetBase._parameter_constraints,
+        "output": [StrOptions({"vectors", "lengths"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        routing_iterations=3,
+        routing="dynamic",
+        max_epochs=40,
+        batch_size=32,
+        lr=1e-3,
+        lr_decay=0.95,
+        reconstruction_weight=0.0005,
+        shift=None,
+        input_shape=None,
+        conv_channels=256,
+        primary_types=32,
+        primary_dim=8,
+        capsule_dim=16,
+        decoder_hidden=(512, 1024),
+        optimizer=torch.optim.Adam,
+        callbacks=None,
+        train_split=None,
+        progress_bar=False,
+        verbose=0,
+        device="auto",
+        random_state=None,
+        output="vectors",
+        **kwargs,
+    ):
+        params = {key: value for key, value in locals().items() if key not in _NOT_PARAMS}
+        super().__init__(**params, **kwargs)
+        self.output = output
+
+    def transform(self, X):
+        """The class capsules of ``X`` (or their lengths), as float32 features.
+
+        Parameters
+        ----------
+        X : array-like
+            As in :meth:`fit`, with the features (or image shape) seen there.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes * capsule_dim) or (n_samples, n_classes)
+            Columns are named by :meth:`get_feature_names_out`.
+        """
+        if self.output == "lengths":
+            parts = [capsule_lengths(v).float().cpu().numpy() for v in self._capsule_batches(X)]
+        else:
+            parts = [v.flatten(1).float().cpu().numpy() for v in self._capsule_batches(X)]
+        return np.concatenate(parts)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features: ``capsule_<class>_dim<d>`` or ``capsule_<class>_length``.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (the output does not follow the input columns).
+
+        Returns
+        -------
+        ndarray of str objects
+        """
+        check_is_fitted(self, "net_")
+        if self.output == "lengths":
+            names = [f"capsule_{label}_length" for label in self.classes_]
+        else:
+            names = [
+                f"capsule_{label}_dim{d}"
+                for label in self.classes_
+                for d in range(self.capsule_dim)
+            ]
+        return np.asarray(names, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+
+CapsuleTransformer.__doc__ = CapsuleTransformer.__doc__.replace("{parameters}", PARAMETERS_DOC)
