@@ -7,7 +7,10 @@ skorch net (:class:`~sklearn_capsnet._trainer.CapsNetTrainer`), kept as
 sees an estimator with no state outside its fitted attributes.
 """
 
+import contextlib
 import copy
+import os
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,10 +20,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import LRScheduler, ProgressBar
+from skorch.callbacks import Checkpoint, LRScheduler, ProgressBar
 
+from ._callbacks import EpochSeed, StopOnNonFiniteLoss
 from ._device import resolve_device, seeded
 from ._loader import ArrayDataset, BatchLoader
+from ._persistence import load_estimator, save_estimator
 from ._trainer import CapsNetTrainer
 from ._validation import as_rows, check_sample_shape, infer_input_shape, input_scaling
 from .nn import ROUTINGS, CapsNet, CapsuleLoss
@@ -30,6 +35,18 @@ __all__ = ["PARAMETERS_DOC", "CapsNetBase"]
 # skorch-style nested parameters the estimators pass through to their net
 SKORCH_PREFIXES = ("optimizer__", "callbacks__")
 PAPER_SHIFT, PAPER_SIZE = 2, 28
+
+CHECKPOINT_FILES = {
+    "f_params": "params.pt",
+    "f_optimizer": "optimizer.pt",
+    "f_history": "history.json",
+}
+
+
+def _checkpoint_files(dirname) -> dict:
+    """skorch ``Checkpoint`` arguments: every epoch, weights + optimizer + history."""
+    return dict(dirname=os.fspath(dirname), monitor=None, f_criterion=None, **CHECKPOINT_FILES)
+
 
 PARAMETERS_DOC = """Parameters
     ----------
@@ -118,6 +135,7 @@ class CapsNetBase(BaseEstimator):
         "progress_bar": ["boolean"],
         "verbose": ["verbose"],
         "device": [str, torch.device],
+        "checkpoint": [str, os.PathLike, None],
         "random_state": ["random_state"],
     }
 
@@ -144,6 +162,7 @@ class CapsNetBase(BaseEstimator):
         progress_bar=False,
         verbose=0,
         device="auto",
+        checkpoint=None,
         random_state=None,
         **kwargs,
     ):
@@ -167,6 +186,7 @@ class CapsNetBase(BaseEstimator):
         self.progress_bar = progress_bar
         self.verbose = verbose
         self.device = device
+        self.checkpoint = checkpoint
         self.random_state = random_state
         vars(self).update(kwargs)
 
@@ -224,6 +244,18 @@ class CapsNetBase(BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _unchanged_on_error(self):
+        """Put every attribute back as it was if the block raises: a failed call to
+        ``fit`` or ``partial_fit`` leaves a fitted estimator exactly as it was."""
+        before = dict(vars(self))
+        try:
+            yield
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
     def _max_shift(self) -> int:
         _, height, width = self.input_shape_
         if self.shift is not None:
@@ -237,8 +269,11 @@ class CapsNetBase(BaseEstimator):
         X, y, sample_shape = as_rows(self, X, y, reset=True)
         self.input_shape_ = infer_input_shape(self.input_shape, X.shape[1], sample_shape)
         self.input_offset_, self.input_scale_ = input_scaling(X, self.input_shape_)
-        self.device_ = resolve_device(self.device)
+        self._prepare_device()
         return X, y
+
+    def _prepare_device(self) -> None:
+        self.device_ = resolve_device(self.device)
 
     def _validate_more_data(self, X, y):
         """Validate data for more training of a fitted model; returns (X, y_encoded)."""
@@ -255,6 +290,10 @@ class CapsNetBase(BaseEstimator):
 
     def _callbacks(self) -> list:
         callbacks = copy.deepcopy(list(self.callbacks or []))
+        callbacks += [
+            ("epoch_seed", EpochSeed(self._seed_)),
+            ("finite_loss", StopOnNonFiniteLoss()),
+        ]
         if self.lr_decay < 1:
             scheduler = LRScheduler(
                 policy=torch.optim.lr_scheduler.ExponentialLR, gamma=self.lr_decay
@@ -262,15 +301,24 @@ class CapsNetBase(BaseEstimator):
             callbacks.append(("lr_scheduler", scheduler))
         if self.progress_bar:
             callbacks.append(("progress_bar", ProgressBar()))
+        if self.checkpoint is not None:
+            callbacks.append(("checkpoint", Checkpoint(**_checkpoint_files(self.checkpoint))))
         return callbacks
 
-    def _build_net(self, n_outputs: int) -> CapsNetTrainer:
-        loader = dict(
+    def _loader_params(self) -> dict:
+        """The BatchLoader arguments of the net, which follow ``device_``."""
+        shared = dict(
             input_shape=self.input_shape_,
             offset=self.input_offset_,
             scale=self.input_scale_,
             device=self.device_,
         )
+        params = {f"iterator_train__{k}": v for k, v in shared.items()}
+        params.update({f"iterator_valid__{k}": v for k, v in shared.items()})
+        params["iterator_train__preload"] = self.device_ != "cpu"  # whole data on the GPU
+        return params
+
+    def _build_net(self, n_outputs: int) -> CapsNetTrainer:
         return CapsNetTrainer(
             module=CapsNet,
             module__input_shape=self.input_shape_,
@@ -292,23 +340,35 @@ class CapsNetBase(BaseEstimator):
             iterator_train=BatchLoader,
             iterator_train__shuffle=True,
             iterator_train__shift=self._max_shift(),
-            iterator_train__preload=self.device_ != "cpu",
             iterator_valid=BatchLoader,
             train_split=self.train_split,
             callbacks=self._callbacks(),
             verbose=self.verbose,
             device=self.device_,
-            **{f"iterator_train__{k}": v for k, v in loader.items()},
-            **{f"iterator_valid__{k}": v for k, v in loader.items()},
+            **self._loader_params(),
             **self._extra_params(),
         )
 
-    def _train(self, X, y, epochs: int | None) -> None:
-        """Run skorch's loop for ``epochs`` (None: ``max_epochs``) with our seed."""
-        done = len(self.net_.history) if self.net_.initialized_ else 0
-        seed = (self._seed_ + done) % (2**32)
-        with seeded(seed, self.device_):
-            self.net_.partial_fit(ArrayDataset(X, y), epochs=epochs or self.max_epochs)
+    def _resume_from_checkpoint(self) -> None:
+        """Load weights, optimizer state and history saved by an earlier run, if any."""
+        files = _checkpoint_files(self.checkpoint)
+        paths = {key: os.path.join(files["dirname"], files[key]) for key in CHECKPOINT_FILES}
+        if not all(os.path.exists(path) for path in paths.values()):
+            return
+        try:
+            self.net_.load_params(**paths)
+        except (RuntimeError, ValueError, KeyError) as error:
+            raise ValueError(
+                f"the checkpoint in {files['dirname']!r} does not fit this model and data "
+                f"({str(error).splitlines()[0]}); delete it or pass another checkpoint "
+                "directory."
+            ) from error
+
+    def _train(self, X, y, epochs: int) -> None:
+        """Run skorch's loop for ``epochs`` more epochs (a KeyboardInterrupt ends it early)."""
+        if epochs > 0:
+            with seeded(self._seed_, self.device_):  # EpochSeed reseeds inside the block
+                self.net_.partial_fit(ArrayDataset(X, y), epochs=epochs)
         self.n_iter_ = len(self.net_.history)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -327,10 +387,13 @@ class CapsNetBase(BaseEstimator):
         -------
         self
         """
-        X, y = self._prepare_training_data(X, y)
-        y = self._encode_targets(y, reset=True)
-        self._init_net()
-        self._train(X, y, epochs=None)
+        with self._unchanged_on_error():
+            X, y = self._prepare_training_data(X, y)
+            y = self._encode_targets(y, reset=True)
+            self._init_net()
+            if self.checkpoint is not None:
+                self._resume_from_checkpoint()
+            self._train(X, y, epochs=self.max_epochs - len(self.net_.history))
         return self
 
     # -- targets: class labels, one capsule each -------------------------------------------
@@ -378,17 +441,18 @@ class CapsNetBase(BaseEstimator):
         -------
         self
         """
-        if not hasattr(self, "net_"):
-            X, y = self._prepare_training_data(X, y)
-            if classes is None:
-                y = self._encode_targets(y, reset=True)
+        with self._unchanged_on_error():
+            if not hasattr(self, "net_"):
+                X, y = self._prepare_training_data(X, y)
+                if classes is None:
+                    y = self._encode_targets(y, reset=True)
+                else:
+                    self._set_classes(np.asarray(classes))
+                    y = self._encode_targets(y, reset=False)
+                self._init_net()
             else:
-                self._set_classes(np.asarray(classes))
-                y = self._encode_targets(y, reset=False)
-            self._init_net()
-        else:
-            X, y = self._validate_more_data(X, y)
-        self._train(X, y, epochs=1)
+                X, y = self._validate_more_data(X, y)
+            self._train(X, y, epochs=1)
         return self
 
     # -- outputs ----------------------------------------------------------------------------
@@ -397,16 +461,46 @@ class CapsNetBase(BaseEstimator):
         """Yield the class capsules of ``X`` batch by batch: ``[b, J, D]`` on ``device_``.
 
         Only one batch is on the device at a time, so memory is bounded by the
-        batch size, not by the number of samples.
+        batch size, not by the number of samples. When the GPU runs out of memory,
+        the remaining rows are retried in batches half as large.
         """
         check_is_fitted(self, "net_")
         X, _, sample_shape = as_rows(self, X, reset=False)
         check_sample_shape(self, sample_shape, self.input_shape_)
+        done, batch_size = 0, self.batch_size
+        while True:
+            try:
+                for capsules in self._forward(X[done:], batch_size):
+                    done += len(capsules)
+                    yield capsules
+                return
+            except torch.cuda.OutOfMemoryError:
+                if batch_size == 1:
+                    raise
+                batch_size = max(1, batch_size // 2)
+                warnings.warn(
+                    f"the device ran out of memory during prediction; retrying with batches "
+                    f"of {batch_size}. Lower batch_size (now {self.batch_size}) to avoid this.",
+                    ResourceWarning,
+                    stacklevel=3,
+                )
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+
+    def _forward(self, X, batch_size: int):
+        """Class capsules of ``X`` through skorch's evaluation step, ``batch_size`` rows a step."""
+        loader_params = {
+            key.removeprefix("iterator_valid__"): value
+            for key, value in self._loader_params().items()
+            if key.startswith("iterator_valid__")
+        }
+        loader = BatchLoader(ArrayDataset(X), batch_size=batch_size, **loader_params)
         remaining = len(X)
         with torch.inference_mode():
-            for capsules in self.net_.forward_iter(ArrayDataset(X), device=self.device_):
-                yield capsules[:remaining]  # the last batch comes padded to full size
+            for batch in loader:
+                capsules = self.net_.evaluation_step(batch)[:remaining]  # last batch: padded
                 remaining -= len(capsules)
+                yield capsules
 
     def reconstruct(self, X):
         """Decode each sample from its predicted class capsule, in the units of ``X``.
@@ -426,6 +520,56 @@ class CapsNetBase(BaseEstimator):
         for capsules in self._capsule_batches(X):
             decoded.append(self.net_.module_.reconstruct(capsules).float().cpu().numpy())
         return np.concatenate(decoded) * self.input_scale_ + self.input_offset_
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def save(self, path) -> None:
+        """Save the fitted model to one safetensors file that loads without unpickling.
+
+        The file holds the network weights, the input scaling and a JSON description
+        (hyper-parameters, classes, shapes, a checksum of the tensors). Callbacks,
+        ``train_split`` and the optimizer state are not saved: a loaded model predicts,
+        and ``partial_fit`` continues with a fresh optimizer. For everything, use
+        pickle or joblib, which only load files you trust.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write, conventionally ending in ``.safetensors``.
+        """
+        check_is_fitted(self, "net_")
+        save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path, device="auto"):
+        """Load a model written by :meth:`save`; a tampered or foreign file is refused.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        device : str, default="auto"
+            Where to put the model: a GPU-trained model loads on a CPU-only machine.
+
+        Returns
+        -------
+        estimator
+            Fitted, predicting exactly as the saved one did.
+
+        Raises
+        ------
+        ValueError
+            When the file is not a sklearn-capsnet model of this class, or its checksum,
+            description or tensor shapes do not agree.
+        """
+        return load_estimator(cls, path, device=device)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        net = vars(self).get("net_")
+        if net is not None and getattr(self, "device_", None) not in (None, str(net.device)):
+            # skorch mapped the weights of a GPU-trained net to the CPU: follow it
+            self.device_ = str(net.device)
+            vars(net).update(self._loader_params())
 
     @property
     def history_(self):

@@ -51,10 +51,18 @@ def _arrays(dataset):
     )
 
 
+# numpy dtypes torch reads directly; others (uint16, uint32, ...) become float32 per batch
+_TORCH_DTYPES = {np.dtype(t) for t in ("bool", "uint8", "int8", "int16", "int32", "int64")} | {
+    np.dtype(t) for t in ("float16", "float32", "float64")
+}
+
+
 def _to_tensor(array) -> torch.Tensor:
     if isinstance(array, torch.Tensor):
         return array
     array = np.ascontiguousarray(array)
+    if array.dtype not in _TORCH_DTYPES:
+        array = array.astype(np.float32)
     if not array.flags.writeable:  # a read-only memmap or view: copy this batch
         array = array.copy()
     return torch.from_numpy(array)

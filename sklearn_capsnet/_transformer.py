@@ -97,6 +97,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         progress_bar=False,
         verbose=0,
         device="auto",
+        checkpoint=None,
         random_state=None,
         output="vectors",
         **kwargs,

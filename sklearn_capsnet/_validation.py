@@ -11,8 +11,6 @@ from sklearn.utils.validation import validate_data
 
 __all__ = ["as_rows", "infer_input_shape", "check_sample_shape", "input_scaling"]
 
-# dtypes that travel to the engine as they are; anything else becomes float32
-_KEPT_DTYPES = (np.uint8, np.float32)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -26,7 +24,9 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
 
     Returns
     -------
-    X : ndarray of shape (n_samples, n_features), dtype uint8 or float32
+    X : ndarray of shape (n_samples, n_features)
+        Of a numeric dtype, not converted here: batches become float32 one at a time
+        on the device, so a large uint8 or float64 memmap is never copied whole.
     y : ndarray or None
         None unless ``y`` was given (training); a missing ``y`` in training is an error.
     sample_shape : tuple or None
@@ -47,19 +47,12 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
         X, y = validate_data(estimator, X, **common), None
     else:
         X, y = validate_data(estimator, X, y, **common)
-    if X.dtype not in _KEPT_DTYPES:
-        if (
-            X.dtype.kind == "f"
-            and X.dtype.itemsize > 4
-            and X.size
-            and np.abs(X).max() > _FLOAT32_MAX
-        ):
-            raise ValueError(
-                "X has values beyond the float32 range "
-                f"(largest magnitude {np.abs(X).max():.3g}); "
-                f"{type(estimator).__name__} computes in float32: rescale X first."
-            )
-        X = X.astype(np.float32)
+    if X.dtype.kind == "f" and X.dtype.itemsize > 4 and X.size and np.abs(X).max() > _FLOAT32_MAX:
+        raise ValueError(
+            "X has values beyond the float32 range "
+            f"(largest magnitude {np.abs(X).max():.3g}); "
+            f"{type(estimator).__name__} computes in float32: rescale X first."
+        )
     return X, y, sample_shape
 
 

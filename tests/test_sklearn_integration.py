@@ -69,6 +69,16 @@ def test_capsule_features_feed_a_downstream_classifier_in_a_pipeline(data):
     assert pipe[0].transform(X[:5]).shape == (5, 10 * 16)
 
 
+def test_transformer_takes_every_classifier_parameter_with_the_same_default():
+    import inspect
+
+    classifier = inspect.signature(CapsNetClassifier).parameters
+    transformer = dict(inspect.signature(CapsuleTransformer).parameters)
+    assert transformer.pop("output").default == "vectors"
+    assert list(transformer) == list(classifier)
+    assert all(transformer[name].default == classifier[name].default for name in classifier)
+
+
 def test_transformer_outputs_float32_capsules_or_lengths_with_names(data):
     X, y = data
     caps = CapsuleTransformer(**TINY).fit(X, y)

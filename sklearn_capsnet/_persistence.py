@@ -1,0 +1,154 @@
+"""A safe model file: safetensors weights with the estimator described in JSON.
+
+One ``.safetensors`` file holds the network's tensors, the input scaling, and in
+its header a JSON description (format version, estimator class, hyper-parameters,
+fitted attributes, a SHA-256 of the tensors). Loading parses JSON and tensors
+only: nothing is unpickled, so a file from someone else cannot run code.
+Training-only objects (callbacks, ``train_split``, optimizer state) are not saved.
+"""
+
+import hashlib
+import json
+import numbers
+import os
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+__all__ = ["save_estimator", "load_estimator"]
+
+FORMAT, FORMAT_VERSION = "sklearn-capsnet", 1
+_JSON_PARAMS = (
+    "routing_iterations routing max_epochs batch_size lr lr_decay reconstruction_weight shift "
+    "input_shape conv_channels primary_types primary_dim capsule_dim decoder_hidden "
+    "progress_bar verbose device output"
+).split()
+
+
+def _digest(tensors: dict) -> str:
+    sha = hashlib.sha256()
+    for name in sorted(tensors):
+        sha.update(name.encode())
+        sha.update(tensors[name].contiguous().view(torch.uint8).numpy().tobytes())
+    return sha.hexdigest()
+
+
+def _json_labels(classes: np.ndarray) -> dict:
+    labels = classes.tolist()
+    if not all(isinstance(v, (str, numbers.Integral, numbers.Real, bool)) for v in labels):
+        raise TypeError(
+            f"class labels of type {type(labels[0]).__name__} cannot be stored in the safe "
+            "format (it holds str, int, float and bool labels); use pickle or joblib instead."
+        )
+    return {"values": labels, "dtype": classes.dtype.str if classes.dtype.kind != "O" else "O"}
+
+
+def _optimizer_name(optimizer) -> str:
+    if getattr(optimizer, "__module__", "").startswith("torch.optim"):
+        return optimizer.__name__
+    raise TypeError(
+        f"optimizer {optimizer!r} is not a torch.optim class; the safe format stores only "
+        "those. Use pickle or joblib for custom optimizers."
+    )
+
+
+def save_estimator(estimator, path) -> None:
+    """Write a fitted estimator to ``path`` (see module docstring)."""
+    params = estimator.get_params(deep=False)
+    description = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "estimator": type(estimator).__name__,
+        "params": {key: params[key] for key in _JSON_PARAMS if key in params},
+        "optimizer": _optimizer_name(estimator.optimizer),
+        "random_state": params["random_state"]
+        if isinstance(params["random_state"], numbers.Integral)
+        else None,
+        "fitted": {
+            "classes": _json_labels(estimator.classes_),
+            "n_features_in": int(estimator.n_features_in_),
+            "feature_names_in": getattr(estimator, "feature_names_in_", np.array([])).tolist(),
+            "input_shape": list(estimator.input_shape_),
+            "n_iter": int(estimator.n_iter_),
+        },
+    }
+    if isinstance(description["params"]["device"], torch.device):
+        description["params"]["device"] = str(description["params"]["device"])
+    tensors = {
+        f"module.{name}": tensor.detach().cpu().contiguous()
+        for name, tensor in estimator.net_.module_.state_dict().items()
+    }
+    tensors["input_offset"] = torch.from_numpy(np.ascontiguousarray(estimator.input_offset_))
+    tensors["input_scale"] = torch.from_numpy(np.ascontiguousarray(estimator.input_scale_))
+    description["sha256"] = _digest(tensors)
+    save_file(tensors, os.fspath(path), metadata={FORMAT: json.dumps(description)})
+
+
+def _invalid(path, why: str) -> ValueError:
+    return ValueError(f"{os.fspath(path)!r} is not a valid sklearn-capsnet model file: {why}.")
+
+
+def _read(path) -> tuple[dict, dict]:
+    try:
+        with safe_open(os.fspath(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise _invalid(path, f"not a readable safetensors file ({error})") from None
+    if FORMAT not in metadata:
+        raise _invalid(path, "its header has no sklearn-capsnet description")
+    try:
+        description = json.loads(metadata[FORMAT])
+    except json.JSONDecodeError as error:
+        raise _invalid(path, f"its description is not JSON ({error})") from None
+    if description.get("format") != FORMAT or description.get("format_version") != FORMAT_VERSION:
+        raise _invalid(path, f"unknown format {description.get('format_version')!r}")
+    if description.get("sha256") != _digest(tensors):
+        raise _invalid(path, "its tensors do not match their checksum (corrupt or modified)")
+    return description, tensors
+
+
+def _labels(stored: dict) -> np.ndarray:
+    values = stored["values"]
+    if stored["dtype"] == "O":
+        return np.asarray(values, dtype=object)
+    return np.asarray(values, dtype=np.dtype(stored["dtype"]))
+
+
+def load_estimator(cls, path, device="auto"):
+    """Read an estimator of class ``cls`` written by :func:`save_estimator`."""
+    description, tensors = _read(path)
+    if description.get("estimator") != cls.__name__:
+        raise ValueError(
+            f"{os.fspath(path)!r} holds a {description.get('estimator')}, not a "
+            f"{cls.__name__}; load it with {description.get('estimator')}.load."
+        )
+    try:
+        params = dict(description["params"])
+        params["optimizer"] = getattr(torch.optim, description["optimizer"])
+        params["device"] = device
+        params["random_state"] = description["random_state"]
+        fitted = description["fitted"]
+        estimator = cls(**params)
+        estimator._set_classes(_labels(fitted["classes"]))
+        estimator.n_features_in_ = int(fitted["n_features_in"])
+        if fitted["feature_names_in"]:
+            estimator.feature_names_in_ = np.asarray(fitted["feature_names_in"], dtype=object)
+        estimator.input_shape_ = tuple(int(v) for v in fitted["input_shape"])
+        estimator.input_offset_ = tensors.pop("input_offset").numpy()
+        estimator.input_scale_ = tensors.pop("input_scale").numpy()
+        estimator._prepare_device()
+        estimator._init_net()
+        state = {name.removeprefix("module."): tensor for name, tensor in tensors.items()}
+        estimator.net_.module_.load_state_dict(state, strict=True)
+        estimator.n_iter_ = int(fitted["n_iter"])
+    except (KeyError, TypeError, AttributeError, RuntimeError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise _invalid(
+            path, f"its description and tensors do not fit together ({message})"
+        ) from error
+    return estimator

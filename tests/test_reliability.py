@@ -1,0 +1,271 @@
+"""Nothing lost: failed calls, interrupts, checkpoints, safe files, numerical trouble."""
+
+import json
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from skorch.callbacks import Callback
+
+from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
+
+SMALL = dict(conv_channels=8, primary_types=4, decoder_hidden=(16,), max_epochs=2, batch_size=16)
+rng = np.random.default_rng(0)
+X = rng.random((60, 16)).astype(np.float32)
+Y = np.arange(60) % 3
+
+
+@pytest.fixture
+def fitted():
+    return CapsNetClassifier(**SMALL, random_state=0).fit(X, Y)
+
+
+BAD_FIT = {
+    "NaN": (np.where(X > 0.5, np.nan, X), Y),
+    "one class": (X, np.zeros(60)),
+    "continuous target": (X, rng.random(60)),
+    "strings": (X.astype(str), Y),
+}
+BAD_PARTIAL_FIT = {
+    "other features": (X[:, :5], Y),
+    "NaN": BAD_FIT["NaN"],
+    "unknown label": (X, Y + 5),
+    "continuous target": BAD_FIT["continuous target"],
+}
+CASES = [("fit", *case) for case in BAD_FIT.values()] + [
+    ("partial_fit", *case) for case in BAD_PARTIAL_FIT.values()
+]
+IDS = [f"fit-{k}" for k in BAD_FIT] + [f"partial_fit-{k}" for k in BAD_PARTIAL_FIT]
+
+
+@pytest.mark.parametrize(("method", "bad_X", "bad_y"), CASES, ids=IDS)
+def test_a_failed_call_leaves_a_fitted_estimator_exactly_as_it_was(fitted, method, bad_X, bad_y):
+    before_proba, before_vars = fitted.predict_proba(X), dict(vars(fitted))
+    with pytest.raises(ValueError):
+        getattr(fitted, method)(bad_X, bad_y)
+    assert vars(fitted) == before_vars
+    np.testing.assert_array_equal(fitted.predict_proba(X), before_proba)
+
+
+class InterruptAt(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_during_fit_keeps_a_usable_model_with_the_epochs_done():
+    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 5}, callbacks=[InterruptAt(2)])
+    clf.fit(X, Y)
+    assert clf.n_iter_ == 2
+    assert clf.predict(X).shape == (60,)
+
+
+def test_training_resumes_from_the_checkpoint_of_a_killed_run(tmp_path):
+    params = dict(SMALL, lr=0.01, lr_decay=0.5, random_state=0)
+    uninterrupted = CapsNetClassifier(**{**params, "max_epochs": 5}).fit(X, Y)
+    # the "killed" run: its last checkpoint is after epoch 3
+    CapsNetClassifier(**{**params, "max_epochs": 3}, checkpoint=tmp_path).fit(X, Y)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "history.json",
+        "optimizer.pt",
+        "params.pt",
+    ]
+    resumed = CapsNetClassifier(**{**params, "max_epochs": 5}, checkpoint=tmp_path).fit(X, Y)
+    assert resumed.n_iter_ == 5
+    assert len([e for e in resumed.history_ if "event_cp" in e]) == 5
+    np.testing.assert_allclose(resumed.history_[:, "event_lr"], [0.01 * 0.5**k for k in range(5)])
+    np.testing.assert_allclose(
+        resumed.predict_proba(X), uninterrupted.predict_proba(X), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_a_checkpoint_of_another_model_is_refused(tmp_path):
+    CapsNetClassifier(**SMALL, checkpoint=tmp_path).fit(X, Y)
+    other = CapsNetClassifier(**{**SMALL, "conv_channels": 4}, checkpoint=tmp_path)
+    with pytest.raises(ValueError, match="does not fit this model"):
+        other.fit(X, Y)
+
+
+def test_learning_rate_schedule_continues_over_partial_fit():
+    clf = CapsNetClassifier(**SMALL, lr=0.01, lr_decay=0.5, random_state=0)
+    for _ in range(3):
+        clf.partial_fit(X, Y)
+    np.testing.assert_allclose(clf.history_[:, "event_lr"], [0.01, 0.005, 0.0025])
+
+
+@pytest.mark.parametrize("cls", [CapsNetClassifier, CapsuleTransformer])
+def test_safe_file_round_trip_is_exact(tmp_path, cls):
+    est = cls(**SMALL, random_state=0).fit(X, np.array(["a", "b", "c"])[Y])
+    path = tmp_path / "model.safetensors"
+    est.save(path)
+    loaded = cls.load(path)
+    method = "predict_proba" if cls is CapsNetClassifier else "transform"
+    np.testing.assert_array_equal(getattr(loaded, method)(X), getattr(est, method)(X))
+    assert list(loaded.classes_) == ["a", "b", "c"]
+    assert loaded.get_params()["conv_channels"] == 8
+    with safe_open(str(path), framework="pt") as handle:  # plain JSON + tensors
+        description = json.loads(handle.metadata()["sklearn-capsnet"])
+    assert description["estimator"] == cls.__name__
+
+
+def test_safe_file_keeps_integer_labels_and_feature_names(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(16)])
+    est = CapsNetClassifier(**SMALL, random_state=0).fit(frame, Y + 10)
+    est.save(tmp_path / "m.safetensors")
+    loaded = CapsNetClassifier.load(tmp_path / "m.safetensors")
+    assert loaded.classes_.dtype == est.classes_.dtype
+    np.testing.assert_array_equal(loaded.feature_names_in_, est.feature_names_in_)
+    np.testing.assert_array_equal(loaded.predict(frame), est.predict(frame))
+
+
+def _rewrite(path, edit_tensors=None, edit_description=None):
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    description = json.loads(metadata["sklearn-capsnet"])
+    if edit_tensors:
+        edit_tensors(tensors)
+    if edit_description:
+        edit_description(description)
+    save_file(tensors, str(path), metadata={"sklearn-capsnet": json.dumps(description)})
+
+
+def test_tampered_truncated_or_foreign_files_are_refused(tmp_path, fitted):
+    path = tmp_path / "model.safetensors"
+
+    fitted.save(path)
+    _rewrite(path, edit_tensors=lambda t: t["module.classes.weight"].mul_(2))
+    with pytest.raises(ValueError, match="checksum"):
+        CapsNetClassifier.load(path)
+
+    fitted.save(path)
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        CapsNetClassifier.load(path)
+
+    fitted.save(path)
+    with pytest.raises(ValueError, match="holds a CapsNetClassifier"):
+        CapsuleTransformer.load(path)
+
+    path.write_bytes(pickle.dumps(fitted))
+    with pytest.raises(ValueError, match="not a valid sklearn-capsnet model file"):
+        CapsNetClassifier.load(path)
+
+
+def test_a_description_that_does_not_match_the_tensors_is_refused(tmp_path, fitted):
+    from sklearn_capsnet._persistence import _digest
+
+    path = tmp_path / "model.safetensors"
+    fitted.save(path)
+
+    def widen(description):
+        description["params"]["conv_channels"] = 9
+
+    _rewrite(path, edit_description=widen)
+    with pytest.raises(ValueError, match="do not fit together"):
+        CapsNetClassifier.load(path)
+
+    fitted.save(path)
+
+    def rename(tensors):
+        tensors["module.extra"] = torch.zeros(1)
+
+    def rehash(description):  # a consistent checksum, but an unexpected tensor
+        with safe_open(str(path), framework="pt") as handle:
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        rename(tensors)
+        description["sha256"] = _digest(tensors)
+
+    _rewrite(path, edit_tensors=rename, edit_description=rehash)
+    with pytest.raises(ValueError, match="do not fit together"):
+        CapsNetClassifier.load(path)
+
+
+def test_a_gpu_trained_pickle_predicts_on_a_cpu_only_machine(fitted, monkeypatch):
+    # Make the fitted CPU model look GPU-trained, then unpickle where CUDA is missing:
+    # skorch maps the weights to the CPU and the estimator follows.
+    expected = fitted.predict_proba(X)
+    fitted.device_ = "cuda"
+    fitted.net_.device = "cuda"
+    vars(fitted.net_).update(fitted._loader_params())
+    payload = pickle.dumps(fitted)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skorch warns that it maps to the CPU
+        loaded = pickle.loads(payload)
+    assert loaded.device_ == "cpu"
+    assert loaded.net_.get_params()["iterator_valid__device"] == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [np.zeros((30, 16)), np.ones((30, 16)), np.full((30, 16), 1e6), rng.random((30, 16)) * 1e6],
+    ids=["all zero", "constant", "all 1e6", "values up to 1e6"],
+)
+def test_degenerate_and_extreme_inputs_never_give_nan(data):
+    clf = CapsNetClassifier(**SMALL, random_state=0).fit(data, Y[:30])
+    assert np.isfinite(clf.history_[:, "train_loss"]).all()
+    for probe in (data, np.full((3, 16), 1e6), -np.full((3, 16), 1e6)):
+        assert np.isfinite(clf.predict_proba(probe)).all()
+
+
+class PoisonWeights(Callback):
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if len(net.history) == 2 and training:
+            with torch.no_grad():
+                net.module_.classes.weight.fill_(float("nan"))
+
+
+def test_a_nan_loss_stops_training_with_a_clear_message(fitted):
+    before = fitted.predict_proba(X)
+    fitted.set_params(callbacks=[PoisonWeights()], max_epochs=3)
+    with pytest.raises(FloatingPointError, match=r"loss became nan in epoch 2, batch 1.*lr"):
+        fitted.fit(X, Y)
+    np.testing.assert_array_equal(fitted.predict_proba(X), before)
+
+
+def test_out_of_memory_during_prediction_retries_with_smaller_batches(fitted, monkeypatch):
+    expected = fitted.predict_proba(X)
+    real_step = fitted.net_.evaluation_step
+    sizes = []
+
+    def step_that_needs_small_batches(batch, training=False):
+        sizes.append(len(batch[0]))
+        if len(batch[0]) > 4:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_step(batch, training)
+
+    monkeypatch.setattr(fitted.net_, "evaluation_step", step_that_needs_small_batches)
+    with pytest.warns(ResourceWarning, match="Lower batch_size"):
+        proba = fitted.predict_proba(X)
+    np.testing.assert_allclose(proba, expected, rtol=1e-5)
+    assert sizes[:3] == [16, 8, 4]
+
+
+def test_out_of_memory_with_batches_of_one_is_raised(fitted, monkeypatch):
+    def always_out_of_memory(batch, training=False):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(fitted.net_, "evaluation_step", always_out_of_memory)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        with pytest.raises(torch.cuda.OutOfMemoryError):
+            fitted.predict(X)
+
+
+def test_predict_reads_a_memmap_in_place(tmp_path, fitted):
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    mapped = np.load(path, mmap_mode="r")
+    np.testing.assert_array_equal(fitted.predict_proba(mapped), fitted.predict_proba(X))
