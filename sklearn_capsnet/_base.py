@@ -9,6 +9,7 @@ sees an estimator with no state outside its fitted attributes.
 
 import contextlib
 import copy
+import math
 import os
 import warnings
 from numbers import Integral, Real
@@ -457,16 +458,29 @@ class CapsNetBase(BaseEstimator):
 
     # -- outputs ----------------------------------------------------------------------------
 
-    def _capsule_batches(self, X):
-        """Yield the class capsules of ``X`` batch by batch: ``[b, J, D]`` on ``device_``.
+    def _map_capsules(self, X, fn, shape=(), dtype=np.float32) -> np.ndarray:
+        """Apply ``fn`` to the class capsules of ``X``, batch by batch, into one array.
 
-        Only one batch is on the device at a time, so memory is bounded by the
-        batch size, not by the number of samples. When the GPU runs out of memory,
-        the remaining rows are retried in batches half as large.
+        ``fn`` maps capsules ``[b, J, D]`` to a tensor of shape ``[b, *shape]``. Only
+        one batch is on the device at a time and the result is written into an array
+        allocated once, so memory is bounded by the batch size plus the output.
         """
         check_is_fitted(self, "net_")
         X, _, sample_shape = as_rows(self, X, reset=False)
         check_sample_shape(self, sample_shape, self.input_shape_)
+        out = np.empty((len(X), *shape), dtype=dtype)
+        done = 0
+        for capsules in self._capsule_batches(X):
+            out[done : done + len(capsules)] = fn(capsules).cpu().numpy()
+            done += len(capsules)
+        return out
+
+    def _capsule_batches(self, X):
+        """Yield the class capsules of validated rows ``X``: ``[b, J, D]`` on ``device_``.
+
+        When the GPU runs out of memory, the remaining rows are retried in batches
+        half as large.
+        """
         done, batch_size = 0, self.batch_size
         while True:
             try:
@@ -482,7 +496,7 @@ class CapsNetBase(BaseEstimator):
                     f"the device ran out of memory during prediction; retrying with batches "
                     f"of {batch_size}. Lower batch_size (now {self.batch_size}) to avoid this.",
                     ResourceWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
@@ -516,10 +530,12 @@ class CapsNetBase(BaseEstimator):
             The decoder's output mapped back through ``input_offset_`` and
             ``input_scale_``; reshape rows with ``input_shape_`` to see images.
         """
-        decoded = []
-        for capsules in self._capsule_batches(X):
-            decoded.append(self.net_.module_.reconstruct(capsules).float().cpu().numpy())
-        return np.concatenate(decoded) * self.input_scale_ + self.input_offset_
+        decoded = self._map_capsules(
+            X, self.net_.module_.reconstruct, (math.prod(self.input_shape_),)
+        )
+        decoded *= self.input_scale_
+        decoded += self.input_offset_
+        return decoded
 
     # -- persistence --------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import PARAMETERS_DOC, CapsNetBase
 from .nn import capsule_lengths, lengths_to_proba
@@ -84,12 +85,13 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
         ndarray of shape (n_samples, n_classes)
             Rows sum to 1; columns follow ``classes_``.
         """
-        return np.concatenate(
-            [
-                lengths_to_proba(capsule_lengths(v).double()).cpu().numpy()
-                for v in self._capsule_batches(X)
-            ]
-        )
+
+        check_is_fitted(self, "net_")
+
+        def proba(capsules):
+            return lengths_to_proba(capsule_lengths(capsules).double())
+
+        return self._map_capsules(X, proba, (len(self.classes_),), np.float64)
 
     def predict(self, X):
         """Predict the class of the longest capsule.
@@ -104,9 +106,11 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
         ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        index = np.concatenate(
-            [capsule_lengths(v).argmax(dim=1).cpu().numpy() for v in self._capsule_batches(X)]
-        )
+
+        def longest(capsules):
+            return capsule_lengths(capsules).argmax(dim=1)
+
+        index = self._map_capsules(X, longest, dtype=np.int64)
         return self.classes_[index]
 
 

@@ -119,11 +119,13 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         ndarray of shape (n_samples, n_classes * capsule_dim) or (n_samples, n_classes)
             Columns are named by :meth:`get_feature_names_out`.
         """
+        check_is_fitted(self, "net_")
+        n_classes = len(self.classes_)
         if self.output == "lengths":
-            parts = [capsule_lengths(v).float().cpu().numpy() for v in self._capsule_batches(X)]
-        else:
-            parts = [v.flatten(1).float().cpu().numpy() for v in self._capsule_batches(X)]
-        return np.concatenate(parts)
+            return self._map_capsules(X, capsule_lengths, (n_classes,))
+        return self._map_capsules(
+            X, lambda capsules: capsules.flatten(1), (n_classes * self.capsule_dim,)
+        )
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features: ``capsule_<class>_dim<d>`` or ``capsule_<class>_length``.

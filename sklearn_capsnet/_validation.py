@@ -47,10 +47,12 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
         X, y = validate_data(estimator, X, **common), None
     else:
         X, y = validate_data(estimator, X, y, **common)
-    if X.dtype.kind == "f" and X.dtype.itemsize > 4 and X.size and np.abs(X).max() > _FLOAT32_MAX:
+    # max and min stream over X (a memmap stays on disk); np.abs(X) would copy it
+    largest = max(abs(float(X.max())), abs(float(X.min()))) if X.size else 0.0
+    if X.dtype.kind == "f" and X.dtype.itemsize > 4 and largest > _FLOAT32_MAX:
         raise ValueError(
             "X has values beyond the float32 range "
-            f"(largest magnitude {np.abs(X).max():.3g}); "
+            f"(largest magnitude {largest:.3g}); "
             f"{type(estimator).__name__} computes in float32: rescale X first."
         )
     return X, y, sample_shape

@@ -120,3 +120,44 @@ def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match="no CUDA GPU"):
         clf.fit(X_OK, Y_OK)
     assert CapsNetClassifier(**SMALL, device="auto").fit(X_OK, Y_OK).device_ == "cpu"
+
+
+def test_dataframes_with_mixed_numeric_dtypes_are_accepted_and_text_columns_refused():
+    import pandas as pd
+
+    frame = pd.DataFrame(X_OK, columns=[f"c{i}" for i in range(16)])
+    frame["c0"] = (frame["c0"] * 10).astype("int64")
+    frame["c1"] = frame["c1"].astype("float32")
+    frame["c2"] = frame["c2"] > 0.5
+    clf = CapsNetClassifier(**SMALL, random_state=0).fit(frame, Y_OK)
+    assert clf.predict(frame).shape == (30,)
+    frame["c3"] = "text"
+    with pytest.raises(ValueError, match="convert"):
+        CapsNetClassifier(**SMALL).fit(frame, Y_OK)
+
+
+@pytest.mark.parametrize("case", PREDICT_CASES, ids=list(PREDICT_CASES))
+def test_transform_rejects_bad_input_and_leaves_the_model_as_it_was(case):
+    from sklearn_capsnet import CapsuleTransformer
+
+    caps = CapsuleTransformer(**SMALL, random_state=0).fit(X_OK, Y_OK)
+    before = caps.transform(X_OK)
+    X, message = PREDICT_CASES[case]
+    with pytest.raises(
+        ValueError, match=message.replace("CapsNetClassifier", "CapsuleTransformer")
+    ):
+        caps.transform(X)
+    np.testing.assert_array_equal(caps.transform(X_OK), before)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.uint8, np.int32, np.uint16, bool])
+def test_every_numeric_dtype_is_accepted(dtype):
+    X = (X_OK * 100).astype(dtype)
+    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X, Y_OK)
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_sparse_input_is_refused_at_predict_too():
+    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X_OK, Y_OK)
+    with pytest.raises(TypeError, match="toarray"):
+        clf.predict(sp.csr_matrix(X_OK))
