@@ -19,7 +19,7 @@ import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Checkpoint, LRScheduler, ProgressBar
 
@@ -29,7 +29,7 @@ from ._loader import ArrayDataset, BatchLoader
 from ._persistence import load_estimator, save_estimator
 from ._trainer import CapsNetTrainer
 from ._validation import as_rows, check_sample_shape, infer_input_shape, input_scaling
-from .nn import ROUTINGS, CapsNet, CapsuleLoss
+from .nn import ROUTINGS, CapsNet, CapsuleLoss, capsule_lengths
 
 __all__ = ["PARAMETERS_DOC", "CapsNetBase"]
 
@@ -52,9 +52,11 @@ def _checkpoint_files(dirname) -> dict:
 PARAMETERS_DOC = """Parameters
     ----------
     routing_iterations : int, default=3
-        Iterations ``r >= 1`` of routing by agreement.
-    routing : {"dynamic"}, default="dynamic"
-        The routing algorithm between primary and class capsules.
+        Iterations ``r >= 1`` of routing by agreement (``routing="dynamic"`` only).
+    routing : {"dynamic", "self_attention"}, default="dynamic"
+        The routing algorithm between primary and class capsules: the paper's iterative
+        routing by agreement, or Efficient-CapsNet's one-pass self-attention routing
+        (Mazzia et al. 2021), which ignores ``routing_iterations``.
     max_epochs : int, default=40
         Passes over the training data in :meth:`fit`.
     batch_size : int, default=32
@@ -101,6 +103,13 @@ PARAMETERS_DOC = """Parameters
     device : str, default="auto"
         ``"auto"`` uses CUDA when PyTorch sees a GPU, else the CPU; ``"cpu"``,
         ``"cuda"`` or ``"cuda:N"`` force one (a missing GPU is an error).
+    threshold : float in (0, 1), default=0.5
+        Multilabel ``y`` only: a label is predicted when its capsule is longer than
+        this, and the decoder reconstructs from all such capsules.
+    checkpoint : str, path or None, default=None
+        A directory where each epoch saves weights, optimizer state and history. If it
+        already holds a checkpoint, :meth:`fit` resumes after its last epoch (use one
+        directory per model).
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and augmentation. The same value gives
         identical predictions on the same CPU. Torch's global random state is left as
@@ -136,6 +145,7 @@ class CapsNetBase(BaseEstimator):
         "progress_bar": ["boolean"],
         "verbose": ["verbose"],
         "device": [str, torch.device],
+        "threshold": [Interval(Real, 0, 1, closed="neither")],
         "checkpoint": [str, os.PathLike, None],
         "random_state": ["random_state"],
     }
@@ -163,6 +173,7 @@ class CapsNetBase(BaseEstimator):
         progress_bar=False,
         verbose=0,
         device="auto",
+        threshold=0.5,
         checkpoint=None,
         random_state=None,
         **kwargs,
@@ -187,6 +198,7 @@ class CapsNetBase(BaseEstimator):
         self.progress_bar = progress_bar
         self.verbose = verbose
         self.device = device
+        self.threshold = threshold
         self.checkpoint = checkpoint
         self.random_state = random_state
         vars(self).update(kwargs)
@@ -404,6 +416,7 @@ class CapsNetBase(BaseEstimator):
 
     def _set_classes(self, labels) -> None:
         self.classes_ = np.unique(labels)
+        self.multilabel_ = False
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 classes, but y holds only one "
@@ -411,9 +424,17 @@ class CapsNetBase(BaseEstimator):
             )
 
     def _encode_targets(self, y, *, reset: bool) -> np.ndarray:
+        """Class indices ``[N]`` (int64), or 0/1 label indicators ``[N, J]`` (float32)."""
+        if y.ndim == 2:
+            return self._encode_indicators(y, reset=reset)
         check_classification_targets(y)
         if reset:
             self._set_classes(y)
+        if self.multilabel_:
+            raise ValueError(
+                f"y holds one label per sample, but {type(self).__name__} was fitted on a "
+                "multilabel indicator matrix; pass y of that form."
+            )
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:
             raise ValueError(
@@ -423,6 +444,23 @@ class CapsNetBase(BaseEstimator):
                 "partial_fit."
             )
         return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _encode_indicators(self, y, *, reset: bool) -> np.ndarray:
+        kind = type_of_target(y)
+        if kind != "multilabel-indicator":
+            raise ValueError(
+                f"y has shape {y.shape} and holds {kind} targets; {type(self).__name__} takes "
+                "one label per sample (1-D y) or a 0/1 multilabel indicator matrix."
+            )
+        if reset:
+            self.classes_, self.multilabel_ = np.arange(y.shape[1]), True
+        elif not self.multilabel_ or y.shape[1] != len(self.classes_):
+            fitted = f"{len(self.classes_)} labels" if self.multilabel_ else "single labels"
+            raise ValueError(
+                f"y is an indicator matrix of {y.shape[1]} labels, but {type(self).__name__} "
+                f"was fitted on {fitted}; pass y of the same form."
+            )
+        return np.asarray(y, dtype=np.float32)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
@@ -516,8 +554,14 @@ class CapsNetBase(BaseEstimator):
                 remaining -= len(capsules)
                 yield capsules
 
+    def _active_capsules(self, capsules):
+        """0/1 indicators ``[b, J]`` of the capsules longer than ``threshold``."""
+        return (capsule_lengths(capsules) > self.threshold).long()
+
     def reconstruct(self, X):
         """Decode each sample from its predicted class capsule, in the units of ``X``.
+
+        For multilabel models, from all capsules longer than ``threshold``.
 
         Parameters
         ----------
@@ -530,9 +574,13 @@ class CapsNetBase(BaseEstimator):
             The decoder's output mapped back through ``input_offset_`` and
             ``input_scale_``; reshape rows with ``input_shape_`` to see images.
         """
-        decoded = self._map_capsules(
-            X, self.net_.module_.reconstruct, (math.prod(self.input_shape_),)
-        )
+        check_is_fitted(self, "net_")
+
+        def decode(capsules):
+            labels = self._active_capsules(capsules) if self.multilabel_ else None
+            return self.net_.module_.reconstruct(capsules, labels)
+
+        decoded = self._map_capsules(X, decode, (math.prod(self.input_shape_),))
         decoded *= self.input_scale_
         decoded += self.input_offset_
         return decoded

@@ -5,7 +5,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import PARAMETERS_DOC, CapsNetBase
-from .nn import capsule_lengths, lengths_to_proba
+from .nn import capsule_lengths, capsule_log_odds, lengths_to_proba
 
 __all__ = ["CapsNetClassifier"]
 
@@ -23,7 +23,10 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels, in the order of the class capsules.
+        Class labels, in the order of the class capsules (``0 … n_labels-1`` for a
+        multilabel indicator ``y``).
+    multilabel_ : bool
+        Whether ``y`` was a multilabel indicator matrix.
     n_features_in_ : int
         Features per sample seen in :meth:`fit` (``C*H*W`` for images).
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -48,6 +51,12 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
 
     Notes
     -----
+    **Multilabel.** With ``y`` a 0/1 indicator matrix (one column per label), the
+    capsules predict each label independently, which lets the network recognise
+    overlapping objects: :meth:`predict` marks the capsules longer than
+    ``threshold`` and the decoder learns to reconstruct from all true labels'
+    capsules at once.
+
     **Probabilities.** Each capsule's length ``p_k`` in [0, 1) is trained (margin
     loss) as the probability that class ``k`` is present, independently of the
     others. :meth:`predict_proba` conditions on exactly one class being present:
@@ -83,18 +92,21 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
-            Rows sum to 1; columns follow ``classes_``.
+            Columns follow ``classes_``. Rows sum to 1; for multilabel ``y`` each column
+            is that label's own probability, its capsule length.
         """
-
         check_is_fitted(self, "net_")
+        if self.multilabel_:
+            to_proba = capsule_lengths
+        else:
 
-        def proba(capsules):
-            return lengths_to_proba(capsule_lengths(capsules).double())
+            def to_proba(capsules):
+                return lengths_to_proba(capsule_lengths(capsules).double())
 
-        return self._map_capsules(X, proba, (len(self.classes_),), np.float64)
+        return self._map_capsules(X, to_proba, (len(self.classes_),), np.float64)
 
     def predict(self, X):
-        """Predict the class of the longest capsule.
+        """Predict the class of the longest capsule (multilabel: every long capsule).
 
         Parameters
         ----------
@@ -103,15 +115,54 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
 
         Returns
         -------
-        ndarray of shape (n_samples,)
-            Labels from ``classes_``.
+        ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels from ``classes_``; for multilabel ``y``, a 0/1 indicator matrix
+            marking the capsules longer than ``threshold``.
         """
+        check_is_fitted(self, "net_")
+        if self.multilabel_:
+            return self._map_capsules(
+                X, self._active_capsules, (len(self.classes_),), dtype=np.int64
+            )
 
         def longest(capsules):
             return capsule_lengths(capsules).argmax(dim=1)
 
-        index = self._map_capsules(X, longest, dtype=np.int64)
-        return self.classes_[index]
+        return self.classes_[self._map_capsules(X, longest, dtype=np.int64)]
+
+    def decision_function(self, X):
+        """Log-odds of the capsule lengths: scores that rank like :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples,)
+            ``log(p_k / (1 - p_k))`` per class, whose softmax is :meth:`predict_proba`;
+            for two classes, the second's minus the first's (positive: ``classes_[1]``);
+            for multilabel ``y``, minus the log-odds of ``threshold`` (positive:
+            label predicted).
+        """
+        check_is_fitted(self, "net_")
+        scores = self._map_capsules(
+            X,
+            lambda capsules: capsule_log_odds(capsule_lengths(capsules)),
+            (len(self.classes_),),
+            np.float64,
+        )
+        if self.multilabel_:
+            return scores - np.log(self.threshold / (1 - self.threshold))
+        if len(self.classes_) == 2:
+            return scores[:, 1] - scores[:, 0]
+        return scores
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
 
 
 CapsNetClassifier.__doc__ = CapsNetClassifier.__doc__.replace("{parameters}", PARAMETERS_DOC)

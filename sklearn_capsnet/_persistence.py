@@ -68,6 +68,7 @@ def save_estimator(estimator, path) -> None:
         else None,
         "fitted": {
             "classes": _json_labels(estimator.classes_),
+            "multilabel": bool(estimator.multilabel_),
             "n_features_in": int(estimator.n_features_in_),
             "feature_names_in": getattr(estimator, "feature_names_in_", np.array([])).tolist(),
             "input_shape": list(estimator.input_shape_),
@@ -135,6 +136,7 @@ def load_estimator(cls, path, device="auto"):
         fitted = description["fitted"]
         estimator = cls(**params)
         estimator._set_classes(_labels(fitted["classes"]))
+        estimator.multilabel_ = bool(fitted["multilabel"])
         estimator.n_features_in_ = int(fitted["n_features_in"])
         if fitted["feature_names_in"]:
             estimator.feature_names_in_ = np.asarray(fitted["feature_names_in"], dtype=object)

@@ -31,7 +31,10 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels, in the order of the capsules.
+        Class labels, in the order of the capsules (``0 … n_labels-1`` for a
+        multilabel indicator ``y``).
+    multilabel_ : bool
+        Whether ``y`` was a multilabel indicator matrix.
     n_features_in_ : int
         Features per sample seen in :meth:`fit`.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -97,6 +100,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         progress_bar=False,
         verbose=0,
         device="auto",
+        threshold=0.5,
         checkpoint=None,
         random_state=None,
         output="vectors",

@@ -7,7 +7,7 @@ the problem and what to do about it.
 import math
 
 import numpy as np
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import column_or_1d, validate_data
 
 __all__ = ["as_rows", "infer_input_shape", "check_sample_shape", "input_scaling"]
 
@@ -46,7 +46,9 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
     if isinstance(y, str) and y == "no_validation":
         X, y = validate_data(estimator, X, **common), None
     else:
-        X, y = validate_data(estimator, X, y, **common)
+        X, y = validate_data(estimator, X, y, multi_output=True, **common)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)  # a column vector: one label per sample
     # max and min stream over X (a memmap stays on disk); np.abs(X) would copy it
     largest = max(abs(float(X.max())), abs(float(X.min()))) if X.size else 0.0
     if X.dtype.kind == "f" and X.dtype.itemsize > 4 and largest > _FLOAT32_MAX:

@@ -58,3 +58,33 @@ def margin_loss_literal(lengths, labels):
             else:
                 total = total + 0.5 * torch.clamp(length - 0.1, min=0) ** 2
     return total / len(labels)
+
+
+def squash_exp_literal(s):
+    """Efficient-CapsNet eq. 6 as written: (1 - 1/e^|s|) · s / |s| (s != 0)."""
+    norm = torch.sqrt((s * s).sum())
+    return (1.0 - 1.0 / torch.exp(norm)) * s / norm
+
+
+def self_attention_one_example(u_hat, log_prior):
+    """Efficient-CapsNet routing for one example, with the full I×I attention matrices.
+
+    u_hat is [I, J, D], log_prior [I, J]: A_j = Û_j Û_jᵀ / sqrt(D);
+    c_nj = softmax over j of Σ_k A_j[n, k]; s_j = Σ_n (c_nj + b_nj) û_j|n.
+    """
+    n_children, n_parents, dim = u_hat.shape
+    totals = []
+    for j in range(n_parents):
+        u_j = u_hat[:, j, :]  # Û_j: [I, D]
+        attention = (u_j @ u_j.T) / dim**0.5  # A_j: [I, I]
+        totals.append([sum(attention[n, k] for k in range(n_children)) for n in range(n_children)])
+    v = []
+    coupling = [[None] * n_parents for _ in range(n_children)]
+    for n in range(n_children):
+        exps = [torch.exp(totals[j][n]) for j in range(n_parents)]
+        for j in range(n_parents):
+            coupling[n][j] = exps[j] / sum(exps)
+    for j in range(n_parents):
+        s_j = sum((coupling[n][j] + log_prior[n, j]) * u_hat[n, j] for n in range(n_children))
+        v.append(squash_exp_literal(s_j))
+    return torch.stack(v)

@@ -224,3 +224,16 @@ def test_train_split_reports_a_validation_loss(digits):
     clf = CapsNetClassifier(**SMALL, train_split=ValidSplit(4), random_state=0)
     clf.fit(X_train[:200], y_train[:200])
     assert len(clf.history_[:, "valid_loss"]) == 2
+
+
+def test_decision_function_is_the_log_odds_behind_predict_proba(fitted, digits):
+    from scipy.special import softmax
+
+    _, X_test, _, _ = digits
+    scores = fitted.decision_function(X_test)
+    np.testing.assert_allclose(softmax(scores, axis=1), fitted.predict_proba(X_test), rtol=1e-6)
+    binary = CapsNetClassifier(**ONE_EPOCH, random_state=0)
+    binary.fit(X_test[:100], (digits[3][:100] > 4).astype(int))
+    margin = binary.decision_function(X_test)
+    assert margin.shape == (len(X_test),)
+    np.testing.assert_array_equal(binary.predict(X_test), (margin > 0).astype(int))

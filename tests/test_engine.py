@@ -6,6 +6,8 @@ from reference import (
     class_capsules_loop,
     margin_loss_literal,
     routing_one_example,
+    self_attention_one_example,
+    squash_exp_literal,
     squash_literal,
 )
 
@@ -15,12 +17,14 @@ from sklearn_capsnet.nn import (
     ClassCapsules,
     DynamicRouting,
     PrimaryCapsules,
+    SelfAttentionRouting,
     geometry,
     lengths_to_proba,
     margin_loss,
     mask_capsules,
     reconstruction_loss,
     squash,
+    squash_exp,
 )
 
 
@@ -82,6 +86,51 @@ def test_routing_logits_are_per_example(gen):
     together = DynamicRouting(3)(u_hat)
     alone = torch.cat([DynamicRouting(3)(u_hat[k : k + 1]) for k in range(4)])
     torch.testing.assert_close(together, alone)
+
+
+def test_exp_squash_matches_efficient_capsnet_formula_and_is_safe_at_zero(gen):
+    s = torch.randn(4, 6, 16, generator=gen, dtype=torch.float64) * 2
+    expected = torch.stack([torch.stack([squash_exp_literal(v) for v in row]) for row in s])
+    torch.testing.assert_close(squash_exp(s), expected)
+    zero = torch.zeros(2, 8, requires_grad=True)
+    squash_exp(zero).sum().backward()
+    assert torch.isfinite(zero.grad).all()
+    assert torch.isfinite(squash_exp(torch.full((2, 8), 1e6))).all()
+
+
+def test_self_attention_routing_matches_literal_float64_equations(gen):
+    routing = SelfAttentionRouting(n_children=7, n_parents=3).double()
+    with torch.no_grad():
+        routing.log_prior.normal_(0, 0.1, generator=gen)
+    u_hat = torch.randn(2, 7, 3, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    v = routing(u_hat)
+    expected = torch.stack(
+        [self_attention_one_example(example, routing.log_prior) for example in u_hat]
+    )
+    torch.testing.assert_close(v, expected)
+
+    upstream = torch.randn(v.shape, generator=gen, dtype=torch.float64)
+    grads = torch.autograd.grad((v * upstream).sum(), (u_hat, routing.log_prior))
+    expected_grads = torch.autograd.grad((expected * upstream).sum(), (u_hat, routing.log_prior))
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad)
+
+
+def test_self_attention_routing_is_per_example_and_ignores_iterations(gen):
+    from sklearn_capsnet.nn import make_routing
+
+    routing = make_routing("self_attention", 7, n_children=6, n_parents=4).double()
+    u_hat = torch.randn(5, 6, 4, 3, generator=gen, dtype=torch.float64)
+    alone = torch.cat([routing(u_hat[k : k + 1]) for k in range(5)])
+    torch.testing.assert_close(routing(u_hat), alone)
+    assert sum(p.numel() for p in routing.parameters()) == 6 * 4
+
+
+def test_unknown_routing_names_the_choices():
+    from sklearn_capsnet.nn import make_routing
+
+    with pytest.raises(ValueError, match="dynamic.*self_attention"):
+        make_routing("em", 3, n_children=4, n_parents=2)
 
 
 def test_routing_rejects_zero_iterations():
@@ -160,6 +209,15 @@ def test_lengths_to_proba_rows_sum_to_one_and_keep_argmax(gen):
     torch.testing.assert_close(proba.sum(dim=1), torch.ones(50))
     assert torch.equal(proba[1:].argmax(dim=1), lengths[1:].argmax(dim=1))
     assert torch.isfinite(proba).all()
+
+
+def test_log_odds_softmax_is_the_probability(gen):
+    from sklearn_capsnet.nn import capsule_log_odds
+
+    lengths = torch.rand(20, 5, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(
+        torch.softmax(capsule_log_odds(lengths), dim=1), lengths_to_proba(lengths)
+    )
 
 
 def test_paper_network_has_8215568_parameters():

@@ -1,10 +1,18 @@
 """The CapsNet engine: pure PyTorch, no scikit-learn."""
 
 from .capsnet import CapsNet, geometry
-from .functional import capsule_lengths, lengths_to_proba, margin_loss, reconstruction_loss, squash
+from .functional import (
+    capsule_lengths,
+    capsule_log_odds,
+    lengths_to_proba,
+    margin_loss,
+    reconstruction_loss,
+    squash,
+    squash_exp,
+)
 from .layers import ClassCapsules, Decoder, PrimaryCapsules, mask_capsules
 from .loss import CapsuleLoss
-from .routing import ROUTINGS, DynamicRouting, make_routing
+from .routing import ROUTINGS, DynamicRouting, SelfAttentionRouting, make_routing
 
 __all__ = [
     "ROUTINGS",
@@ -14,7 +22,9 @@ __all__ = [
     "Decoder",
     "DynamicRouting",
     "PrimaryCapsules",
+    "SelfAttentionRouting",
     "capsule_lengths",
+    "capsule_log_odds",
     "geometry",
     "lengths_to_proba",
     "make_routing",
@@ -22,4 +32,5 @@ __all__ = [
     "mask_capsules",
     "reconstruction_loss",
     "squash",
+    "squash_exp",
 ]

@@ -67,7 +67,7 @@ class CapsNet(nn.Module):
         ``(channels, height, width)`` of one example.
     n_classes : int
         Number of class capsules.
-    routing : str, default="dynamic"
+    routing : {"dynamic", "self_attention"}, default="dynamic"
         Name of the routing algorithm (see :mod:`.routing`).
     routing_iterations : int, default=3
     conv_channels : int, default=256
@@ -118,7 +118,7 @@ class CapsNet(nn.Module):
             primary_dim,
             n_classes,
             capsule_dim,
-            make_routing(routing, routing_iterations),
+            make_routing(routing, routing_iterations, n_children=n_primary, n_parents=n_classes),
         )
         self.decoder = Decoder(n_classes * capsule_dim, channels * height * width, decoder_hidden)
 

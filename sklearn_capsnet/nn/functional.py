@@ -9,7 +9,9 @@ from torch import Tensor
 
 __all__ = [
     "squash",
+    "squash_exp",
     "capsule_lengths",
+    "capsule_log_odds",
     "lengths_to_proba",
     "margin_loss",
     "reconstruction_loss",
@@ -46,6 +48,24 @@ def squash(s: Tensor, dim: int = -1) -> Tensor:
     return s * (norm / (1.0 + norm * norm))
 
 
+def squash_exp(s: Tensor, dim: int = -1) -> Tensor:
+    """Efficient-CapsNet's squash: ``(1 - exp(-|s|)) * s / |s|``.
+
+    Mazzia et al. (2021), eq. 6: saturates more slowly than :func:`squash` for
+    long vectors. Finite at ``s = 0``, where its slope is the identity.
+
+    Examples
+    --------
+    >>> import torch
+    >>> squash_exp(torch.tensor([[3.0, 4.0]]))
+    tensor([[0.5960, 0.7946]])
+    """
+    norm = torch.linalg.vector_norm(s, dim=dim, keepdim=True)
+    safe = torch.where(norm > 1e-6, norm, torch.ones_like(norm))
+    factor = torch.where(norm > 1e-6, -torch.expm1(-safe) / safe, 1.0 - norm / 2)
+    return s * factor
+
+
 def capsule_lengths(capsules: Tensor) -> Tensor:
     """Lengths of capsule vectors: ``[..., D] -> [...]``.
 
@@ -56,6 +76,21 @@ def capsule_lengths(capsules: Tensor) -> Tensor:
     tensor([[5.]])
     """
     return torch.linalg.vector_norm(capsules, dim=-1)
+
+
+def capsule_log_odds(lengths: Tensor, eps: float = 1e-6) -> Tensor:
+    """``log(p / (1 - p))`` of lengths clipped to ``[eps, 1 - eps]``.
+
+    Their softmax over classes is :func:`lengths_to_proba`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> capsule_log_odds(torch.tensor([0.5, 0.9])).round(decimals=4)
+    tensor([0.0000, 2.1972])
+    """
+    p = lengths.double().clamp(eps, 1.0 - eps)
+    return torch.log(p) - torch.log1p(-p)
 
 
 def lengths_to_proba(lengths: Tensor, eps: float = 1e-6) -> Tensor:

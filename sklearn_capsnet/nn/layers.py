@@ -104,13 +104,14 @@ class ClassCapsules(nn.Module):
 
 
 def mask_capsules(capsules: Tensor, labels: Tensor | None = None) -> Tensor:
-    """Zero every class capsule except the labelled (or the longest) one.
+    """Zero every class capsule except the labelled (or the longest) ones.
 
     Parameters
     ----------
     capsules : Tensor of shape (B, J, D)
-    labels : Tensor of shape (B,) of class indices, optional
-        When None, each example keeps its longest capsule (the prediction).
+    labels : Tensor of shape (B,) of class indices, or (B, J) of 0/1 indicators, optional
+        Indicators keep every marked capsule (multilabel). When None, each example
+        keeps its longest capsule (the prediction).
 
     Returns
     -------
@@ -124,7 +125,10 @@ def mask_capsules(capsules: Tensor, labels: Tensor | None = None) -> Tensor:
     """
     if labels is None:
         labels = torch.linalg.vector_norm(capsules, dim=-1).argmax(dim=-1)
-    keep = torch.nn.functional.one_hot(labels, capsules.shape[1]).to(capsules.dtype)
+    if labels.dim() == 2:
+        keep = labels.to(capsules.dtype)  # [B, J]
+    else:
+        keep = torch.nn.functional.one_hot(labels, capsules.shape[1]).to(capsules.dtype)
     return (capsules * keep.unsqueeze(-1)).flatten(1)  # [B, J*D]
 
 

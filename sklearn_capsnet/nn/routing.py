@@ -3,16 +3,17 @@
 A routing algorithm is a module whose ``forward`` takes the predictions
 ``u_hat`` of shape ``[B, I, J, D]`` (``I`` child capsules, each predicting all
 ``J`` parents as ``D``-dimensional vectors) and returns the parent capsules
-``[B, J, D]``. Adding an algorithm means adding one such module here and one
-entry in :data:`ROUTINGS`.
+``[B, J, D]``. Its constructor takes the keyword arguments ``iterations``,
+``n_children`` and ``n_parents`` and uses those it needs. Adding an algorithm
+means adding one such module here and one entry in :data:`ROUTINGS`.
 """
 
 import torch
 from torch import Tensor, nn
 
-from .functional import squash
+from .functional import squash, squash_exp
 
-__all__ = ["DynamicRouting", "ROUTINGS", "make_routing"]
+__all__ = ["DynamicRouting", "SelfAttentionRouting", "ROUTINGS", "make_routing"]
 
 
 class DynamicRouting(nn.Module):
@@ -36,7 +37,7 @@ class DynamicRouting(nn.Module):
     torch.Size([2, 4, 16])
     """
 
-    def __init__(self, iterations: int = 3) -> None:
+    def __init__(self, iterations: int = 3, **sizes) -> None:
         super().__init__()
         if iterations < 1:
             raise ValueError(f"routing needs at least 1 iteration, got {iterations}.")
@@ -57,19 +58,60 @@ class DynamicRouting(nn.Module):
         return f"iterations={self.iterations}"
 
 
-ROUTINGS = {"dynamic": DynamicRouting}
+class SelfAttentionRouting(nn.Module):
+    """Non-iterative self-attention routing (Mazzia et al. 2021, Efficient-CapsNet).
+
+    For each example and parent ``j``: the agreement of children ``n`` and ``k`` is
+    ``A_j[n, k] = û_j|n · û_j|k / sqrt(D)``; each child's coupling is the softmax over
+    parents of its total agreement, ``c_nj = softmax_j(Σ_k A_j[n, k])``; a learnt
+    log-prior ``b_nj`` (initially 0) is added, ``s_j = Σ_n (c_nj + b_nj) û_j|n``, and
+    ``v_j = squash_exp(s_j)``. Since ``Σ_k A_j[n, k] = û_j|n · Σ_k û_j|k / sqrt(D)``,
+    the ``I × I`` matrices are never formed.
+
+    Parameters
+    ----------
+    n_children : int
+        Number of child capsules ``I``.
+    n_parents : int
+        Number of parent capsules ``J``.
+    **unused
+        ``iterations`` and other keywords of the routing interface are ignored:
+        this routing runs once.
+
+    Examples
+    --------
+    >>> import torch
+    >>> routing = SelfAttentionRouting(n_children=6, n_parents=4)
+    >>> routing(torch.randn(2, 6, 4, 16)).shape
+    torch.Size([2, 4, 16])
+    """
+
+    def __init__(self, n_children: int, n_parents: int, **unused) -> None:
+        super().__init__()
+        self.log_prior = nn.Parameter(torch.zeros(n_children, n_parents))  # b: [I, J]
+
+    def forward(self, u_hat: Tensor) -> Tensor:
+        # u_hat: [B, I, J, D]
+        total = u_hat.sum(dim=1, keepdim=True)  # Σ_k û_j|k: [B, 1, J, D]
+        agreement = (u_hat * total).sum(dim=-1) / u_hat.shape[-1] ** 0.5  # Σ_k A_j[n,k]: [B, I, J]
+        coupling = torch.softmax(agreement, dim=2) + self.log_prior  # c + b: [B, I, J]
+        s = torch.einsum("bij,bijd->bjd", coupling, u_hat)  # [B, J, D]
+        return squash_exp(s)
 
 
-def make_routing(name: str, iterations: int) -> nn.Module:
+ROUTINGS = {"dynamic": DynamicRouting, "self_attention": SelfAttentionRouting}
+
+
+def make_routing(name: str, iterations: int, n_children: int, n_parents: int) -> nn.Module:
     """Build the routing module called ``name``.
 
     Examples
     --------
-    >>> make_routing("dynamic", 2)
+    >>> make_routing("dynamic", 2, n_children=1152, n_parents=10)
     DynamicRouting(iterations=2)
     """
     try:
         routing = ROUTINGS[name]
     except KeyError:
         raise ValueError(f"unknown routing {name!r}; choose one of {sorted(ROUTINGS)}.") from None
-    return routing(iterations=iterations)
+    return routing(iterations=iterations, n_children=n_children, n_parents=n_parents)

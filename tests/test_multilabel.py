@@ -1,0 +1,102 @@
+"""Multilabel capsules: one capsule per label, each predicted independently."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_multilabel_classification
+
+from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
+
+SMALL = dict(
+    conv_channels=32,
+    primary_types=8,
+    decoder_hidden=(32,),
+    max_epochs=20,
+    lr=0.01,
+    batch_size=32,
+    input_shape=(16, 1, 1),  # tabular counts, not a 4x4 image
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, Y = make_multilabel_classification(
+        n_samples=300, n_features=16, n_classes=4, n_labels=2, random_state=0
+    )
+    return X, Y
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, Y = data
+    return CapsNetClassifier(**SMALL, random_state=0).fit(X, Y)
+
+
+def test_indicator_targets_give_indicator_predictions(fitted, data):
+    X, Y = data
+    assert fitted.multilabel_
+    np.testing.assert_array_equal(fitted.classes_, np.arange(4))
+    predicted = fitted.predict(X)
+    assert predicted.shape == Y.shape
+    assert set(np.unique(predicted)) <= {0, 1}
+    assert (predicted == Y).mean() > 0.8  # per-label accuracy
+
+
+def test_multilabel_probabilities_are_capsule_lengths_thresholded_by_predict(fitted, data):
+    X, _ = data
+    proba = fitted.predict_proba(X)
+    assert proba.shape == (len(X), 4)
+    assert np.all((proba >= 0) & (proba < 1))
+    np.testing.assert_array_equal(fitted.predict(X), (proba > fitted.threshold).astype(int))
+    strict = CapsNetClassifier(**SMALL, threshold=0.9, random_state=0).fit(*data)
+    assert strict.predict(X).sum() <= fitted.predict(X).sum()
+
+
+def test_decoder_is_fed_every_active_capsule(fitted, data, monkeypatch):
+    X, _ = data
+    seen = []
+    real = fitted.net_.module_.reconstruct
+
+    def spy(capsules, labels=None):
+        seen.append(labels)
+        return real(capsules, labels)
+
+    monkeypatch.setattr(fitted.net_.module_, "reconstruct", spy)
+    fitted.reconstruct(X[:10])
+    assert seen[0].shape == (10, 4)
+    np.testing.assert_array_equal(seen[0].numpy(), fitted.predict(X[:10]))
+
+
+def test_training_masks_the_capsules_of_all_true_labels(data):
+    import torch
+
+    from sklearn_capsnet.nn import mask_capsules
+
+    capsules = torch.ones(2, 3, 2)
+    mask = mask_capsules(capsules, torch.tensor([[1, 0, 1], [0, 0, 0]]))
+    np.testing.assert_array_equal(mask.numpy(), [[1, 1, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0]])
+
+
+def test_score_is_exact_match_accuracy(fitted, data):
+    X, Y = data
+    assert fitted.score(X, Y) == pytest.approx(np.all(fitted.predict(X) == Y, axis=1).mean())
+
+
+def test_multilabel_and_single_label_targets_do_not_mix(fitted, data):
+    X, Y = data
+    with pytest.raises(ValueError, match="fitted on a multilabel indicator matrix"):
+        fitted.partial_fit(X, Y[:, 0] + 5)
+    with pytest.raises(ValueError, match="fitted on 4 labels"):
+        fitted.partial_fit(X, Y[:, :3])
+    with pytest.raises(ValueError, match="multiclass-multioutput"):
+        CapsNetClassifier(**SMALL).fit(X, Y * 3 - Y[:, ::-1])
+
+
+def test_multilabel_transformer_and_safe_file(tmp_path, data):
+    X, Y = data
+    caps = CapsuleTransformer(**{**SMALL, "max_epochs": 2}, random_state=0).fit(X, Y)
+    assert caps.transform(X).shape == (len(X), 4 * 16)
+    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 2}, random_state=0).fit(X, Y)
+    clf.save(tmp_path / "m.safetensors")
+    loaded = CapsNetClassifier.load(tmp_path / "m.safetensors")
+    assert loaded.multilabel_
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
