@@ -1,0 +1,97 @@
+"""The Fashion-MNIST loader on IDX files the tests write, and on Debian's when present."""
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from sklearn_capsnet.datasets import FASHION_MNIST_DEFAULT, load_fashion_mnist, read_idx
+
+
+def write_idx(path, array, gzipped=True):
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
+    payload = header + array.astype(np.uint8).tobytes()
+    if gzipped:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(payload))
+    else:
+        path.write_bytes(payload)
+    return path
+
+
+@pytest.fixture
+def fake_home(tmp_path):
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 256, (6, 28, 28)))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.arange(6) % 10)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", rng.integers(0, 256, (4, 28, 28)), False)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([9, 8, 7, 6]), False)
+    return tmp_path
+
+
+def test_loader_reads_gzipped_and_plain_idx_files(fake_home):
+    bunch = load_fashion_mnist(data_home=fake_home)
+    assert bunch.data.shape == (6, 784) and bunch.data.dtype == np.uint8
+    assert bunch.images.shape == (6, 28, 28)
+    np.testing.assert_array_equal(bunch.target, np.arange(6))
+    assert bunch.target_names[9] == "Ankle boot"
+    X, y = load_fashion_mnist(data_home=fake_home, subset="test", return_X_y=True)
+    np.testing.assert_array_equal(y, [9, 8, 7, 6])
+    X_all, y_all = load_fashion_mnist(data_home=fake_home, subset="all", return_X_y=True)
+    assert X_all.shape == (10, 784)
+    np.testing.assert_array_equal(X_all[6:], X)
+
+
+def test_loader_as_frame(fake_home):
+    bunch = load_fashion_mnist(data_home=fake_home, as_frame=True)
+    assert list(bunch.data.columns[:2]) == ["pixel_0_0", "pixel_0_1"]
+    assert bunch.target.name == "class"
+    assert bunch.frame.shape == (6, 785)
+
+
+def test_environment_variable_names_the_folder(fake_home, monkeypatch):
+    monkeypatch.setenv("SKLEARN_CAPSNET_FASHION_MNIST", str(fake_home))
+    assert load_fashion_mnist(subset="test", return_X_y=True)[0].shape == (4, 784)
+
+
+def test_missing_files_say_how_to_get_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        load_fashion_mnist(data_home=tmp_path)
+
+
+def test_truncated_or_foreign_files_are_refused(fake_home):
+    path = fake_home / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        load_fashion_mnist(data_home=fake_home, subset="test")
+    path.write_bytes(b"PK\x03\x04 not an idx file")
+    with pytest.raises(ValueError, match="bad header"):
+        read_idx(path)
+    gz = fake_home / "train-images-idx3-ubyte.gz"
+    gz.write_bytes(gz.read_bytes()[:50])
+    with pytest.raises(ValueError, match="not a readable IDX file"):
+        load_fashion_mnist(data_home=fake_home)
+
+
+def test_mismatched_images_and_labels_are_refused(fake_home):
+    write_idx(fake_home / "t10k-labels-idx1-ubyte", np.arange(3), gzipped=False)
+    with pytest.raises(ValueError, match="do not hold images and labels of one set"):
+        load_fashion_mnist(data_home=fake_home, subset="test")
+
+
+def test_unknown_subset_is_refused(fake_home):
+    with pytest.raises(ValueError, match="subset='valid'"):
+        load_fashion_mnist(data_home=fake_home, subset="valid")
+
+
+@pytest.mark.skipif(
+    not (FASHION_MNIST_DEFAULT / "t10k-labels-idx1-ubyte.gz").exists(),
+    reason="Debian's dataset-fashion-mnist is not installed",
+)
+def test_debian_fashion_mnist_files_load():
+    X, y = load_fashion_mnist(subset="test", return_X_y=True)
+    assert X.shape == (10000, 784)
+    np.testing.assert_array_equal(np.bincount(y), np.full(10, 1000))
