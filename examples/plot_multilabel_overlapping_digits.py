@@ -50,7 +50,7 @@ def overlapping_pairs(n_pairs, pool):
 
 order = rng.permutation(len(labels))
 train_pool, test_pool = order[:1300], order[1300:]  # no digit image in both sets
-X_train, Y_train = overlapping_pairs(4000, train_pool)
+X_train, Y_train = overlapping_pairs(3000, train_pool)
 X_test, Y_test = overlapping_pairs(1000, test_pool)
 
 fig, axes = plt.subplots(1, 6, figsize=(9, 1.8))

@@ -558,6 +558,51 @@ class CapsNetBase(BaseEstimator):
         """0/1 indicators ``[b, J]`` of the capsules longer than ``threshold``."""
         return (capsule_lengths(capsules) > self.threshold).long()
 
+    def capsules(self, X):
+        """The class capsules of ``X``: one ``capsule_dim`` vector per class.
+
+        Parameters
+        ----------
+        X : array-like
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes, capsule_dim), float32
+            Each vector's length is the presence of its class; its direction, the
+            instantiation parameters the decoder draws from.
+        """
+        check_is_fitted(self, "net_")
+        shape = (len(self.classes_), self.capsule_dim)
+        return self._map_capsules(X, lambda capsules: capsules, shape)
+
+    def decode(self, capsules, labels=None):
+        """Draw inputs from class capsules with the decoder, in the units of ``X``.
+
+        Parameters
+        ----------
+        capsules : array-like of shape (n_samples, n_classes, capsule_dim)
+            As returned by :meth:`capsules`, possibly edited.
+        labels : array-like of shape (n_samples,) or (n_samples, n_classes), default=None
+            Which capsule to decode from, as indices into ``classes_`` (or 0/1
+            indicators of several); None takes the longest (multilabel: those longer
+            than ``threshold``).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_in_)
+        """
+        check_is_fitted(self, "net_")
+        module = self.net_.module_
+        capsules = torch.as_tensor(np.asarray(capsules, dtype=np.float32), device=self.device_)
+        if labels is not None:
+            labels = torch.as_tensor(np.asarray(labels), device=self.device_)
+        elif self.multilabel_:
+            labels = self._active_capsules(capsules)
+        with torch.inference_mode():
+            decoded = module.reconstruct(capsules, labels).float().cpu().numpy()
+        return decoded * self.input_scale_ + self.input_offset_
+
     def reconstruct(self, X):
         """Decode each sample from its predicted class capsule, in the units of ``X``.
 

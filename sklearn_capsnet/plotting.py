@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["ReconstructionDisplay"]
+__all__ = ["PerturbationDisplay", "ReconstructionDisplay"]
 
 
 def _as_images(rows: np.ndarray, input_shape) -> np.ndarray:
@@ -80,5 +80,103 @@ class ReconstructionDisplay:
         if self.labels is not None:
             for k, label in enumerate(self.labels):
                 ax[0, k].set_title(str(label))
+        self.figure_, self.axes_ = fig, ax
+        return self
+
+
+class PerturbationDisplay:
+    """What each capsule dimension encodes: the paper's perturbation figure.
+
+    Row ``d`` decodes one sample's class capsule with dimension ``d`` moved by each
+    of ``deltas`` (Sabour et al. 2017, Fig. 4): strokes thicken, slant or widen.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_dims, n_deltas, n_features)
+        Decoded rows.
+    deltas : ndarray of shape (n_deltas,)
+    input_shape : (int, int, int)
+    dims : ndarray of shape (n_dims,)
+        The perturbed dimensions.
+    label : object, default=None
+        The class whose capsule was perturbed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> display = PerturbationDisplay(np.zeros((2, 3, 4)), [-0.25, 0, 0.25], (1, 2, 2), [0, 1])
+    >>> display.plot().axes_.shape
+    (2, 3)
+    """
+
+    def __init__(self, images, deltas, input_shape, dims, label=None):
+        self.images = np.asarray(images)
+        self.deltas = np.asarray(deltas)
+        self.input_shape = tuple(input_shape)
+        self.dims = np.asarray(dims)
+        self.label = label
+
+    @classmethod
+    def from_estimator(cls, estimator, x, *, deltas=None, dims=None):
+        """Perturb the predicted class capsule of the single sample ``x`` and decode.
+
+        Parameters
+        ----------
+        estimator : fitted CapsNetClassifier or CapsuleTransformer
+        x : array-like of shape (n_features,) or one image
+        deltas : array-like, default=``np.linspace(-0.25, 0.25, 11)``
+        dims : array-like of int, default=all ``capsule_dim`` dimensions
+
+        Returns
+        -------
+        PerturbationDisplay
+            Plotted.
+        """
+        deltas = np.linspace(-0.25, 0.25, 11) if deltas is None else np.asarray(deltas)
+        dims = np.arange(estimator.capsule_dim) if dims is None else np.asarray(dims)
+        row = np.asarray(x).reshape(1, -1)
+        capsules = estimator.capsules(row)[0]  # [J, D]
+        label = int(np.argmax(np.linalg.norm(capsules, axis=1)))
+        edited = np.repeat(capsules[None, None], len(dims) * len(deltas), axis=0)
+        edited = edited.reshape(len(dims), len(deltas), *capsules.shape)
+        for i, d in enumerate(dims):
+            edited[i, :, label, d] += deltas
+        decoded = estimator.decode(
+            edited.reshape(-1, *capsules.shape), np.full(len(dims) * len(deltas), label)
+        )
+        images = decoded.reshape(len(dims), len(deltas), -1)
+        return cls(images, deltas, estimator.input_shape_, dims, estimator.classes_[label]).plot()
+
+    def plot(self, ax=None):
+        """Draw a grid: one row per dimension, one column per perturbation.
+
+        Parameters
+        ----------
+        ax : ndarray of matplotlib Axes of shape (n_dims, n_deltas), default=None
+
+        Returns
+        -------
+        self
+        """
+        import matplotlib.pyplot as plt
+
+        n_dims, n_deltas = self.images.shape[:2]
+        if ax is None:
+            fig, ax = plt.subplots(
+                n_dims, n_deltas, figsize=(0.7 * n_deltas, 0.7 * n_dims), squeeze=False
+            )
+        else:
+            ax = np.asarray(ax).reshape(n_dims, n_deltas)
+            fig = ax[0, 0].figure
+        for i in range(n_dims):
+            for k, image in enumerate(_as_images(self.images[i], self.input_shape)):
+                ax[i, k].imshow(image, cmap="gray_r" if image.ndim == 2 else None)
+                ax[i, k].set_xticks([])
+                ax[i, k].set_yticks([])
+            ax[i, 0].set_ylabel(f"dim {self.dims[i]}", rotation=0, ha="right", va="center")
+        for k, delta in enumerate(self.deltas):
+            ax[-1, k].set_xlabel(f"{delta:+.2f}", fontsize=7)
+        if self.label is not None:
+            fig.suptitle(f"perturbing the capsule of class {self.label}")
         self.figure_, self.axes_ = fig, ax
         return self

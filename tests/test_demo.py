@@ -27,3 +27,37 @@ def test_reconstruction_display_plots_originals_above_reconstructions():
     assert display.axes_[0, 2].get_title() == "2"
     colour = ReconstructionDisplay(np.zeros((2, 48)), np.ones((2, 48)), (3, 4, 4)).plot()
     assert colour.axes_[1, 0].images[0].get_array().shape == (4, 4, 3)
+
+
+def test_perturbation_display_decodes_each_dimension_moved(capsys):
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from sklearn_capsnet import CapsNetClassifier
+    from sklearn_capsnet.plotting import PerturbationDisplay
+
+    X, y = load_digits(return_X_y=True)
+    clf = CapsNetClassifier(
+        conv_channels=16, primary_types=4, decoder_hidden=(32,), max_epochs=1, random_state=0
+    ).fit(X[:200], y[:200])
+    display = PerturbationDisplay.from_estimator(clf, X[0], dims=[0, 3])
+    assert display.images.shape == (2, 11, 64)
+    assert display.axes_.shape == (2, 11)
+    # the centre column (delta 0) is the plain reconstruction of the predicted class
+    np.testing.assert_allclose(display.images[0, 5], clf.reconstruct(X[:1])[0], rtol=1e-5)
+    assert not np.allclose(display.images[0, 0], display.images[0, 10])
+
+
+def test_capsules_and_decode_round_trip_to_reconstruct():
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from sklearn_capsnet import CapsNetClassifier
+
+    X, y = load_digits(return_X_y=True)
+    clf = CapsNetClassifier(
+        conv_channels=16, primary_types=4, decoder_hidden=(32,), max_epochs=1, random_state=0
+    ).fit(X[:100], y[:100])
+    capsules = clf.capsules(X[:7])
+    assert capsules.shape == (7, 10, 16) and capsules.dtype == np.float32
+    np.testing.assert_allclose(clf.decode(capsules), clf.reconstruct(X[:7]), rtol=1e-5)
