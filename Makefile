@@ -8,7 +8,9 @@ TORCH_WHEELS ?= /opt/wheels
 TORCH_SPEC := $(if $(wildcard $(TORCH_WHEELS)/torch-2.13.0+cpu-*.whl),torch==2.13.0+cpu --find-links $(TORCH_WHEELS),torch>=2.4)
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: setup demo test lint format bench clean
+DOCS_STAMP := $(VENV)/.docs-installed
+
+.PHONY: setup demo test lint format bench docs clean
 
 setup: $(STAMP)
 
@@ -32,8 +34,16 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+$(DOCS_STAMP): $(STAMP)
+	$(PIP) -c requirements/constraints.txt -e ".[test,docs]"
+	touch $(DOCS_STAMP)
+
+# Sphinx + numpydoc + sphinx-gallery (runs every example); warnings are errors.
+docs: $(DOCS_STAMP)
+	MPLBACKEND=Agg $(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 bench: setup
 	$(BIN)/python benchmarks/bench_digits.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache docs/_build docs/generated docs/auto_examples

@@ -1,7 +1,7 @@
 """
-==========================================
+=======================================
 Multilabel capsules: overlapping digits
-==========================================
+=======================================
 
 Each class capsule says how present its class is, independently of the others.
 That is what let the paper's CapsNet read two overlapping MNIST digits. Here we

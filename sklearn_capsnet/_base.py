@@ -590,7 +590,7 @@ class CapsNetBase(BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features_in_)
+        ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self, "net_")
         module = self.net_.module_
@@ -615,7 +615,7 @@ class CapsNetBase(BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features_in_)
+        ndarray of shape (n_samples, n_features)
             The decoder's output mapped back through ``input_offset_`` and
             ``input_scale_``; reshape rows with ``input_shape_`` to see images.
         """

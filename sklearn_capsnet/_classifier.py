@@ -29,11 +29,11 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
         Whether ``y`` was a multilabel indicator matrix.
     n_features_in_ : int
         Features per sample seen in :meth:`fit` (``C*H*W`` for images).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Column names, when ``X`` was a DataFrame with string column names.
     input_shape_ : tuple of (int, int, int)
         ``(channels, height, width)`` the network was built for.
-    input_offset_, input_scale_ : ndarray of shape (n_features_in_,)
+    input_offset_, input_scale_ : ndarray of shape (n_features,)
         Inputs enter the network as ``(X - input_offset_) / input_scale_``: [0, 1] on
         the training data (one range for all pixels of images, one per tabular feature).
     device_ : str

@@ -37,11 +37,11 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         Whether ``y`` was a multilabel indicator matrix.
     n_features_in_ : int
         Features per sample seen in :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Column names, when ``X`` was a DataFrame with string column names.
     input_shape_ : tuple of (int, int, int)
         ``(channels, height, width)`` the network was built for.
-    input_offset_, input_scale_ : ndarray of shape (n_features_in_,)
+    input_offset_, input_scale_ : ndarray of shape (n_features,)
         Inputs enter the network as ``(X - input_offset_) / input_scale_``.
     device_ : str
         The torch device used.
