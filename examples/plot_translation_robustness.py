@@ -55,6 +55,7 @@ class SmallCNN(nn.Module):
 torch.manual_seed(0)
 cnn = NeuralNetClassifier(
     SmallCNN,
+    criterion=nn.CrossEntropyLoss,  # the module returns logits
     max_epochs=20,
     lr=1e-3,
     optimizer=torch.optim.Adam,

@@ -66,7 +66,7 @@ class ReconstructionDisplay:
 
         n_images = len(self.originals)
         if ax is None:
-            fig, ax = plt.subplots(2, n_images, figsize=(1.2 * n_images, 2.8), squeeze=False)
+            fig, ax = plt.subplots(2, n_images, figsize=(1.1 * n_images, 2.6), squeeze=False)
         else:
             ax = np.asarray(ax).reshape(2, n_images)
             fig = ax[0, 0].figure
@@ -178,5 +178,6 @@ class PerturbationDisplay:
             ax[-1, k].set_xlabel(f"{delta:+.2f}", fontsize=7)
         if self.label is not None:
             fig.suptitle(f"perturbing the capsule of class {self.label}")
+        fig.tight_layout()
         self.figure_, self.axes_ = fig, ax
         return self

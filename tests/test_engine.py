@@ -126,6 +126,14 @@ def test_self_attention_routing_is_per_example_and_ignores_iterations(gen):
     assert sum(p.numel() for p in routing.parameters()) == 6 * 4
 
 
+def test_self_attention_starts_unsaturated_with_many_primary_capsules():
+    torch.manual_seed(0)
+    net = CapsNet((1, 28, 28), 10, routing="self_attention", conv_channels=32, primary_types=32)
+    assert net.classes.weight.shape[0] == 1152
+    lengths = net(torch.rand(8, 1, 28, 28)).norm(dim=-1)
+    assert lengths.max() < 0.5  # 0.72 without init_gain on this input; 1 - exp(-|s|) far from 1
+
+
 def test_unknown_routing_names_the_choices():
     from sklearn_capsnet.nn import make_routing
 

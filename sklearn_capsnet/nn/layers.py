@@ -61,8 +61,8 @@ class ClassCapsules(nn.Module):
     predictions come from one batched contraction with the shared weights
     ``W`` of shape ``[I, J, D, P]`` (no per-example copy), and ``routing`` turns
     them into the class capsules. ``W`` starts normal with standard deviation
-    ``1/sqrt(P)`` (on digits this trains markedly faster than the 0.01 common in
-    public code).
+    ``g/sqrt(P)`` (on digits this trains markedly faster than the 0.01 common in
+    public code), where ``g`` is the routing's ``init_gain`` (1 unless it says).
 
     Parameters
     ----------
@@ -90,8 +90,9 @@ class ClassCapsules(nn.Module):
         self, in_capsules: int, in_dim: int, n_classes: int, out_dim: int, routing: nn.Module
     ) -> None:
         super().__init__()
-        # std 1/sqrt(P): each prediction starts with the scale of its child capsule
-        std = in_dim**-0.5
+        # std 1/sqrt(P): each prediction starts with the scale of its child capsule;
+        # a routing may ask for smaller starting predictions (init_gain)
+        std = in_dim**-0.5 * getattr(routing, "init_gain", 1.0)
         self.weight = nn.Parameter(std * torch.randn(in_capsules, n_classes, out_dim, in_dim))
         self.routing = routing
 

@@ -68,6 +68,10 @@ class SelfAttentionRouting(nn.Module):
     ``v_j = squash_exp(s_j)``. Since ``Σ_k A_j[n, k] = û_j|n · Σ_k û_j|k / sqrt(D)``,
     the ``I × I`` matrices are never formed.
 
+    Efficient-CapsNet routes from a handful of primary capsules; from hundreds,
+    ``s_j`` would start long and ``squash_exp`` saturate. ``init_gain = sqrt(J/I)``
+    asks :class:`~sklearn_capsnet.nn.ClassCapsules` for smaller starting weights.
+
     Parameters
     ----------
     n_children : int
@@ -89,6 +93,10 @@ class SelfAttentionRouting(nn.Module):
     def __init__(self, n_children: int, n_parents: int, **unused) -> None:
         super().__init__()
         self.log_prior = nn.Parameter(torch.zeros(n_children, n_parents))  # b: [I, J]
+        # Efficient-CapsNet routes from 16 primary capsules. From hundreds, s_j starts
+        # long, squash_exp saturates and its slope exp(-|s|) vanishes; smaller starting
+        # predictions (by sqrt(J / I)) keep |s_j| near 1 at the start.
+        self.init_gain = min(1.0, (n_parents / n_children) ** 0.5)
 
     def forward(self, u_hat: Tensor) -> Tensor:
         # u_hat: [B, I, J, D]
