@@ -9,6 +9,7 @@ sees an estimator with no state outside its fitted attributes.
 
 import contextlib
 import copy
+import functools
 import math
 import os
 import warnings
@@ -27,7 +28,7 @@ from ._callbacks import EpochSeed, StopOnNonFiniteLoss
 from ._device import resolve_device, seeded
 from ._loader import ArrayDataset, BatchLoader
 from ._persistence import load_estimator, save_estimator
-from ._trainer import CapsNetTrainer
+from ._trainer import CapsNetTrainer, accelerated_trainer
 from ._validation import as_rows, check_sample_shape, infer_input_shape, input_scaling
 from .nn import ROUTINGS, CapsNet, CapsuleLoss, capsule_lengths
 
@@ -110,6 +111,12 @@ PARAMETERS_DOC = """Parameters
         A directory where each epoch saves weights, optimizer state and history. If it
         already holds a checkpoint, :meth:`fit` resumes after its last epoch (use one
         directory per model).
+    accelerator : accelerate.Accelerator or None, default=None
+        Data-parallel training over the processes of ``accelerate launch`` (several
+        GPUs or machines, or ``--cpu``): each process trains on its share of every
+        epoch and gradients are averaged, so all hold one shared model. Only the main
+        process writes checkpoints and :meth:`save` files. Give every process the same
+        ``random_state``. None trains in this process alone.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and augmentation. The same value gives
         identical predictions on the same CPU. Torch's global random state is left as
@@ -146,6 +153,7 @@ class CapsNetBase(BaseEstimator):
         "verbose": ["verbose"],
         "device": [str, torch.device],
         "threshold": [Interval(Real, 0, 1, closed="neither")],
+        "accelerator": "no_validation",
         "checkpoint": [str, os.PathLike, None],
         "random_state": ["random_state"],
     }
@@ -175,6 +183,7 @@ class CapsNetBase(BaseEstimator):
         device="auto",
         threshold=0.5,
         checkpoint=None,
+        accelerator=None,
         random_state=None,
         **kwargs,
     ):
@@ -200,6 +209,7 @@ class CapsNetBase(BaseEstimator):
         self.device = device
         self.threshold = threshold
         self.checkpoint = checkpoint
+        self.accelerator = accelerator
         self.random_state = random_state
         vars(self).update(kwargs)
 
@@ -286,7 +296,10 @@ class CapsNetBase(BaseEstimator):
         return X, y
 
     def _prepare_device(self) -> None:
-        self.device_ = resolve_device(self.device)
+        if self.accelerator is not None:
+            self.device_ = str(self.accelerator.device)  # accelerate places the model
+        else:
+            self.device_ = resolve_device(self.device)
 
     def _validate_more_data(self, X, y):
         """Validate data for more training of a fitted model; returns (X, y_encoded)."""
@@ -297,6 +310,10 @@ class CapsNetBase(BaseEstimator):
     def _init_net(self) -> None:
         """Build and initialise a new skorch net, seeded from ``random_state``."""
         self._seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if self.accelerator is not None:  # one seed for all processes: the same shuffling
+            from accelerate.utils import broadcast_object_list
+
+            self._seed_ = broadcast_object_list([self._seed_])[0]
         self.net_ = self._build_net(self._n_outputs())
         with seeded(self._seed_, self.device_):
             self.net_.initialize()
@@ -329,10 +346,17 @@ class CapsNetBase(BaseEstimator):
         params = {f"iterator_train__{k}": v for k, v in shared.items()}
         params.update({f"iterator_valid__{k}": v for k, v in shared.items()})
         params["iterator_train__preload"] = self.device_ != "cpu"  # whole data on the GPU
+        if self.accelerator is not None:  # each process trains on its share of every epoch
+            shard = (self.accelerator.process_index, self.accelerator.num_processes)
+            params["iterator_train__shard"] = shard
         return params
 
     def _build_net(self, n_outputs: int) -> CapsNetTrainer:
-        return CapsNetTrainer(
+        trainer, placement = CapsNetTrainer, {"device": self.device_}
+        if self.accelerator is not None:
+            trainer = accelerated_trainer()
+            placement = {"accelerator": self.accelerator, "device": None}
+        return trainer(
             module=CapsNet,
             module__input_shape=self.input_shape_,
             module__n_classes=n_outputs,
@@ -343,8 +367,7 @@ class CapsNetBase(BaseEstimator):
             module__primary_dim=self.primary_dim,
             module__capsule_dim=self.capsule_dim,
             module__decoder_hidden=tuple(self.decoder_hidden),
-            criterion=CapsuleLoss,
-            criterion__reconstruction_weight=self.reconstruction_weight,
+            criterion=functools.partial(CapsuleLoss, self.reconstruction_weight),
             optimizer=self.optimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,
@@ -357,7 +380,7 @@ class CapsNetBase(BaseEstimator):
             train_split=self.train_split,
             callbacks=self._callbacks(),
             verbose=self.verbose,
-            device=self.device_,
+            **placement,
             **self._loader_params(),
             **self._extra_params(),
         )
@@ -647,6 +670,10 @@ class CapsNetBase(BaseEstimator):
             Where to write, conventionally ending in ``.safetensors``.
         """
         check_is_fitted(self, "net_")
+        if self.accelerator is not None:  # data-parallel training: the main process writes
+            self.accelerator.wait_for_everyone()
+            if not self.accelerator.is_main_process:
+                return
         save_estimator(self, path)
 
     @classmethod

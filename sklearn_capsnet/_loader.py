@@ -93,6 +93,10 @@ class BatchLoader:
     preload : bool, default=False
         Move all of ``X`` to ``device`` once (training on a GPU) instead of one
         batch at a time (memory bounded by the batch size).
+    shard : (int, int), default=(0, 1)
+        ``(index, count)``: in data-parallel training, process ``index`` of ``count``
+        takes batches ``index, index + count, ...`` of the (identically shuffled)
+        epoch, the same number on every process.
     """
 
     def __init__(
@@ -107,6 +111,7 @@ class BatchLoader:
         shift: int = 0,
         device="cpu",
         preload: bool = False,
+        shard=(0, 1),
     ):
         X, y = _arrays(dataset)
         self.device = torch.device(device)
@@ -114,18 +119,25 @@ class BatchLoader:
         self.shuffle = shuffle
         self.input_shape = tuple(input_shape)
         self.shift = int(shift)
+        self.shard_index, self.shard_count = (int(v) for v in shard)
         self.X = _to_tensor(X).to(self.device) if preload else X
         self.y = None if y is None else _to_tensor(y).to(self.device)
         self.offset = torch.as_tensor(np.asarray(offset, np.float32), device=self.device)
         self.inv_scale = 1.0 / torch.as_tensor(np.asarray(scale, np.float32), device=self.device)
 
     def __len__(self) -> int:
-        return math.ceil(len(self.X) / self.batch_size)
+        return math.ceil(len(self.X) / self.batch_size) // self.shard_count
+
+    def _starts(self):
+        starts = range(0, len(self.X), self.batch_size)
+        if self.shard_count == 1:
+            return starts
+        return starts[self.shard_index :: self.shard_count][: len(self)]
 
     def __iter__(self):
         n = len(self.X)
         order = torch.randperm(n) if self.shuffle else None
-        for start in range(0, n, self.batch_size):
+        for start in self._starts():
             if order is None:
                 index = slice(start, start + self.batch_size)
             else:

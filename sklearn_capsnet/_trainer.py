@@ -3,7 +3,7 @@
 from skorch import NeuralNet
 from skorch.utils import to_tensor
 
-__all__ = ["CapsNetTrainer"]
+__all__ = ["CapsNetTrainer", "accelerated_trainer"]
 
 
 class CapsNetTrainer(NeuralNet):
@@ -14,9 +14,28 @@ class CapsNetTrainer(NeuralNet):
     reconstruction and (scaled, augmented) inputs to the criterion.
     """
 
+    def capsnet(self):
+        """The CapsNet module itself (not a data-parallel wrapper around it)."""
+        return self.module_
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        y_true = to_tensor(y_true, device=self.device)
+        y_true = to_tensor(y_true, device=y_pred.device)
         reconstruction = None
         if self.criterion_.reconstruction_weight:
-            reconstruction = self.module_.reconstruct(y_pred, y_true)
+            reconstruction = self.capsnet().reconstruct(y_pred, y_true)
         return self.criterion_(y_pred, y_true, reconstruction, X)
+
+
+def accelerated_trainer():
+    """The trainer with skorch's ``AccelerateMixin``: data-parallel through accelerate."""
+    from skorch.hf import AccelerateMixin
+
+    class AcceleratedCapsNetTrainer(AccelerateMixin, CapsNetTrainer):
+        def capsnet(self):
+            return self.accelerator.unwrap_model(self.module_)
+
+        def evaluation_step(self, batch, training=False):
+            # every process predicts every row itself: no gathering across processes
+            return CapsNetTrainer.evaluation_step(self, batch, training=training)
+
+    return AcceleratedCapsNetTrainer

@@ -102,6 +102,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         device="auto",
         threshold=0.5,
         checkpoint=None,
+        accelerator=None,
         random_state=None,
         output="vectors",
         **kwargs,

@@ -1,14 +1,17 @@
-"""The training objective as a module, for trainers that expect a criterion."""
+"""The training objective as one callable, for trainers that expect a criterion."""
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from .functional import capsule_lengths, margin_loss, reconstruction_loss
 
 __all__ = ["CapsuleLoss"]
 
 
-class CapsuleLoss(nn.Module):
+class CapsuleLoss:
     """Margin loss plus ``reconstruction_weight`` × sum-of-squared-errors.
+
+    A plain callable rather than an ``nn.Module``: it has no parameters, and
+    data-parallel wrappers (accelerate, DDP) refuse modules without any.
 
     Parameters
     ----------
@@ -25,10 +28,9 @@ class CapsuleLoss(nn.Module):
     """
 
     def __init__(self, reconstruction_weight: float = 0.0005) -> None:
-        super().__init__()
         self.reconstruction_weight = reconstruction_weight
 
-    def forward(
+    def __call__(
         self,
         capsules: Tensor,
         targets: Tensor,

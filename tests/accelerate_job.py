@@ -1,0 +1,62 @@
+"""Run under `accelerate launch --cpu --num_processes N`: data-parallel training of a CapsNet.
+
+Each process writes `rank<i>.json` into the output folder (its process index, a hash of its
+final weights, held-out accuracy, and whether it wrote the model file); the main process
+also saves the model and a checkpoint. tests/test_scale_out.py reads them.
+"""
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from accelerate import Accelerator
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+import sklearn_capsnet._persistence as persistence
+from sklearn_capsnet import CapsNetClassifier
+
+PARAMS = dict(
+    conv_channels=32, primary_types=8, decoder_hidden=(64,), max_epochs=6, batch_size=32, lr=3e-3
+)
+
+
+def digits_split():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+
+
+def main(out: Path) -> None:
+    accelerator = Accelerator(cpu=True)
+    wrote = []
+    real_save_file = persistence.save_file
+    persistence.save_file = lambda *a, **k: (wrote.append(True), real_save_file(*a, **k))
+
+    X_train, X_test, y_train, y_test = digits_split()
+    clf = CapsNetClassifier(
+        **PARAMS, accelerator=accelerator, checkpoint=out / "checkpoint", random_state=0
+    )
+    clf.fit(X_train, y_train)
+    clf.save(out / "model.safetensors")
+
+    weights = clf.net_.module_.state_dict()
+    digest = hashlib.sha256()
+    for name in sorted(weights):
+        digest.update(weights[name].detach().cpu().numpy().tobytes())
+    report = {
+        "process_index": accelerator.process_index,
+        "distributed_type": str(accelerator.distributed_type),
+        "backend": accelerator.state.backend,
+        "num_processes": accelerator.num_processes,
+        "weights_sha256": digest.hexdigest(),
+        "accuracy": float(np.mean(clf.predict(X_test) == y_test)),
+        "train_batches_per_epoch": clf.history_[-1, "train_batch_count"],
+        "wrote_model": bool(wrote),
+    }
+    (out / f"rank{accelerator.process_index}.json").write_text(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
