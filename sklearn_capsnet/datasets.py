@@ -50,6 +50,14 @@ def read_idx(path) -> np.ndarray:
     Returns
     -------
     ndarray of dtype uint8
+
+    Examples
+    --------
+    >>> import gzip, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "labels.gz"
+    >>> _ = path.write_bytes(gzip.compress(bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9])))
+    >>> read_idx(path)
+    array([7, 8, 9], dtype=uint8)
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open

@@ -53,6 +53,16 @@ def test_grid_search_over_routing_iterations_runs_in_parallel_like_serially(data
     assert parallel.score(X, y) > 0.5
 
 
+def test_grid_search_over_routing_algorithms_and_iterations(data):
+    X, y = data
+    grid = {"routing": ["dynamic", "self_attention"], "routing_iterations": [1, 3]}
+    search = GridSearchCV(CapsNetClassifier(**{**TINY, "max_epochs": 2}), grid, cv=2).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    routing = search.best_estimator_.net_.module_.classes.routing
+    expected = {"dynamic": "DynamicRouting", "self_attention": "SelfAttentionRouting"}
+    assert type(routing).__name__ == expected[search.best_params_["routing"]]
+
+
 def test_grid_search_over_nested_skorch_parameters(data):
     X, y = data
     grid = {"optimizer__weight_decay": [0.0, 1e-4]}

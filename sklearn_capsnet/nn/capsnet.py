@@ -34,6 +34,16 @@ def geometry(height: int, width: int) -> Geometry:
     28×28 gives the paper's 9×9 kernels and a 6×6 grid; 8×8 gives 3×3 kernels and a
     2×2 grid; 1×1 (tabular features as channels) gives 1×1 kernels.
 
+    Parameters
+    ----------
+    height, width : int
+        Input size, at least 1×1.
+
+    Returns
+    -------
+    Geometry
+        ``conv_kernel``, ``primary_kernel`` and the primary capsule ``grid``.
+
     Examples
     --------
     >>> geometry(28, 28)

@@ -54,6 +54,18 @@ def squash_exp(s: Tensor, dim: int = -1) -> Tensor:
     Mazzia et al. (2021), eq. 6: saturates more slowly than :func:`squash` for
     long vectors. Finite at ``s = 0``, where its slope is the identity.
 
+    Parameters
+    ----------
+    s : Tensor
+        Capsule input vectors.
+    dim : int, default=-1
+        The axis holding the capsule's components.
+
+    Returns
+    -------
+    Tensor
+        Same shape as ``s``, lengths in [0, 1).
+
     Examples
     --------
     >>> import torch
@@ -69,6 +81,14 @@ def squash_exp(s: Tensor, dim: int = -1) -> Tensor:
 def capsule_lengths(capsules: Tensor) -> Tensor:
     """Lengths of capsule vectors: ``[..., D] -> [...]``.
 
+    Parameters
+    ----------
+    capsules : Tensor of shape (..., D)
+
+    Returns
+    -------
+    Tensor of shape (...)
+
     Examples
     --------
     >>> import torch
@@ -83,11 +103,22 @@ def capsule_log_odds(lengths: Tensor, eps: float = 1e-6) -> Tensor:
 
     Their softmax over classes is :func:`lengths_to_proba`.
 
+    Parameters
+    ----------
+    lengths : Tensor
+        Capsule lengths in [0, 1).
+    eps : float, default=1e-6
+
+    Returns
+    -------
+    Tensor
+        float64, same shape as ``lengths``.
+
     Examples
     --------
     >>> import torch
     >>> capsule_log_odds(torch.tensor([0.5, 0.9])).round(decimals=4)
-    tensor([0.0000, 2.1972])
+    tensor([0.0000, 2.1972], dtype=torch.float64)
     """
     p = lengths.double().clamp(eps, 1.0 - eps)
     return torch.log(p) - torch.log1p(-p)

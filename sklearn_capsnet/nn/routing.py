@@ -113,6 +113,18 @@ ROUTINGS = {"dynamic": DynamicRouting, "self_attention": SelfAttentionRouting}
 def make_routing(name: str, iterations: int, n_children: int, n_parents: int) -> nn.Module:
     """Build the routing module called ``name``.
 
+    Parameters
+    ----------
+    name : {"dynamic", "self_attention"}
+    iterations : int
+        Routing iterations (ignored by routings that run once).
+    n_children, n_parents : int
+        Numbers of child and parent capsules.
+
+    Returns
+    -------
+    torch.nn.Module
+
     Examples
     --------
     >>> make_routing("dynamic", 2, n_children=1152, n_parents=10)
