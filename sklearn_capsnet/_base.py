@@ -35,7 +35,7 @@ from .nn import ROUTINGS, CapsNet, CapsuleLoss, capsule_lengths
 __all__ = ["PARAMETERS_DOC", "CapsNetBase"]
 
 # skorch-style nested parameters the estimators pass through to their net
-SKORCH_PREFIXES = ("optimizer__", "callbacks__")
+SKORCH_PREFIXES = ("optimizer__", "callbacks__", "compile__")
 PAPER_SHIFT, PAPER_SIZE = 2, 28
 
 CHECKPOINT_FILES = {
@@ -104,6 +104,15 @@ PARAMETERS_DOC = """Parameters
     device : str, default="auto"
         ``"auto"`` uses CUDA when PyTorch sees a GPU, else the CPU; ``"cpu"``,
         ``"cuda"`` or ``"cuda:N"`` force one (a missing GPU is an error).
+    mixed_precision : {"auto", "bf16", "no"}, default="auto"
+        Run the network under bfloat16 autocast: ``"auto"`` on CUDA GPUs that support
+        bf16, ``"bf16"`` everywhere, ``"no"`` never. Capsules, losses and outputs stay
+        float32. Prediction follows the current value, also on a fitted model.
+    compile : bool, default=False
+        ``torch.compile`` the network (skorch's ``compile``; ``compile__mode=...`` and
+        other ``compile__*`` keywords reach ``torch.compile``). Pays off on long GPU runs.
+    channels_last : bool, default=False
+        Channels-last memory format for the convolutions (faster on recent GPUs).
     threshold : float in (0, 1), default=0.5
         Multilabel ``y`` only: a label is predicted when its capsule is longer than
         this, and the decoder reconstructs from all such capsules.
@@ -153,6 +162,9 @@ class CapsNetBase(BaseEstimator):
         "verbose": ["verbose"],
         "device": [str, torch.device],
         "threshold": [Interval(Real, 0, 1, closed="neither")],
+        "mixed_precision": [StrOptions({"auto", "bf16", "no"})],
+        "compile": ["boolean"],
+        "channels_last": ["boolean"],
         "accelerator": "no_validation",
         "checkpoint": [str, os.PathLike, None],
         "random_state": ["random_state"],
@@ -181,6 +193,9 @@ class CapsNetBase(BaseEstimator):
         progress_bar=False,
         verbose=0,
         device="auto",
+        mixed_precision="auto",
+        compile=False,
+        channels_last=False,
         threshold=0.5,
         checkpoint=None,
         accelerator=None,
@@ -207,6 +222,9 @@ class CapsNetBase(BaseEstimator):
         self.progress_bar = progress_bar
         self.verbose = verbose
         self.device = device
+        self.mixed_precision = mixed_precision
+        self.compile = compile
+        self.channels_last = channels_last
         self.threshold = threshold
         self.checkpoint = checkpoint
         self.accelerator = accelerator
@@ -335,6 +353,14 @@ class CapsNetBase(BaseEstimator):
             callbacks.append(("checkpoint", Checkpoint(**_checkpoint_files(self.checkpoint))))
         return callbacks
 
+    def _precision(self):
+        """The autocast dtype for ``mixed_precision`` on ``device_`` (None: float32)."""
+        if self.mixed_precision == "bf16":
+            return torch.bfloat16
+        if self.mixed_precision == "auto" and self.device_.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+        return None
+
     def _loader_params(self) -> dict:
         """The BatchLoader arguments of the net, which follow ``device_``."""
         shared = dict(
@@ -367,6 +393,9 @@ class CapsNetBase(BaseEstimator):
             module__primary_dim=self.primary_dim,
             module__capsule_dim=self.capsule_dim,
             module__decoder_hidden=tuple(self.decoder_hidden),
+            module__channels_last=self.channels_last,
+            compile=self.compile,
+            precision=self._precision(),
             criterion=functools.partial(CapsuleLoss, self.reconstruction_weight),
             optimizer=self.optimizer,
             lr=self.lr,
@@ -572,6 +601,7 @@ class CapsNetBase(BaseEstimator):
         loader = BatchLoader(ArrayDataset(X), batch_size=batch_size, **loader_params)
         remaining = len(X)
         with torch.inference_mode():
+            self.net_.precision = self._precision()  # the current setting, also after fit
             for batch in loader:
                 capsules = self.net_.evaluation_step(batch)[:remaining]  # last batch: padded
                 remaining -= len(capsules)

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import torch
 from torch import Tensor, nn
 
 from .layers import ClassCapsules, Decoder, PrimaryCapsules, mask_capsules
@@ -87,6 +88,9 @@ class CapsNet(nn.Module):
     capsule_dim : int, default=16
         Dimension of the class capsules.
     decoder_hidden : sequence of int, default=(512, 1024)
+    channels_last : bool, default=False
+        Keep convolution inputs and weights in channels-last memory format (faster
+        convolutions on recent GPUs).
 
     Examples
     --------
@@ -110,8 +114,10 @@ class CapsNet(nn.Module):
         primary_dim: int = 8,
         capsule_dim: int = 16,
         decoder_hidden: Sequence[int] = (512, 1024),
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
+        self.channels_last = channels_last
         channels, height, width = (int(v) for v in input_shape)
         self.input_shape = (channels, height, width)
         self.geometry = geometry(height, width)
@@ -131,9 +137,13 @@ class CapsNet(nn.Module):
             make_routing(routing, routing_iterations, n_children=n_primary, n_parents=n_classes),
         )
         self.decoder = Decoder(n_classes * capsule_dim, channels * height * width, decoder_hidden)
+        if channels_last:
+            self.to(memory_format=torch.channels_last)  # the convolution weights
 
     def forward(self, x: Tensor) -> Tensor:
         x = x.reshape(x.shape[0], *self.input_shape)  # [B, C, H, W] (flat rows accepted)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         features = self.conv(x)  # [B, 256, H1, W1]
         primary = self.primary(features)  # [B, I, P]
         return self.classes(primary)  # [B, J, D]
