@@ -62,21 +62,25 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def images_per_second(model, device, batch, steps, train):
+def images_per_second(model, device, batch, steps, train, precision=None):
     x = torch.rand(batch, 1, 28, 28, device=device)
     y = torch.randint(0, 10, (batch,), device=device)
     loss_fn = CapsuleLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
+    def forward():
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=precision is not None):
+            return model(x).float()
+
     def step():
         if train:
             optimizer.zero_grad(set_to_none=True)
-            v = model(x)
+            v = forward()
             loss_fn(v, y, model.reconstruct(v, y), x).backward()
             optimizer.step()
         else:
             with torch.inference_mode():
-                model(x)
+                forward()
 
     model.train(train)
     for _ in range(2):  # warm-up
@@ -105,38 +109,44 @@ def main() -> None:
         "python": platform.python_version(),
     }
     for batch in args.batch_sizes:
-        for name, factory in (("sklearn_capsnet", lambda: CapsNet((1, 28, 28), 10)),
-                              ("eager_einsum_baseline", EagerEinsumCapsNet)):  # fmt: skip
+        variants = (
+            ("sklearn_capsnet", lambda: CapsNet((1, 28, 28), 10), None),
+            ("sklearn_capsnet_bf16", lambda: CapsNet((1, 28, 28), 10), torch.bfloat16),
+            ("eager_einsum_baseline", EagerEinsumCapsNet, None),
+        )
+        for name, factory, precision in variants:
             torch.manual_seed(0)
             model = factory().to(device)
             record = {"benchmark": "engine", "implementation": name, "batch_size": batch}
-            record["train_img_per_s"] = round(
-                images_per_second(model, device, batch, args.steps, True)
-            )
-            record["infer_img_per_s"] = round(
-                images_per_second(model, device, batch, args.steps, False)
-            )
+            for key, train in (("train_img_per_s", True), ("infer_img_per_s", False)):
+                speed = images_per_second(model, device, batch, args.steps, train, precision)
+                record[key] = round(speed)
             print(json.dumps({**record, **info}), flush=True)
         rng = np.random.default_rng(0)
         X = rng.integers(0, 256, (args.samples, 28, 28), dtype=np.uint8)
         y = rng.integers(0, 10, args.samples)
-        clf = CapsNetClassifier(max_epochs=1, batch_size=batch, device=device, random_state=0)
-        start = time.perf_counter()
-        clf.fit(X, y)
-        fit_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        clf.predict_proba(X)
-        predict_seconds = time.perf_counter() - start
-        record = {
-            "benchmark": "estimator",
-            "batch_size": batch,
-            "samples": args.samples,
-            "fit_img_per_s": round(args.samples / fit_seconds),
-            "predict_img_per_s": round(args.samples / predict_seconds),
-        }
-        if device.startswith("cuda"):
-            record["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
-        print(json.dumps({**record, **info}), flush=True)
+        for precision in ("no", "bf16"):
+            clf = CapsNetClassifier(
+                max_epochs=1, batch_size=batch, device=device, mixed_precision=precision,
+                random_state=0,
+            )  # fmt: skip
+            start = time.perf_counter()
+            clf.fit(X, y)
+            fit_seconds = time.perf_counter() - start
+            start = time.perf_counter()
+            clf.predict_proba(X)
+            predict_seconds = time.perf_counter() - start
+            record = {
+                "benchmark": "estimator",
+                "mixed_precision": precision,
+                "batch_size": batch,
+                "samples": args.samples,
+                "fit_img_per_s": round(args.samples / fit_seconds),
+                "predict_img_per_s": round(args.samples / predict_seconds),
+            }
+            if device.startswith("cuda"):
+                record["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
+            print(json.dumps({**record, **info}), flush=True)
 
 
 if __name__ == "__main__":
