@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: setup demo test lint format bench docs clean
+.PHONY: setup demo test lint format bench docs gpu-bundle clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,11 @@ docs: $(DOCS_STAMP)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_digits.py
+
+# What benchmarks/gpu_check.sh needs on the GPU machine, which has no skorch and no network.
+gpu-bundle: setup
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: -d .whl "skorch==$$($(BIN)/python -c 'import skorch; print(skorch.__version__)')"
+	mkdir -p .data/fashion-mnist && cp -n /usr/share/datasets/fashion-mnist/*.gz .data/fashion-mnist/
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache docs/_build docs/generated docs/auto_examples

@@ -75,6 +75,9 @@ PARAMETERS_DOC = """Parameters
         epoch (zero-padded, drawn on the device). None scales the paper's 2 pixels on
         28×28 to the image size (1 pixel for 8×8). 0 turns it off. Tabular input is
         never shifted.
+    flip : bool, default=False
+        Also mirror each training image left-right with probability 1/2 (on the device;
+        right for clothing, wrong for digits). Tabular input is never flipped.
     input_shape : tuple of (channels, height, width) or None, default=None
         How one row of ``X`` is seen by the network. None infers it: arrays of shape
         ``(n, H, W)`` or ``(n, C, H, W)`` keep their shape; flat rows whose length is a
@@ -149,6 +152,7 @@ class CapsNetBase(BaseEstimator):
         "lr_decay": [Interval(Real, 0, 1, closed="right")],
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         "shift": [Interval(Integral, 0, None, closed="left"), None],
+        "flip": ["boolean"],
         "input_shape": [tuple, list, None],
         "conv_channels": [Interval(Integral, 1, None, closed="left")],
         "primary_types": [Interval(Integral, 1, None, closed="left")],
@@ -181,6 +185,7 @@ class CapsNetBase(BaseEstimator):
         lr_decay=0.95,
         reconstruction_weight=0.0005,
         shift=None,
+        flip=False,
         input_shape=None,
         conv_channels=256,
         primary_types=32,
@@ -210,6 +215,7 @@ class CapsNetBase(BaseEstimator):
         self.lr_decay = lr_decay
         self.reconstruction_weight = reconstruction_weight
         self.shift = shift
+        self.flip = flip
         self.input_shape = input_shape
         self.conv_channels = conv_channels
         self.primary_types = primary_types
@@ -405,6 +411,7 @@ class CapsNetBase(BaseEstimator):
             iterator_train=BatchLoader,
             iterator_train__shuffle=True,
             iterator_train__shift=self._max_shift(),
+            iterator_train__flip=self.flip and math.prod(self.input_shape_[1:]) > 1,
             iterator_valid=BatchLoader,
             train_split=self.train_split,
             callbacks=self._callbacks(),

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
-from .nn.augment import random_shift
+from .nn.augment import random_flip, random_shift
 
 __all__ = ["ArrayDataset", "BatchLoader"]
 
@@ -89,6 +89,8 @@ class BatchLoader:
         Each batch becomes ``(X - offset) / scale`` in float32.
     shift : int, default=0
         Maximum random translation in pixels (0: none).
+    flip : bool, default=False
+        Mirror each image left-right with probability 1/2.
     device : str or torch.device, default="cpu"
     preload : bool, default=False
         Move all of ``X`` to ``device`` once (training on a GPU) instead of one
@@ -109,6 +111,7 @@ class BatchLoader:
         offset,
         scale,
         shift: int = 0,
+        flip: bool = False,
         device="cpu",
         preload: bool = False,
         shard=(0, 1),
@@ -119,6 +122,7 @@ class BatchLoader:
         self.shuffle = shuffle
         self.input_shape = tuple(input_shape)
         self.shift = int(shift)
+        self.flip = bool(flip)
         self.shard_index, self.shard_count = (int(v) for v in shard)
         self.X = _to_tensor(X).to(self.device) if preload else X
         self.y = None if y is None else _to_tensor(y).to(self.device)
@@ -148,6 +152,9 @@ class BatchLoader:
             x = (rows.float() - self.offset) * self.inv_scale  # [b, F] in [0, 1] on training data
             if self.y is None and len(x) < self.batch_size:
                 x = torch.nn.functional.pad(x, (0, 0, 0, self.batch_size - len(x)))  # [B, F]
-            if self.shift:
-                x = random_shift(x.view(-1, *self.input_shape), self.shift).flatten(1)
+            if self.shift or self.flip:
+                images = x.view(-1, *self.input_shape)
+                if self.flip:
+                    images = random_flip(images)
+                x = random_shift(images, self.shift).flatten(1)
             yield x, (None if self.y is None else self.y[index])

@@ -88,6 +88,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         lr_decay=0.95,
         reconstruction_weight=0.0005,
         shift=None,
+        flip=False,
         input_shape=None,
         conv_channels=256,
         primary_types=32,

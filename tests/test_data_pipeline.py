@@ -7,7 +7,7 @@ from torch.utils.data import Subset
 
 from sklearn_capsnet._device import resolve_device, seeded
 from sklearn_capsnet._loader import ArrayDataset, BatchLoader
-from sklearn_capsnet.nn.augment import random_shift
+from sklearn_capsnet.nn.augment import random_flip, random_shift
 
 
 def _loader(X, y=None, **kwargs):
@@ -111,3 +111,19 @@ def test_auto_device_falls_back_to_cpu_and_cuda_is_checked(monkeypatch):
         resolve_device("cuda:3")
     with pytest.raises(ValueError, match="not a torch device"):
         resolve_device("gpu please")
+
+
+def test_random_flip_mirrors_about_half_of_the_images():
+    images = torch.arange(3.0).repeat(400, 1, 3, 1)  # every row reads 0, 1, 2
+    flipped = random_flip(images)
+    mirrored = (flipped[:, 0, 0, 0] == 2).float().mean()
+    assert 0.4 < mirrored < 0.6
+    assert torch.equal(flipped.sort(dim=-1).values, images)
+
+
+def test_loader_flips_only_when_asked():
+    X = np.tile(np.array([0, 1, 2], dtype=np.float32), (64, 2))  # 2x3 images, rows 0 1 2
+    rows = [xb for xb, _ in _loader(X, np.zeros(64), batch_size=64, flip=True)][0]
+    assert (rows[:, 0] == 2).any() and (rows[:, 0] == 0).any()
+    rows = [xb for xb, _ in _loader(X, np.zeros(64), batch_size=64)][0]
+    assert (rows[:, 0] == 0).all()

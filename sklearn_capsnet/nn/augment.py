@@ -3,7 +3,7 @@
 import torch
 from torch import Tensor
 
-__all__ = ["random_shift"]
+__all__ = ["random_flip", "random_shift"]
 
 
 def random_shift(
@@ -47,3 +47,26 @@ def random_shift(
     b = torch.arange(batch, device=device)[:, None, None, None]
     c = torch.arange(channels, device=device)[None, :, None, None]
     return padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]  # [B, C, H, W]
+
+
+def random_flip(images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Mirror each image left-right with probability 1/2, independently.
+
+    Parameters
+    ----------
+    images : Tensor of shape (B, C, H, W)
+    generator : torch.Generator, optional
+        On the device of ``images``.
+
+    Returns
+    -------
+    Tensor of shape (B, C, H, W)
+
+    Examples
+    --------
+    >>> import torch
+    >>> random_flip(torch.arange(4.0).reshape(1, 1, 2, 2)).shape
+    torch.Size([1, 1, 2, 2])
+    """
+    flip = torch.rand(images.shape[0], device=images.device, generator=generator) < 0.5
+    return torch.where(flip[:, None, None, None], images.flip(-1), images)

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole GPU check in one device call: install the carried skorch wheel, run the tests on
+# the GPU, then the speed and Fashion-MNIST accuracy benchmarks; everything lands in $OUT.
+#
+# Here, once:   make gpu-bundle            (skorch wheel into .whl/, Fashion-MNIST into .data/)
+# Device call:  run(command="bash benchmarks/gpu_check.sh", carry=[".whl", ".data"], timeout_s=540)
+#
+# QUICK=1 shrinks every step (a dry run on a CPU: QUICK=1 DEVICE=cpu bash benchmarks/gpu_check.sh).
+set -uo pipefail
+OUT=${OUT:-gpu_out}
+DEVICE=${DEVICE:-cuda}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export SKLEARN_CAPSNET_FASHION_MNIST=${SKLEARN_CAPSNET_FASHION_MNIST:-$PWD/.data/fashion-mnist}
+if ! python3 -c "import skorch" 2>/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
+        && export PYTHONPATH="$PYTHONPATH:/tmp/site" || exit 1
+fi
+if [ "${QUICK:-0}" = 1 ]; then
+    SPEED="--batch-sizes 32 --steps 2 --samples 128"; ACC="--train-size 512 --test-size 256"
+    ACC_PARAMS='{"max_epochs": 1, "conv_channels": 32, "primary_types": 8}'; TESTS="tests/test_engine.py"
+else
+    SPEED="--batch-sizes 128 512 --steps 30 --samples 60000"; ACC=""
+    ACC_PARAMS='{"max_epochs": 12, "batch_size": 128, "flip": true}'
+    TESTS="tests/test_engine.py tests/test_classifier.py tests/test_speed_switches.py tests/test_reliability.py"
+fi
+step() {  # name, seconds, command...: run, keep the log, never stop the whole check
+    local name=$1 limit=$2; shift 2
+    echo "== $name" | tee -a "$OUT/summary.txt"
+    timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+    echo "   exit $?" | tee -a "$OUT/summary.txt"
+}
+step environment 60 python3 -c "import json, platform, torch, skorch, sklearn; print(json.dumps({
+    'python': platform.python_version(), 'torch': torch.__version__, 'skorch': skorch.__version__,
+    'sklearn': sklearn.__version__, 'cuda': torch.cuda.is_available(),
+    'device': torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu'}))"
+step tests 150 python3 -m pytest -q -x -p no:cacheprovider $TESTS
+step speed 200 python3 benchmarks/bench_speed.py --device "$DEVICE" $SPEED
+step accuracy 240 python3 benchmarks/bench_accuracy.py $ACC --params "$ACC_PARAMS"
+grep -h '^{' "$OUT"/speed.log "$OUT"/accuracy.log > "$OUT/results.jsonl"
+cat "$OUT/summary.txt"
