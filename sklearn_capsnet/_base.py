@@ -12,7 +12,6 @@ import copy
 import functools
 import math
 import os
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,19 +19,20 @@ import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Checkpoint, LRScheduler, ProgressBar
 
 from ._callbacks import EpochSeed, StopOnNonFiniteLoss
 from ._device import resolve_device, seeded
 from ._loader import ArrayDataset, BatchLoader
+from ._outputs import CapsuleOutputsMixin
 from ._persistence import load_estimator, save_estimator
+from ._targets import TargetsMixin
 from ._trainer import CapsNetTrainer, accelerated_trainer
 from ._validation import as_rows, check_sample_shape, infer_input_shape, input_scaling
-from .nn import ROUTINGS, CapsNet, CapsuleLoss, capsule_lengths
+from .nn import ROUTINGS, CapsNet, CapsuleLoss
 
-__all__ = ["PARAMETERS_DOC", "CapsNetBase"]
+__all__ = ["CapsNetBase"]
 
 # skorch-style nested parameters the estimators pass through to their net
 SKORCH_PREFIXES = ("optimizer__", "callbacks__", "compile__")
@@ -50,97 +50,7 @@ def _checkpoint_files(dirname) -> dict:
     return dict(dirname=os.fspath(dirname), monitor=None, f_criterion=None, **CHECKPOINT_FILES)
 
 
-PARAMETERS_DOC = """Parameters
-    ----------
-    routing_iterations : int, default=3
-        Iterations ``r >= 1`` of routing by agreement (``routing="dynamic"`` only).
-    routing : {"dynamic", "self_attention"}, default="dynamic"
-        The routing algorithm between primary and class capsules: the paper's iterative
-        routing by agreement, or Efficient-CapsNet's one-pass self-attention routing
-        (Mazzia et al. 2021), which ignores ``routing_iterations``.
-    max_epochs : int, default=40
-        Passes over the training data in :meth:`fit`.
-    batch_size : int, default=32
-        Examples per training step; also the prediction batch size.
-    lr : float, default=1e-3
-        Adam's learning rate at the first epoch.
-    lr_decay : float, default=0.95
-        The learning rate is multiplied by this after every epoch (exponential decay);
-        1 keeps it constant.
-    reconstruction_weight : float, default=0.0005
-        Weight of the decoder's sum of squared errors in the loss; 0 turns the
-        reconstruction off.
-    shift : int or None, default=None
-        Largest random translation, in pixels, applied to each training image in each
-        epoch (zero-padded, drawn on the device). None scales the paper's 2 pixels on
-        28×28 to the image size (1 pixel for 8×8). 0 turns it off. Tabular input is
-        never shifted.
-    flip : bool, default=False
-        Also mirror each training image left-right with probability 1/2 (on the device;
-        right for clothing, wrong for digits). Tabular input is never flipped.
-    input_shape : tuple of (channels, height, width) or None, default=None
-        How one row of ``X`` is seen by the network. None infers it: arrays of shape
-        ``(n, H, W)`` or ``(n, C, H, W)`` keep their shape; flat rows whose length is a
-        square ``H*H`` become one-channel ``H×H`` images; anything else is tabular,
-        ``(n_features, 1, 1)``, where the convolutions act as dense layers.
-    conv_channels : int, default=256
-        Channels of the first convolution.
-    primary_types : int, default=32
-        Primary capsule types (each a channel of 8-D capsules).
-    primary_dim : int, default=8
-        Dimension of the primary capsules.
-    capsule_dim : int, default=16
-        Dimension of the class capsules.
-    decoder_hidden : tuple of int, default=(512, 1024)
-        Hidden layer sizes of the reconstruction decoder.
-    optimizer : torch optimizer class, default=torch.optim.Adam
-        Its arguments go in as ``optimizer__name=value`` keywords.
-    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra skorch callbacks (the learning-rate decay and progress bar are added).
-    train_split : callable or None, default=None
-        A skorch ``train_split`` such as ``skorch.dataset.ValidSplit(0.1)`` to report a
-        validation loss per epoch; None trains on all of ``X``.
-    progress_bar : bool, default=False
-        Show a tqdm progress bar over the batches of each epoch.
-    verbose : int, default=0
-        1 prints skorch's table of losses and durations after each epoch.
-    device : str, default="auto"
-        ``"auto"`` uses CUDA when PyTorch sees a GPU, else the CPU; ``"cpu"``,
-        ``"cuda"`` or ``"cuda:N"`` force one (a missing GPU is an error).
-    mixed_precision : {"auto", "bf16", "no"}, default="auto"
-        Run the network under bfloat16 autocast: ``"auto"`` on CUDA GPUs that support
-        bf16, ``"bf16"`` everywhere, ``"no"`` never. Capsules, losses and outputs stay
-        float32. Prediction follows the current value, also on a fitted model.
-    compile : bool, default=False
-        ``torch.compile`` the network (skorch's ``compile``; ``compile__mode=...`` and
-        other ``compile__*`` keywords reach ``torch.compile``). Pays off on long GPU runs.
-    channels_last : bool, default=False
-        Channels-last memory format for the convolutions (faster on recent GPUs).
-    threshold : float in (0, 1), default=0.5
-        Multilabel ``y`` only: a label is predicted when its capsule is longer than
-        this, and the decoder reconstructs from all such capsules.
-    checkpoint : str, path or None, default=None
-        A directory where each epoch saves weights, optimizer state and history. If it
-        already holds a checkpoint, :meth:`fit` resumes after its last epoch (use one
-        directory per model).
-    accelerator : accelerate.Accelerator or None, default=None
-        Data-parallel training over the processes of ``accelerate launch`` (several
-        GPUs or machines, or ``--cpu``): each process trains on its share of every
-        epoch and gradients are averaged, so all hold one shared model. Only the main
-        process writes checkpoints and :meth:`save` files. Give every process the same
-        ``random_state``. None trains in this process alone.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and augmentation. The same value gives
-        identical predictions on the same CPU. Torch's global random state is left as
-        it was.
-    **kwargs
-        skorch-style nested parameters: ``optimizer__weight_decay=1e-4``,
-        ``callbacks__lr_scheduler__gamma=0.9``, ...
-
-"""
-
-
-class CapsNetBase(BaseEstimator):
+class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
     """Base class of the CapsNet estimators; not for direct use."""
 
     _parameter_constraints: dict = {
@@ -468,59 +378,6 @@ class CapsNetBase(BaseEstimator):
             self._train(X, y, epochs=self.max_epochs - len(self.net_.history))
         return self
 
-    # -- targets: class labels, one capsule each -------------------------------------------
-
-    def _n_outputs(self) -> int:
-        return len(self.classes_)
-
-    def _set_classes(self, labels) -> None:
-        self.classes_ = np.unique(labels)
-        self.multilabel_ = False
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs at least 2 classes, but y holds only one "
-                f"class: {self.classes_[0]!r}. Add samples of another class."
-            )
-
-    def _encode_targets(self, y, *, reset: bool) -> np.ndarray:
-        """Class indices ``[N]`` (int64), or 0/1 label indicators ``[N, J]`` (float32)."""
-        if y.ndim == 2:
-            return self._encode_indicators(y, reset=reset)
-        check_classification_targets(y)
-        if reset:
-            self._set_classes(y)
-        if self.multilabel_:
-            raise ValueError(
-                f"y holds one label per sample, but {type(self).__name__} was fitted on a "
-                "multilabel indicator matrix; pass y of that form."
-            )
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"y has labels {unknown.tolist()} that are not in classes_ "
-                f"{self.classes_.tolist()}: the network has one capsule per class, fixed "
-                "when it was built; pass every label in `classes` on the first call to "
-                "partial_fit."
-            )
-        return np.searchsorted(self.classes_, y).astype(np.int64)
-
-    def _encode_indicators(self, y, *, reset: bool) -> np.ndarray:
-        kind = type_of_target(y)
-        if kind != "multilabel-indicator":
-            raise ValueError(
-                f"y has shape {y.shape} and holds {kind} targets; {type(self).__name__} takes "
-                "one label per sample (1-D y) or a 0/1 multilabel indicator matrix."
-            )
-        if reset:
-            self.classes_, self.multilabel_ = np.arange(y.shape[1]), True
-        elif not self.multilabel_ or y.shape[1] != len(self.classes_):
-            fitted = f"{len(self.classes_)} labels" if self.multilabel_ else "single labels"
-            raise ValueError(
-                f"y is an indicator matrix of {y.shape[1]} labels, but {type(self).__name__} "
-                f"was fitted on {fitted}; pass y of the same form."
-            )
-        return np.asarray(y, dtype=np.float32)
-
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """Train for one more epoch, starting a new model on the first call.
@@ -552,143 +409,6 @@ class CapsNetBase(BaseEstimator):
                 X, y = self._validate_more_data(X, y)
             self._train(X, y, epochs=1)
         return self
-
-    # -- outputs ----------------------------------------------------------------------------
-
-    def _map_capsules(self, X, fn, shape=(), dtype=np.float32) -> np.ndarray:
-        """Apply ``fn`` to the class capsules of ``X``, batch by batch, into one array.
-
-        ``fn`` maps capsules ``[b, J, D]`` to a tensor of shape ``[b, *shape]``. Only
-        one batch is on the device at a time and the result is written into an array
-        allocated once, so memory is bounded by the batch size plus the output.
-        """
-        check_is_fitted(self, "net_")
-        X, _, sample_shape = as_rows(self, X, reset=False)
-        check_sample_shape(self, sample_shape, self.input_shape_)
-        out = np.empty((len(X), *shape), dtype=dtype)
-        done = 0
-        for capsules in self._capsule_batches(X):
-            out[done : done + len(capsules)] = fn(capsules).cpu().numpy()
-            done += len(capsules)
-        return out
-
-    def _capsule_batches(self, X):
-        """Yield the class capsules of validated rows ``X``: ``[b, J, D]`` on ``device_``.
-
-        When the GPU runs out of memory, the remaining rows are retried in batches
-        half as large.
-        """
-        done, batch_size = 0, self.batch_size
-        while True:
-            try:
-                for capsules in self._forward(X[done:], batch_size):
-                    done += len(capsules)
-                    yield capsules
-                return
-            except torch.cuda.OutOfMemoryError:
-                if batch_size == 1:
-                    raise
-                batch_size = max(1, batch_size // 2)
-                warnings.warn(
-                    f"the device ran out of memory during prediction; retrying with batches "
-                    f"of {batch_size}. Lower batch_size (now {self.batch_size}) to avoid this.",
-                    ResourceWarning,
-                    stacklevel=4,
-                )
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-
-    def _forward(self, X, batch_size: int):
-        """Class capsules of ``X`` through skorch's evaluation step, ``batch_size`` rows a step."""
-        loader_params = {
-            key.removeprefix("iterator_valid__"): value
-            for key, value in self._loader_params().items()
-            if key.startswith("iterator_valid__")
-        }
-        loader = BatchLoader(ArrayDataset(X), batch_size=batch_size, **loader_params)
-        remaining = len(X)
-        with torch.inference_mode():
-            self.net_.precision = self._precision()  # the current setting, also after fit
-            for batch in loader:
-                capsules = self.net_.evaluation_step(batch)[:remaining]  # last batch: padded
-                remaining -= len(capsules)
-                yield capsules
-
-    def _active_capsules(self, capsules):
-        """0/1 indicators ``[b, J]`` of the capsules longer than ``threshold``."""
-        return (capsule_lengths(capsules) > self.threshold).long()
-
-    def capsules(self, X):
-        """The class capsules of ``X``: one ``capsule_dim`` vector per class.
-
-        Parameters
-        ----------
-        X : array-like
-            As in :meth:`fit`.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes, capsule_dim), float32
-            Each vector's length is the presence of its class; its direction, the
-            instantiation parameters the decoder draws from.
-        """
-        check_is_fitted(self, "net_")
-        shape = (len(self.classes_), self.capsule_dim)
-        return self._map_capsules(X, lambda capsules: capsules, shape)
-
-    def decode(self, capsules, labels=None):
-        """Draw inputs from class capsules with the decoder, in the units of ``X``.
-
-        Parameters
-        ----------
-        capsules : array-like of shape (n_samples, n_classes, capsule_dim)
-            As returned by :meth:`capsules`, possibly edited.
-        labels : array-like of shape (n_samples,) or (n_samples, n_classes), default=None
-            Which capsule to decode from, as indices into ``classes_`` (or 0/1
-            indicators of several); None takes the longest (multilabel: those longer
-            than ``threshold``).
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features)
-        """
-        check_is_fitted(self, "net_")
-        module = self.net_.module_
-        capsules = torch.as_tensor(np.asarray(capsules, dtype=np.float32), device=self.device_)
-        if labels is not None:
-            labels = torch.as_tensor(np.asarray(labels), device=self.device_)
-        elif self.multilabel_:
-            labels = self._active_capsules(capsules)
-        with torch.inference_mode():
-            decoded = module.reconstruct(capsules, labels).float().cpu().numpy()
-        return decoded * self.input_scale_ + self.input_offset_
-
-    def reconstruct(self, X):
-        """Decode each sample from its predicted class capsule, in the units of ``X``.
-
-        For multilabel models, from all capsules longer than ``threshold``.
-
-        Parameters
-        ----------
-        X : array-like
-            As in :meth:`fit`.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features)
-            The decoder's output mapped back through ``input_offset_`` and
-            ``input_scale_``; reshape rows with ``input_shape_`` to see images.
-        """
-        check_is_fitted(self, "net_")
-
-        def decode(capsules):
-            labels = self._active_capsules(capsules) if self.multilabel_ else None
-            return self.net_.module_.reconstruct(capsules, labels)
-
-        decoded = self._map_capsules(X, decode, (math.prod(self.input_shape_),))
-        decoded *= self.input_scale_
-        decoded += self.input_offset_
-        return decoded
 
     # -- persistence --------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import PARAMETERS_DOC, CapsNetBase
+from ._base import CapsNetBase
+from ._docs import PARAMETERS_DOC
 from .nn import capsule_lengths, capsule_log_odds, lengths_to_proba
 
 __all__ = ["CapsNetClassifier"]

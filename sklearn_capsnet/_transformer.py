@@ -6,7 +6,8 @@ from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import PARAMETERS_DOC, CapsNetBase
+from ._base import CapsNetBase
+from ._docs import PARAMETERS_DOC
 from .nn import capsule_lengths
 
 __all__ = ["CapsuleTransformer"]

@@ -1,0 +1,153 @@
+"""What a fitted CapsNet gives back: capsules, decodings, batch by batch."""
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from ._loader import ArrayDataset, BatchLoader
+from ._validation import as_rows, check_sample_shape
+from .nn import capsule_lengths
+
+__all__ = ["CapsuleOutputsMixin"]
+
+
+class CapsuleOutputsMixin:
+    """Prediction-side methods of the CapsNet estimators (they need ``net_``)."""
+
+    def _map_capsules(self, X, fn, shape=(), dtype=np.float32) -> np.ndarray:
+        """Apply ``fn`` to the class capsules of ``X``, batch by batch, into one array.
+
+        ``fn`` maps capsules ``[b, J, D]`` to a tensor of shape ``[b, *shape]``. Only
+        one batch is on the device at a time and the result is written into an array
+        allocated once, so memory is bounded by the batch size plus the output.
+        """
+        check_is_fitted(self, "net_")
+        X, _, sample_shape = as_rows(self, X, reset=False)
+        check_sample_shape(self, sample_shape, self.input_shape_)
+        out = np.empty((len(X), *shape), dtype=dtype)
+        done = 0
+        for capsules in self._capsule_batches(X):
+            out[done : done + len(capsules)] = fn(capsules).cpu().numpy()
+            done += len(capsules)
+        return out
+
+    def _capsule_batches(self, X):
+        """Yield the class capsules of validated rows ``X``: ``[b, J, D]`` on ``device_``.
+
+        When the GPU runs out of memory, the remaining rows are retried in batches
+        half as large.
+        """
+        done, batch_size = 0, self.batch_size
+        while True:
+            try:
+                for capsules in self._forward(X[done:], batch_size):
+                    done += len(capsules)
+                    yield capsules
+                return
+            except torch.cuda.OutOfMemoryError:
+                if batch_size == 1:
+                    raise
+                batch_size = max(1, batch_size // 2)
+                warnings.warn(
+                    f"the device ran out of memory during prediction; retrying with batches "
+                    f"of {batch_size}. Lower batch_size (now {self.batch_size}) to avoid this.",
+                    ResourceWarning,
+                    stacklevel=4,
+                )
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+
+    def _forward(self, X, batch_size: int):
+        """Class capsules of ``X`` through skorch's evaluation step, ``batch_size`` rows a step."""
+        loader_params = {
+            key.removeprefix("iterator_valid__"): value
+            for key, value in self._loader_params().items()
+            if key.startswith("iterator_valid__")
+        }
+        loader = BatchLoader(ArrayDataset(X), batch_size=batch_size, **loader_params)
+        remaining = len(X)
+        with torch.inference_mode():
+            self.net_.precision = self._precision()  # the current setting, also after fit
+            for batch in loader:
+                capsules = self.net_.evaluation_step(batch)[:remaining]  # last batch: padded
+                remaining -= len(capsules)
+                yield capsules
+
+    def _active_capsules(self, capsules):
+        """0/1 indicators ``[b, J]`` of the capsules longer than ``threshold``."""
+        return (capsule_lengths(capsules) > self.threshold).long()
+
+    def capsules(self, X):
+        """The class capsules of ``X``: one ``capsule_dim`` vector per class.
+
+        Parameters
+        ----------
+        X : array-like
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes, capsule_dim), float32
+            Each vector's length is the presence of its class; its direction, the
+            instantiation parameters the decoder draws from.
+        """
+        check_is_fitted(self, "net_")
+        shape = (len(self.classes_), self.capsule_dim)
+        return self._map_capsules(X, lambda capsules: capsules, shape)
+
+    def decode(self, capsules, labels=None):
+        """Draw inputs from class capsules with the decoder, in the units of ``X``.
+
+        Parameters
+        ----------
+        capsules : array-like of shape (n_samples, n_classes, capsule_dim)
+            As returned by :meth:`capsules`, possibly edited.
+        labels : array-like of shape (n_samples,) or (n_samples, n_classes), default=None
+            Which capsule to decode from, as indices into ``classes_`` (or 0/1
+            indicators of several); None takes the longest (multilabel: those longer
+            than ``threshold``).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self, "net_")
+        module = self.net_.module_
+        capsules = torch.as_tensor(np.asarray(capsules, dtype=np.float32), device=self.device_)
+        if labels is not None:
+            labels = torch.as_tensor(np.asarray(labels), device=self.device_)
+        elif self.multilabel_:
+            labels = self._active_capsules(capsules)
+        with torch.inference_mode():
+            decoded = module.reconstruct(capsules, labels).float().cpu().numpy()
+        return decoded * self.input_scale_ + self.input_offset_
+
+    def reconstruct(self, X):
+        """Decode each sample from its predicted class capsule, in the units of ``X``.
+
+        For multilabel models, from all capsules longer than ``threshold``.
+
+        Parameters
+        ----------
+        X : array-like
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            The decoder's output mapped back through ``input_offset_`` and
+            ``input_scale_``; reshape rows with ``input_shape_`` to see images.
+        """
+        check_is_fitted(self, "net_")
+
+        def decode(capsules):
+            labels = self._active_capsules(capsules) if self.multilabel_ else None
+            return self.net_.module_.reconstruct(capsules, labels)
+
+        decoded = self._map_capsules(X, decode, (math.prod(self.input_shape_),))
+        decoded *= self.input_scale_
+        decoded += self.input_offset_
+        return decoded
