@@ -115,15 +115,12 @@ class CapsuleOutputsMixin:
         ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self, "net_")
-        module = self.net_.module_
         capsules = torch.as_tensor(np.asarray(capsules, dtype=np.float32), device=self.device_)
         if labels is not None:
             labels = torch.as_tensor(np.asarray(labels), device=self.device_)
-        elif self.multilabel_:
-            labels = self._active_capsules(capsules)
         with torch.inference_mode():
-            decoded = module.reconstruct(capsules, labels).float().cpu().numpy()
-        return decoded * self.input_scale_ + self.input_offset_
+            decoded = self._decoded(capsules, labels).float().cpu().numpy()
+        return self._in_input_units(decoded)
 
     def reconstruct(self, X):
         """Decode each sample from its predicted class capsule, in the units of ``X``.
@@ -142,12 +139,18 @@ class CapsuleOutputsMixin:
             ``input_scale_``; reshape rows with ``input_shape_`` to see images.
         """
         check_is_fitted(self, "net_")
+        decoded = self._map_capsules(X, self._decoded, (math.prod(self.input_shape_),))
+        return self._in_input_units(decoded)
 
-        def decode(capsules):
-            labels = self._active_capsules(capsules) if self.multilabel_ else None
-            return self.net_.module_.reconstruct(capsules, labels)
+    def _decoded(self, capsules, labels=None):
+        """Decoder output ``[b, F]`` in [0, 1]; without labels, from the predicted
+        capsule (multilabel: every capsule longer than ``threshold``)."""
+        if labels is None and self.multilabel_:
+            labels = self._active_capsules(capsules)
+        return self.net_.module_.reconstruct(capsules, labels)
 
-        decoded = self._map_capsules(X, decode, (math.prod(self.input_shape_),))
+    def _in_input_units(self, decoded: np.ndarray) -> np.ndarray:
+        """Map decoder output in place back through the input scaling."""
         decoded *= self.input_scale_
         decoded += self.input_offset_
         return decoded
