@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Checkpoint, LRScheduler, ProgressBar
 
-from ._callbacks import EpochSeed, StopOnNonFiniteLoss
+from ._callbacks import EpochSeed
 from ._device import resolve_device, seeded
 from ._loader import ArrayDataset, BatchLoader
 from ._outputs import CapsuleOutputsMixin
@@ -58,6 +58,7 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
         "routing_iterations": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "predict_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "lr_decay": [Interval(Real, 0, 1, closed="right")],
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
@@ -91,6 +92,7 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
         routing="dynamic",
         max_epochs=40,
         batch_size=32,
+        predict_batch_size=None,
         lr=1e-3,
         lr_decay=0.95,
         reconstruction_weight=0.0005,
@@ -121,6 +123,7 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
         self.routing = routing
         self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.predict_batch_size = predict_batch_size
         self.lr = lr
         self.lr_decay = lr_decay
         self.reconstruction_weight = reconstruction_weight
@@ -254,10 +257,7 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
 
     def _callbacks(self) -> list:
         callbacks = copy.deepcopy(list(self.callbacks or []))
-        callbacks += [
-            ("epoch_seed", EpochSeed(self._seed_)),
-            ("finite_loss", StopOnNonFiniteLoss()),
-        ]
+        callbacks.append(("epoch_seed", EpochSeed(self._seed_)))
         if self.lr_decay < 1:
             scheduler = LRScheduler(
                 policy=torch.optim.lr_scheduler.ExponentialLR, gamma=self.lr_decay
@@ -287,7 +287,7 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
         )
         params = {f"iterator_train__{k}": v for k, v in shared.items()}
         params.update({f"iterator_valid__{k}": v for k, v in shared.items()})
-        params["iterator_train__preload"] = self.device_ != "cpu"  # whole data on the GPU
+        params["iterator_train__preload"] = "auto"  # whole data on the GPU when it fits
         if self.accelerator is not None:  # each process trains on its share of every epoch
             shard = (self.accelerator.process_index, self.accelerator.num_processes)
             params["iterator_train__shard"] = shard

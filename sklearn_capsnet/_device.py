@@ -4,7 +4,7 @@ import contextlib
 
 import torch
 
-__all__ = ["resolve_device", "seeded"]
+__all__ = ["fits_on_device", "resolve_device", "seeded"]
 
 
 def resolve_device(device) -> str:
@@ -51,3 +51,18 @@ def seeded(seed: int, device: str):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+def fits_on_device(nbytes: int, device, share: float = 0.5) -> bool:
+    """Whether ``nbytes`` fit in ``share`` of the free memory of the CUDA ``device``.
+
+    Examples
+    --------
+    >>> fits_on_device(1024, "cpu")
+    False
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return False
+    free, _ = torch.cuda.mem_get_info(device)
+    return nbytes <= share * free

@@ -11,7 +11,12 @@ PARAMETERS_DOC = """Parameters
     max_epochs : int, default=40
         Passes over the training data in :meth:`fit`.
     batch_size : int, default=32
-        Examples per training step; also the prediction batch size.
+        Examples per training step.
+    predict_batch_size : int or None, default=None
+        Rows per step of ``predict``, ``predict_proba``, ``transform`` and the other
+        prediction methods; memory during prediction is bounded by it, not by the
+        number of rows. None: ``batch_size`` on the CPU, and on a GPU at least 1024
+        (without gradients larger batches fit, and they keep the GPU busy).
     lr : float, default=1e-3
         Adam's learning rate at the first epoch.
     lr_decay : float, default=0.95

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
+from ._device import fits_on_device
 from .nn.augment import random_flip, random_shift
 
 __all__ = ["ArrayDataset", "BatchLoader"]
@@ -57,6 +58,10 @@ _TORCH_DTYPES = {np.dtype(t) for t in ("bool", "uint8", "int8", "int16", "int32"
 }
 
 
+def _nbytes(array) -> int:
+    return array.nbytes if hasattr(array, "nbytes") else array.element_size() * array.nelement()
+
+
 def _to_tensor(array) -> torch.Tensor:
     if isinstance(array, torch.Tensor):
         return array
@@ -92,9 +97,10 @@ class BatchLoader:
     flip : bool, default=False
         Mirror each image left-right with probability 1/2.
     device : str or torch.device, default="cpu"
-    preload : bool, default=False
-        Move all of ``X`` to ``device`` once (training on a GPU) instead of one
-        batch at a time (memory bounded by the batch size).
+    preload : bool or "auto", default=False
+        Move all of ``X`` to ``device`` once instead of one batch at a time
+        (memory bounded by the batch size). ``"auto"`` preloads on a GPU when ``X``
+        takes at most half of its free memory, and never on the CPU.
     shard : (int, int), default=(0, 1)
         ``(index, count)``: in data-parallel training, process ``index`` of ``count``
         takes batches ``index, index + count, ...`` of the (identically shuffled)
@@ -113,7 +119,7 @@ class BatchLoader:
         shift: int = 0,
         flip: bool = False,
         device="cpu",
-        preload: bool = False,
+        preload=False,
         shard=(0, 1),
     ):
         X, y = _arrays(dataset)
@@ -124,6 +130,8 @@ class BatchLoader:
         self.shift = int(shift)
         self.flip = bool(flip)
         self.shard_index, self.shard_count = (int(v) for v in shard)
+        if preload == "auto":
+            preload = self.device.type != "cpu" and fits_on_device(_nbytes(X), self.device)
         self.X = _to_tensor(X).to(self.device) if preload else X
         self.y = None if y is None else _to_tensor(y).to(self.device)
         self.offset = torch.as_tensor(np.asarray(offset, np.float32), device=self.device)
@@ -140,7 +148,8 @@ class BatchLoader:
 
     def __iter__(self):
         n = len(self.X)
-        order = torch.randperm(n) if self.shuffle else None
+        on = self.X.device if isinstance(self.X, torch.Tensor) else "cpu"
+        order = torch.randperm(n, device=on) if self.shuffle else None  # where X is indexed
         for start in self._starts():
             if order is None:
                 index = slice(start, start + self.batch_size)

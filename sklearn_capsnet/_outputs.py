@@ -13,6 +13,9 @@ from .nn import capsule_lengths
 
 __all__ = ["CapsuleOutputsMixin"]
 
+OUTPUT_READBACK = 16  # prediction batches between two copies of results to the host
+GPU_PREDICT_BATCH = 1024  # smallest default prediction batch on a GPU
+
 
 class CapsuleOutputsMixin:
     """Prediction-side methods of the CapsNet estimators (they need ``net_``)."""
@@ -20,19 +23,30 @@ class CapsuleOutputsMixin:
     def _map_capsules(self, X, fn, shape=(), dtype=np.float32) -> np.ndarray:
         """Apply ``fn`` to the class capsules of ``X``, batch by batch, into one array.
 
-        ``fn`` maps capsules ``[b, J, D]`` to a tensor of shape ``[b, *shape]``. Only
-        one batch is on the device at a time and the result is written into an array
+        ``fn`` maps capsules ``[b, J, D]`` to a tensor of shape ``[b, *shape]``. One
+        batch is computed at a time; results are copied to the host every
+        ``OUTPUT_READBACK`` batches (each copy waits for the device) into an array
         allocated once, so memory is bounded by the batch size plus the output.
         """
         check_is_fitted(self, "net_")
         X, _, sample_shape = as_rows(self, X, reset=False)
         check_sample_shape(self, sample_shape, self.input_shape_)
         out = np.empty((len(X), *shape), dtype=dtype)
-        done = 0
+        done, pending = 0, []
         for capsules in self._capsule_batches(X):
-            out[done : done + len(capsules)] = fn(capsules).cpu().numpy()
-            done += len(capsules)
+            pending.append(fn(capsules))
+            if len(pending) == OUTPUT_READBACK:
+                done = _copy_into(out, done, pending)
+        _copy_into(out, done, pending)
         return out
+
+    def _prediction_batch_size(self) -> int:
+        """``predict_batch_size``, or by default ``batch_size`` (at least 1024 on a GPU)."""
+        if self.predict_batch_size is not None:
+            return self.predict_batch_size
+        if self.device_.startswith("cuda"):
+            return max(self.batch_size, GPU_PREDICT_BATCH)
+        return self.batch_size
 
     def _capsule_batches(self, X):
         """Yield the class capsules of validated rows ``X``: ``[b, J, D]`` on ``device_``.
@@ -40,7 +54,8 @@ class CapsuleOutputsMixin:
         When the GPU runs out of memory, the remaining rows are retried in batches
         half as large.
         """
-        done, batch_size = 0, self.batch_size
+        done = 0
+        first_size = batch_size = self._prediction_batch_size()
         while True:
             try:
                 for capsules in self._forward(X[done:], batch_size):
@@ -53,7 +68,7 @@ class CapsuleOutputsMixin:
                 batch_size = max(1, batch_size // 2)
                 warnings.warn(
                     f"the device ran out of memory during prediction; retrying with batches "
-                    f"of {batch_size}. Lower batch_size (now {self.batch_size}) to avoid this.",
+                    f"of {batch_size}. Set predict_batch_size below {first_size} to avoid this.",
                     ResourceWarning,
                     stacklevel=4,
                 )
@@ -154,3 +169,17 @@ class CapsuleOutputsMixin:
         decoded *= self.input_scale_
         decoded += self.input_offset_
         return decoded
+
+
+def _copy_into(out: np.ndarray, start: int, tensors: list) -> int:
+    """Copy ``tensors`` one after the other into ``out[start:]`` and empty the list.
+
+    One copy to the host (one wait for the device) for the whole list. Returns the
+    row after the last one written.
+    """
+    if not tensors:
+        return start
+    values = torch.cat(tensors).cpu().numpy()
+    out[start : start + len(values)] = values
+    tensors.clear()
+    return start + len(values)

@@ -21,9 +21,10 @@ __all__ = ["save_estimator", "load_estimator"]
 
 FORMAT, FORMAT_VERSION = "sklearn-capsnet", 1
 _JSON_PARAMS = (
-    "routing_iterations routing max_epochs batch_size lr lr_decay reconstruction_weight shift "
-    "flip input_shape conv_channels primary_types primary_dim capsule_dim decoder_hidden "
-    "progress_bar verbose device output mixed_precision compile channels_last"
+    "routing_iterations routing max_epochs batch_size predict_batch_size lr lr_decay "
+    "reconstruction_weight shift flip input_shape conv_channels primary_types primary_dim "
+    "capsule_dim decoder_hidden progress_bar verbose device output mixed_precision compile "
+    "channels_last"
 ).split()
 
 

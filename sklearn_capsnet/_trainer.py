@@ -1,12 +1,15 @@
 """The skorch net that trains a CapsNet: skorch's loop with the capsule loss."""
 
 import contextlib
+import math
 
 import torch
 from skorch import NeuralNet
 from skorch.utils import to_tensor
 
 __all__ = ["CapsNetTrainer", "accelerated_trainer", "autocast"]
+
+LOSS_READBACK = 64  # batches between two reads of the batch losses from the device
 
 
 class CapsNetTrainer(NeuralNet):
@@ -27,9 +30,63 @@ class CapsNetTrainer(NeuralNet):
         with autocast(self.precision, x):
             return super().infer(x, **fit_params).float()
 
+    def train_step_single(self, batch, **fit_params):
+        step = super().train_step_single(batch, **fit_params)
+        if self.precision is not None and self._device_type() == "cpu":
+            if not self._gradients_are_finite():
+                self._zero_grad_optimizer()
+                precision, self.precision = self.precision, None
+                try:
+                    step = super().train_step_single(batch, **fit_params)
+                finally:
+                    self.precision = precision
+        return step
+
+    def _gradients_are_finite(self) -> bool:
+        grads = [p.grad for _, p in self.get_all_learnable_params() if p.grad is not None]
+        return bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
+
+    def _device_type(self) -> str:
+        """``"cpu"`` or ``"cuda"``: where the module's parameters are."""
+        return next(self.module_.parameters()).device.type
+
     def capsnet(self):
         """The CapsNet module itself (not a data-parallel wrapper around it)."""
         return self.module_
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        if iterator is None:
+            return
+        key, pending, count = prefix + "_loss", [], 0  # pending: (batch number, history row)
+        try:
+            for batch in iterator:
+                self.notify("on_batch_begin", batch=batch, training=training)
+                step = step_fn(batch, **fit_params)
+                self.history.record_batch(key, step["loss"].detach())
+                self.history.record_batch(prefix + "_batch_size", len(batch[0]))
+                count += 1
+                pending.append((count, self.history[-1]["batches"][-1]))
+                self.notify("on_batch_end", batch=batch, training=training, **step)
+                if len(pending) == LOSS_READBACK:
+                    full, pending = pending, []
+                    self._read_back_losses(full, key, training)
+        except BaseException:  # interrupted: the history still holds floats only
+            _losses_to_floats(pending, key)
+            raise
+        self._read_back_losses(pending, key, training)
+        self.history.record(prefix + "_batch_count", count)
+
+    def _read_back_losses(self, pending, key, training) -> None:
+        """Turn the pending losses into floats (one wait for the device), then check them."""
+        _losses_to_floats(pending, key)
+        for number, row in pending:
+            if not math.isfinite(row[key]):
+                lr = self.optimizer_.param_groups[0]["lr"]
+                raise FloatingPointError(
+                    f"the {'training' if training else 'validation'} loss became {row[key]} in "
+                    f"epoch {len(self.history)}, batch {number}; training stopped. Lower lr "
+                    f"(now {lr:.3g}) or check X for extreme values."
+                )
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = to_tensor(y_true, device=y_pred.device)
@@ -37,6 +94,14 @@ class CapsNetTrainer(NeuralNet):
         if self.criterion_.reconstruction_weight:
             reconstruction = self.capsnet().reconstruct(y_pred, y_true)
         return self.criterion_(y_pred, y_true, reconstruction, X)
+
+
+def _losses_to_floats(pending, key) -> None:
+    """Replace the loss tensors of the ``(number, history row)`` pairs by floats."""
+    if pending:
+        losses = torch.stack([torch.as_tensor(row[key]).float() for _, row in pending])
+        for (_, row), value in zip(pending, losses.tolist(), strict=True):
+            row[key] = value
 
 
 def autocast(precision, x):

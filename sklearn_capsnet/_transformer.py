@@ -85,6 +85,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         routing="dynamic",
         max_epochs=40,
         batch_size=32,
+        predict_batch_size=None,
         lr=1e-3,
         lr_decay=0.95,
         reconstruction_weight=0.0005,

@@ -57,12 +57,40 @@ def test_predict_proba_rows_sum_to_one_and_agree_with_predict(fitted, digits):
 def test_predictions_do_not_depend_on_batch_size(fitted, digits):
     _, X_test, _, _ = digits
     proba = fitted.predict_proba(X_test)
-    other = clone(fitted).set_params(batch_size=7)
+    other = clone(fitted).set_params(predict_batch_size=7)
     other.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
     np.testing.assert_allclose(other.predict_proba(X_test), proba, rtol=1e-5)
     np.testing.assert_allclose(other.predict_proba(X_test[:5]), proba[:5], rtol=1e-5)
     # same batch size: bit for bit, whichever rows share the batch
     np.testing.assert_array_equal(fitted.predict_proba(X_test[3:4]), proba[3:4])
+
+
+def test_predict_batch_size_sets_the_rows_of_each_prediction_step(fitted, digits, monkeypatch):
+    _, X_test, _, _ = digits
+    sizes = []
+    real_step = fitted.net_.evaluation_step
+
+    def recording_step(batch, training=False):
+        sizes.append(len(batch[0]))
+        return real_step(batch, training)
+
+    monkeypatch.setattr(fitted.net_, "evaluation_step", recording_step)
+    fitted.predict(X_test[:20])
+    assert sizes == [32]  # batch_size, the last batch padded to full size
+    sizes.clear()
+    monkeypatch.setattr(fitted, "predict_batch_size", 8)
+    fitted.predict(X_test[:20])
+    assert sizes == [8, 8, 8]
+
+
+def test_gpu_prediction_batches_default_to_at_least_1024_rows(fitted, monkeypatch):
+    assert fitted._prediction_batch_size() == 32
+    monkeypatch.setattr(fitted, "device_", "cuda:0")  # the choice only, nothing runs
+    assert fitted._prediction_batch_size() == 1024
+    monkeypatch.setattr(fitted, "batch_size", 4096)
+    assert fitted._prediction_batch_size() == 4096
+    monkeypatch.setattr(fitted, "predict_batch_size", 100)
+    assert fitted._prediction_batch_size() == 100
 
 
 def test_string_labels_come_back_as_strings(digits):

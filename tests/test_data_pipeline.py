@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.utils.data import Subset
 
-from sklearn_capsnet._device import resolve_device, seeded
+from sklearn_capsnet._device import fits_on_device, resolve_device, seeded
 from sklearn_capsnet._loader import ArrayDataset, BatchLoader
 from sklearn_capsnet.nn.augment import random_flip, random_shift
 
@@ -64,6 +64,17 @@ def test_preloaded_data_give_the_same_batches():
     for (a, ya), (b, yb) in zip(streamed, preloaded, strict=True):
         torch.testing.assert_close(a, b)
         torch.testing.assert_close(ya, yb)
+
+
+def test_preload_auto_keeps_data_on_the_cpu_and_asks_the_gpu_for_room(monkeypatch):
+    X = np.zeros((10, 6), dtype=np.uint8)
+    assert not isinstance(_loader(X, preload="auto").X, torch.Tensor)  # CPU: slices of X
+    free = {"bytes": 1000}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (free["bytes"], 2000))
+    assert fits_on_device(X.nbytes, "cuda:0")  # 60 bytes of 1000 free
+    free["bytes"] = 100
+    assert not fits_on_device(X.nbytes, "cuda")  # more than half of what is free
+    assert not fits_on_device(0, "cpu")
 
 
 def test_loader_reads_subsets_from_train_split():

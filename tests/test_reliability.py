@@ -66,6 +66,20 @@ def test_ctrl_c_during_fit_keeps_a_usable_model_with_the_epochs_done():
     assert clf.predict(X).shape == (60,)
 
 
+class InterruptAtBatch(Callback):
+    def on_batch_end(self, net, **kwargs):
+        if len(net.history) == 2 and len(net.history[-1]["batches"]) == 2:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_within_an_epoch_leaves_plain_float_losses_in_the_history():
+    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 5}, callbacks=[InterruptAtBatch()])
+    clf.fit(X, Y)
+    losses = clf.history_[:, "batches", :, "train_loss"]
+    assert [len(epoch) for epoch in losses] == [4, 2]
+    assert all(type(loss) is float for epoch in losses for loss in epoch)
+
+
 def test_training_resumes_from_the_checkpoint_of_a_killed_run(tmp_path):
     params = dict(SMALL, lr=0.01, lr_decay=0.5, random_state=0)
     uninterrupted = CapsNetClassifier(**{**params, "max_epochs": 5}).fit(X, Y)
@@ -221,8 +235,11 @@ def test_degenerate_and_extreme_inputs_never_give_nan(data):
 
 
 class PoisonWeights(Callback):
+    def __init__(self, batch=1):
+        self.batch = batch
+
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        if len(net.history) == 2 and training:
+        if len(net.history) == 2 and len(net.history[-1]["batches"]) == self.batch:
             with torch.no_grad():
                 net.module_.classes.weight.fill_(float("nan"))
 
@@ -233,6 +250,9 @@ def test_a_nan_loss_stops_training_with_a_clear_message(fitted):
     with pytest.raises(FloatingPointError, match=r"loss became nan in epoch 2, batch 1.*lr"):
         fitted.fit(X, Y)
     np.testing.assert_array_equal(fitted.predict_proba(X), before)
+    fitted.set_params(callbacks=[PoisonWeights(batch=3)])
+    with pytest.raises(FloatingPointError, match=r"loss became nan in epoch 2, batch 3"):
+        fitted.fit(X, Y)
 
 
 def test_out_of_memory_during_prediction_retries_with_smaller_batches(fitted, monkeypatch):
@@ -247,7 +267,7 @@ def test_out_of_memory_during_prediction_retries_with_smaller_batches(fitted, mo
         return real_step(batch, training)
 
     monkeypatch.setattr(fitted.net_, "evaluation_step", step_that_needs_small_batches)
-    with pytest.warns(ResourceWarning, match="Lower batch_size"):
+    with pytest.warns(ResourceWarning, match="Set predict_batch_size below 16"):
         proba = fitted.predict_proba(X)
     np.testing.assert_allclose(proba, expected, rtol=1e-5)
     assert sizes[:3] == [16, 8, 4]

@@ -1,10 +1,15 @@
 """Speed switches: bf16 autocast, channels-last, torch.compile, checked for logic on the CPU."""
 
+import sys
+import warnings
+from collections import Counter
+
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
+from skorch.callbacks import Callback
 
 from sklearn_capsnet import CapsNetClassifier
 
@@ -60,6 +65,30 @@ def test_auto_precision_is_float32_on_the_cpu_and_bf16_on_capable_gpus(trained, 
     assert auto._precision() is None
 
 
+class NaNGradientOnce(Callback):
+    """The first backward pass gives NaN weight gradients, as oneDNN's bf16 conv sometimes does."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.precisions = []  # the trainer's precision at each backward pass
+
+        def hook(grad):
+            self.precisions.append(net.precision)
+            return grad * float("nan") if len(self.precisions) == 1 else grad
+
+        net.module_.primary.conv.weight.register_hook(hook)
+
+
+def test_a_bf16_cpu_step_with_nan_gradients_is_computed_again_in_float32(digits):
+    X_train, _, y_train, _ = digits
+    params = dict(SMALL, max_epochs=1, mixed_precision="bf16", random_state=0)
+    clf = CapsNetClassifier(**params, callbacks=[("nan_once", NaNGradientOnce())])
+    clf.fit(X_train[:64], y_train[:64])  # 2 batches of 32 (the default batch size)
+    precisions = dict(clf.net_.callbacks_)["nan_once"].precisions
+    assert precisions == [torch.bfloat16, None, torch.bfloat16]
+    assert all(torch.isfinite(p).all() for p in clf.net_.module_.parameters())
+    assert np.isfinite(clf.history_[:, "batches", :, "train_loss"]).all()
+
+
 def test_channels_last_gives_the_same_model(digits):
     X_train, X_test, y_train, _ = digits
     params = dict(SMALL, max_epochs=1, mixed_precision="no", random_state=0)
@@ -82,3 +111,87 @@ def test_compile_reaches_torch_compile(digits):
     np.testing.assert_allclose(
         compiled.predict_proba(X_test), plain.predict_proba(X_test), rtol=1e-4, atol=1e-5
     )
+
+
+READS = ("item", "tolist", "__float__", "__int__", "__bool__", "cpu")
+
+
+@pytest.fixture
+def host_reads(monkeypatch):
+    """Count values that this package or skorch read from tensors back into Python.
+
+    On a GPU each such read waits for the device to finish; in the training loop
+    they must come once per read-back window, not once per batch. (The optimizer's
+    step counters live on the host and are not counted.)
+    """
+    reads = Counter()
+    for name in READS:
+        real = getattr(torch.Tensor, name)
+
+        def counting(tensor, *args, _real=real, _name=name, **kwargs):
+            caller = sys._getframe(1).f_code.co_filename
+            if "sklearn_capsnet" in caller or "skorch" in caller:
+                reads[_name] += 1
+            return _real(tensor, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    return reads
+
+
+def test_training_reads_losses_back_once_per_epoch_not_once_per_batch(host_reads):
+    X, y = load_digits(return_X_y=True)
+    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 3}, batch_size=50, random_state=0)
+    host_reads.clear()
+    clf.fit(X[:500], y[:500])  # 10 batches per epoch
+    assert dict(host_reads) == {"tolist": 3}
+    losses = clf.history_[:, "batches", :, "train_loss"]
+    assert all(type(loss) is float for epoch in losses for loss in epoch)
+    assert [len(epoch) for epoch in losses] == [10, 10, 10]
+
+
+def test_prediction_copies_results_to_the_host_every_16_batches(host_reads, trained, digits):
+    _, X_test, _, _ = digits
+    trained.set_params(predict_batch_size=4)
+    try:
+        host_reads.clear()
+        proba = trained.predict_proba(X_test[:160])  # 40 batches: copies after 16, 32, 40
+        assert dict(host_reads) == {"cpu": 3}
+    finally:
+        trained.set_params(predict_batch_size=None)
+    np.testing.assert_allclose(proba, trained.predict_proba(X_test[:160]), rtol=1e-5)
+
+
+def test_long_epochs_read_losses_back_every_64_batches(host_reads):
+    X, y = load_digits(return_X_y=True)
+    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 1}, batch_size=4, random_state=0)
+    host_reads.clear()
+    clf.fit(X[:520], y[:520])  # 130 batches: read back after 64, 128 and at the end
+    assert dict(host_reads) == {"tolist": 3}
+
+
+class CudaSyncWarnings(Callback):
+    """Record CUDA's warnings about host syncs from the start to the end of every epoch."""
+
+    def __init__(self):
+        self.caught = []
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._recorder = warnings.catch_warnings(record=True)
+        self._log = self._recorder.__enter__()
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+
+    def on_epoch_end(self, net, **kwargs):
+        torch.cuda.set_sync_debug_mode("default")
+        self._recorder.__exit__(None, None, None)
+        self.caught += [w for w in self._log if "synchroniz" in str(w.message).lower()]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_a_gpu_waits_for_it_once_per_epoch():
+    X, y = load_digits(return_X_y=True)
+    probe = CudaSyncWarnings()
+    params = dict(SMALL, max_epochs=3, batch_size=50, device="cuda", random_state=0)
+    clf = CapsNetClassifier(**params, callbacks=[probe]).fit(X[:500], y[:500])
+    assert clf.net_.get_iterator(clf.net_.get_dataset(X[:500], y[:500]), training=True).X.is_cuda
+    assert len(probe.caught) <= 3, [str(w.message) for w in probe.caught]
