@@ -13,13 +13,11 @@ Needs the Fashion-MNIST IDX files (``apt-get install dataset-fashion-mnist``).
 
 import argparse
 import json
-import platform
 import time
 
 import numpy as np
-import sklearn
-import skorch
 import torch
+from environment import machine
 from skorch.callbacks import Callback
 
 from sklearn_capsnet import CapsNetClassifier
@@ -79,9 +77,6 @@ def main() -> None:
     clf.set_params(callbacks=[("test_accuracy", probe)])
     clf.fit(X_train, y_train)
     probe = dict(clf.net_.callbacks_)["test_accuracy"]
-    device_name = (
-        torch.cuda.get_device_name(0) if clf.device_.startswith("cuda") else platform.processor()
-    )
     summary = {
         **header,
         "summary": True,
@@ -89,15 +84,8 @@ def main() -> None:
         "final_test_accuracy": probe.curve[-1][1],
         "best_test_accuracy": max(acc for _, acc in probe.curve),
         "fit_seconds": probe.curve[-1][0],
-        "device": clf.device_,
-        "device_name": device_name,
         "n_parameters": sum(p.numel() for p in clf.net_.module_.parameters()),
-        "versions": {
-            "torch": torch.__version__,
-            "skorch": skorch.__version__,
-            "sklearn": sklearn.__version__,
-            "python": platform.python_version(),
-        },
+        **machine(clf.device_),
     }
     print(json.dumps(summary), flush=True)
 

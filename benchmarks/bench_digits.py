@@ -8,13 +8,10 @@ The split is the one the issues name: 25 % stratified hold-out, random_state=0.
 
 import argparse
 import json
-import platform
 import time
 
 import numpy as np
-import sklearn
-import skorch
-import torch
+from environment import machine
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -49,15 +46,7 @@ def main() -> None:
                     "errors": int(round((1 - accuracy) * len(y_test))),
                     "fit_seconds": round(fit_seconds, 2),
                     "epochs": clf.n_iter_,
-                    "device": clf.device_,
-                    "torch_threads": torch.get_num_threads(),
-                    "cpu": platform.processor() or platform.machine(),
-                    "versions": {
-                        "torch": torch.__version__,
-                        "skorch": skorch.__version__,
-                        "sklearn": sklearn.__version__,
-                        "python": platform.python_version(),
-                    },
+                    **machine(clf.device_),
                 }
             ),
             flush=True,

@@ -9,14 +9,13 @@ file-backed pages of the memmap are the kernel's page cache, counted apart.
 
 import argparse
 import json
-import platform
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
+from environment import machine
 
 from sklearn_capsnet import CapsNetClassifier
 
@@ -89,9 +88,7 @@ def main() -> None:
                         "peak_rss_incl_page_cache_mb": round(_status_kb("VmHWM") / 1024, 1),
                         "seconds": round(seconds, 1),
                         "samples_per_s": round(n / seconds),
-                        "device": clf.device_,
-                        "torch": torch.__version__,
-                        "python": platform.python_version(),
+                        **machine(clf.device_),
                     }
                 ),
                 flush=True,

@@ -1,21 +1,32 @@
 """Training and inference speed of the engine and the estimator; prints JSON lines.
 
-Synthetic 28×28×1 images, 10 classes, the paper's network (8.2 M parameters). For each
-batch size: images per second of a full training step (margin + reconstruction loss, Adam)
-and of inference, for this package's engine and for a clean eager einsum CapsNet written
-here independently (the in-run baseline), then ``fit`` and ``predict_proba`` end to end.
+Synthetic 28×28×1 uint8 images, the paper's network (8.2 M parameters for 10 classes).
 
-    python benchmarks/bench_speed.py --device cpu --batch-sizes 32 --steps 5 --samples 512
-    python benchmarks/bench_speed.py --device cuda --batch-sizes 128 512 --steps 50 --samples 60000
+- ``engine``: images per second of a full training step (margin + reconstruction
+  loss, Adam) and of inference, for this package's engine (float32, bf16 autocast,
+  optionally compiled) and for a clean eager einsum CapsNet written here
+  independently: the in-run baseline.
+- ``estimator``: ``CapsNetClassifier.fit`` (from a numpy array, default shift
+  augmentation, ``--epochs`` epochs; the last epoch's rate is the steady state) and
+  ``predict_proba`` end to end, with peak memory.
+- ``scaling_samples``: fit and predict seconds per 1,000 images as the number of
+  samples grows (``--scale-samples``); flat means no cost that grows with N.
+- ``scaling_classes``: engine speed, ours and the baseline, as the number of classes
+  grows (``--scale-classes``).
+
+    python benchmarks/bench_speed.py --device cpu --batch-sizes 32 --steps 5 --samples 256
+    python benchmarks/bench_speed.py --device cuda --batch-sizes 128 512 --steps 50 \\
+        --samples 60000 --compile --scale-samples 10000 30000 60000 --scale-classes 10 100
 """
 
 import argparse
 import json
-import platform
+import resource
 import time
 
 import numpy as np
 import torch
+from environment import machine
 from torch import nn
 
 from sklearn_capsnet import CapsNetClassifier
@@ -25,13 +36,14 @@ from sklearn_capsnet.nn import CapsNet, CapsuleLoss
 class EagerEinsumCapsNet(nn.Module):
     """The baseline: the paper's network in plain eager PyTorch with einsum routing."""
 
-    def __init__(self):
+    def __init__(self, n_classes=10):
         super().__init__()
+        self.n_classes = n_classes
         self.conv = nn.Conv2d(1, 256, 9)
         self.primary = nn.Conv2d(256, 256, 9, stride=2)
-        self.W = nn.Parameter(0.01 * torch.randn(1152, 10, 16, 8))
+        self.W = nn.Parameter(0.01 * torch.randn(1152, n_classes, 16, 8))
         self.decoder = nn.Sequential(
-            nn.Linear(160, 512), nn.ReLU(), nn.Linear(512, 1024), nn.ReLU(),
+            nn.Linear(16 * n_classes, 512), nn.ReLU(), nn.Linear(512, 1024), nn.ReLU(),
             nn.Linear(1024, 784), nn.Sigmoid(),
         )  # fmt: skip
 
@@ -53,18 +65,19 @@ class EagerEinsumCapsNet(nn.Module):
         return v
 
     def reconstruct(self, v, y):
-        mask = torch.nn.functional.one_hot(y, 10).unsqueeze(-1)
+        mask = torch.nn.functional.one_hot(y, self.n_classes).unsqueeze(-1)
         return self.decoder((v * mask).flatten(1))
 
 
 def _sync(device):
-    if device.startswith("cuda"):
+    if str(device).startswith("cuda"):
         torch.cuda.synchronize()
 
 
-def images_per_second(model, device, batch, steps, train, precision=None):
+def images_per_second(model, device, batch, steps, train, n_classes=10, precision=None):
+    """Images per second of ``steps`` training steps (or inference passes) after warm-up."""
     x = torch.rand(batch, 1, 28, 28, device=device)
-    y = torch.randint(0, 10, (batch,), device=device)
+    y = torch.randint(0, n_classes, (batch,), device=device)
     loss_fn = CapsuleLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
@@ -83,7 +96,7 @@ def images_per_second(model, device, batch, steps, train, precision=None):
                 forward()
 
     model.train(train)
-    for _ in range(2):  # warm-up
+    for _ in range(3):  # warm-up (and compilation)
         step()
     _sync(device)
     start = time.perf_counter()
@@ -93,60 +106,121 @@ def images_per_second(model, device, batch, steps, train, precision=None):
     return batch * steps / (time.perf_counter() - start)
 
 
+def engine_variants(n_classes, compile_):
+    """(name, model factory, autocast dtype) of everything the engine benchmark times."""
+    ours = lambda: CapsNet((1, 28, 28), n_classes)  # noqa: E731
+    variants = [
+        ("sklearn_capsnet", ours, None),
+        ("sklearn_capsnet_bf16", ours, torch.bfloat16),
+        ("eager_einsum_baseline", lambda: EagerEinsumCapsNet(n_classes), None),
+    ]
+    if compile_:
+        compiled = lambda: torch.compile(CapsNet((1, 28, 28), n_classes, channels_last=True))  # noqa: E731
+        variants.append(("sklearn_capsnet_compiled_bf16_channels_last", compiled, torch.bfloat16))
+    return variants
+
+
+def time_engine(device, batch, steps, n_classes=10, compile_=False):
+    """One JSON record per engine variant, with the speed-up over the baseline."""
+    records = []
+    for name, factory, precision in engine_variants(n_classes, compile_):
+        torch.manual_seed(0)
+        model = factory().to(device)
+        record = {"implementation": name, "batch_size": batch, "n_classes": n_classes}
+        for key, train in (("train_img_per_s", True), ("infer_img_per_s", False)):
+            speed = images_per_second(model, device, batch, steps, train, n_classes, precision)
+            record[key] = round(speed)
+        records.append(record)
+    baseline = next(r for r in records if r["implementation"] == "eager_einsum_baseline")
+    for record in records:
+        for key in ("train_img_per_s", "infer_img_per_s"):
+            record[key.replace("img_per_s", "vs_baseline")] = round(record[key] / baseline[key], 2)
+    return records
+
+
+def peak_memory_mb(device) -> dict:
+    if str(device).startswith("cuda"):
+        return {"peak_gpu_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20)}
+    return {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def time_estimator(X, y, device, batch, epochs, **params):
+    """fit (total and last epoch) and predict_proba images per second, end to end."""
+    if str(device).startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    clf = CapsNetClassifier(
+        max_epochs=epochs, batch_size=batch, device=device, random_state=0, **params
+    )
+    start = time.perf_counter()
+    clf.fit(X, y)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    clf.predict_proba(X)
+    _sync(device)
+    predict_seconds = time.perf_counter() - start
+    last_epoch = clf.history_[-1, "dur"]
+    return {
+        "batch_size": batch,
+        "samples": len(X),
+        "epochs": epochs,
+        "precision": str(clf.net_.precision),
+        "fit_seconds": round(fit_seconds, 3),
+        "fit_img_per_s": round(epochs * len(X) / fit_seconds),
+        "last_epoch_img_per_s": round(len(X) / last_epoch),
+        "predict_seconds": round(predict_seconds, 3),
+        "predict_img_per_s": round(len(X) / predict_seconds),
+        **peak_memory_mb(device),
+    }
+
+
+def synthetic(n, n_classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, n_classes, n)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32])
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per engine variant")
     parser.add_argument("--samples", type=int, default=512, help="for fit/predict end to end")
+    parser.add_argument("--epochs", type=int, default=2, help="of fit end to end")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--scale-samples", type=int, nargs="*", default=[])
+    parser.add_argument("--scale-classes", type=int, nargs="*", default=[])
+    parser.add_argument(
+        "--scale-params", default="{}", help="JSON CapsNetClassifier params of the N scaling"
+    )
+    parser.add_argument("--skip", nargs="*", default=[], choices=["engine", "estimator"])
     args = parser.parse_args()
-    device = args.device
-    info = {
-        "device": device,
-        "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else "cpu",
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
+    device, info = args.device, machine(args.device)
+
+    def emit(benchmark, record):
+        print(json.dumps({"benchmark": benchmark, **record, **info}), flush=True)
+
     for batch in args.batch_sizes:
-        variants = (
-            ("sklearn_capsnet", lambda: CapsNet((1, 28, 28), 10), None),
-            ("sklearn_capsnet_bf16", lambda: CapsNet((1, 28, 28), 10), torch.bfloat16),
-            ("eager_einsum_baseline", EagerEinsumCapsNet, None),
-        )
-        for name, factory, precision in variants:
-            torch.manual_seed(0)
-            model = factory().to(device)
-            record = {"benchmark": "engine", "implementation": name, "batch_size": batch}
-            for key, train in (("train_img_per_s", True), ("infer_img_per_s", False)):
-                speed = images_per_second(model, device, batch, args.steps, train, precision)
-                record[key] = round(speed)
-            print(json.dumps({**record, **info}), flush=True)
-        rng = np.random.default_rng(0)
-        X = rng.integers(0, 256, (args.samples, 28, 28), dtype=np.uint8)
-        y = rng.integers(0, 10, args.samples)
-        for precision in ("no", "bf16"):
-            clf = CapsNetClassifier(
-                max_epochs=1, batch_size=batch, device=device, mixed_precision=precision,
-                random_state=0,
-            )  # fmt: skip
-            start = time.perf_counter()
-            clf.fit(X, y)
-            fit_seconds = time.perf_counter() - start
-            start = time.perf_counter()
-            clf.predict_proba(X)
-            predict_seconds = time.perf_counter() - start
-            record = {
-                "benchmark": "estimator",
-                "mixed_precision": precision,
-                "batch_size": batch,
-                "samples": args.samples,
-                "fit_img_per_s": round(args.samples / fit_seconds),
-                "predict_img_per_s": round(args.samples / predict_seconds),
-            }
-            if device.startswith("cuda"):
-                record["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
-            print(json.dumps({**record, **info}), flush=True)
+        if "engine" not in args.skip:
+            for record in time_engine(device, batch, args.steps, compile_=args.compile):
+                emit("engine", record)
+        if "estimator" not in args.skip:
+            X, y = synthetic(args.samples)
+            for precision in ("no", "bf16"):
+                record = time_estimator(
+                    X, y, device, batch, args.epochs, mixed_precision=precision
+                )
+                emit("estimator", record)
+    batch = args.batch_sizes[-1]
+    if args.scale_samples:
+        params = json.loads(args.scale_params)
+        time_estimator(*synthetic(max(1000, batch)), device, batch, 1, **params)  # warm-up
+        for n in args.scale_samples:
+            record = time_estimator(*synthetic(n), device, batch, 1, **params)
+            record["fit_s_per_1000"] = round(1000 * record["fit_seconds"] / n, 4)
+            record["predict_s_per_1000"] = round(1000 * record["predict_seconds"] / n, 4)
+            emit("scaling_samples", {**record, "params": params})
+    for n_classes in args.scale_classes:
+        for record in time_engine(device, batch, args.steps, n_classes=n_classes):
+            emit("scaling_classes", record)
 
 
 if __name__ == "__main__":

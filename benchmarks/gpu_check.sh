@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole GPU check in one device call: install the carried skorch wheel, run the tests on
-# the GPU, then the speed and Fashion-MNIST accuracy benchmarks; everything lands in $OUT.
+# the GPU, then the speed, scaling, Fashion-MNIST accuracy and translation benchmarks;
+# everything lands in $OUT.
 #
 # Here, once:   make gpu-bundle            (skorch wheel into .whl/, Fashion-MNIST into .data/)
 # Device call:  run(command="bash benchmarks/gpu_check.sh", carry=[".whl", ".data"], timeout_s=540)
@@ -17,12 +18,26 @@ if ! python3 -c "import skorch" 2>/dev/null; then
         && export PYTHONPATH="$PYTHONPATH:/tmp/site" || exit 1
 fi
 if [ "${QUICK:-0}" = 1 ]; then
-    SPEED="--batch-sizes 32 --steps 2 --samples 128"; ACC="--train-size 512 --test-size 256"
-    ACC_PARAMS='{"max_epochs": 1, "conv_channels": 32, "primary_types": 8}'; TESTS="tests/test_engine.py"
+    SPEED="--batch-sizes 32 --steps 2 --samples 128 --epochs 1"
+    COMPILED="--batch-sizes 32 --steps 1 --skip estimator --compile"
+    SCALING="--batch-sizes 32 --steps 2 --skip engine estimator --scale-samples 256 512"
+    SCALING="$SCALING --scale-classes 10 20 --scale-params {\"conv_channels\":16,\"primary_types\":4}"
+    ACC="--train-size 512 --test-size 256"
+    ACC_PARAMS='{"max_epochs": 1, "conv_channels": 32, "primary_types": 8}'
+    TRANSLATION="--train-size 512 --test-size 256 --epochs 1 --batch-size 32"
+    TRANSLATION_PARAMS='{"conv_channels": 32, "primary_types": 8}'
+    TESTS="tests/test_engine.py"
 else
-    SPEED="--batch-sizes 128 512 --steps 30 --samples 60000"; ACC=""
+    SPEED="--batch-sizes 128 512 --steps 30 --samples 60000 --epochs 3"
+    COMPILED="--batch-sizes 512 --steps 20 --skip estimator --compile"
+    SCALING="--batch-sizes 512 --steps 20 --skip engine estimator"
+    SCALING="$SCALING --scale-samples 10000 30000 60000 --scale-classes 10 100"
+    ACC=""
     ACC_PARAMS='{"max_epochs": 12, "batch_size": 128, "flip": true}'
-    TESTS="tests/test_engine.py tests/test_classifier.py tests/test_speed_switches.py tests/test_reliability.py"
+    TRANSLATION="--epochs 10 --batch-size 128"
+    TRANSLATION_PARAMS='{}'
+    TESTS="tests/test_engine.py tests/test_classifier.py tests/test_speed_switches.py"
+    TESTS="$TESTS tests/test_reliability.py tests/test_data_pipeline.py"
 fi
 step() {  # name, seconds, command...: run, keep the log, never stop the whole check
     local name=$1 limit=$2; shift 2
@@ -30,12 +45,16 @@ step() {  # name, seconds, command...: run, keep the log, never stop the whole c
     timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
     echo "   exit $?" | tee -a "$OUT/summary.txt"
 }
-step environment 60 python3 -c "import json, platform, torch, skorch, sklearn; print(json.dumps({
+step environment 30 python3 -c "import json, platform, torch, skorch, sklearn; print(json.dumps({
     'python': platform.python_version(), 'torch': torch.__version__, 'skorch': skorch.__version__,
     'sklearn': sklearn.__version__, 'cuda': torch.cuda.is_available(),
     'device': torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu'}))"
-step tests 150 python3 -m pytest -q -x -p no:cacheprovider $TESTS
-step speed 200 python3 benchmarks/bench_speed.py --device "$DEVICE" $SPEED
-step accuracy 240 python3 benchmarks/bench_accuracy.py $ACC --params "$ACC_PARAMS"
-grep -h '^{' "$OUT"/speed.log "$OUT"/accuracy.log > "$OUT/results.jsonl"
+step tests 90 python3 -m pytest -q -x -p no:cacheprovider $TESTS
+step speed 90 python3 benchmarks/bench_speed.py --device "$DEVICE" $SPEED
+step scaling 60 python3 benchmarks/bench_speed.py --device "$DEVICE" $SCALING
+step accuracy 80 python3 benchmarks/bench_accuracy.py $ACC --params "$ACC_PARAMS"
+step translation 60 python3 benchmarks/bench_translation.py $TRANSLATION \
+    --capsnet-params "$TRANSLATION_PARAMS"
+step compiled 90 python3 benchmarks/bench_speed.py --device "$DEVICE" $COMPILED
+grep -h '^{' "$OUT"/{speed,scaling,accuracy,translation,compiled}.log > "$OUT/results.jsonl"
 cat "$OUT/summary.txt"

@@ -1,0 +1,107 @@
+"""The benchmark scripts run and print the JSON records the docs are built from.
+
+Tiny sizes and fake Fashion-MNIST files: these check what the scripts compute and print,
+never how fast anything is.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_datasets import write_idx
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+SMALL = {"conv_channels": 8, "primary_types": 2, "decoder_hidden": [16]}
+sys.path.insert(0, str(BENCHMARKS))
+
+
+def run_benchmark(script, *args) -> list[dict]:
+    """Run ``benchmarks/script`` in a fresh interpreter; its JSON lines, parsed."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture(scope="module")
+def fashion_home(tmp_path_factory):
+    """Fashion-MNIST-shaped IDX files: 80 training and 40 test images of 10 classes."""
+    home = tmp_path_factory.mktemp("fashion")
+    rng = np.random.default_rng(0)
+    for name, n in (("train", 80), ("t10k", 40)):
+        write_idx(home / f"{name}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(home / f"{name}-labels-idx1-ubyte", np.arange(n) % 10)
+    return home
+
+
+def test_speed_benchmark_times_engine_estimator_and_scaling_against_the_baseline():
+    records = run_benchmark(
+        "bench_speed.py", "--device", "cpu", "--batch-sizes", 2, "--steps", 1,
+        "--samples", 8, "--epochs", 1, "--scale-samples", 8, 16, "--scale-classes", 3,
+        "--scale-params", json.dumps(SMALL),
+    )  # fmt: skip
+    kinds = [r["benchmark"] for r in records]
+    assert (
+        kinds
+        == ["engine"] * 3 + ["estimator"] * 2 + ["scaling_samples"] * 2 + ["scaling_classes"] * 3
+    )
+    engine = {r["implementation"]: r for r in records if r["benchmark"] == "engine"}
+    assert set(engine) == {"sklearn_capsnet", "sklearn_capsnet_bf16", "eager_einsum_baseline"}
+    assert engine["eager_einsum_baseline"]["train_vs_baseline"] == 1.0
+    for record in records:
+        assert record["device"] == "cpu" and record["versions"]["torch"]
+    estimators = [r for r in records if r["benchmark"] == "estimator"]
+    assert [r["precision"] for r in estimators] == ["None", "torch.bfloat16"]
+    assert all(r["fit_img_per_s"] > 0 and r["predict_img_per_s"] > 0 for r in estimators)
+    scaling = [r for r in records if r["benchmark"] == "scaling_samples"]
+    assert [r["samples"] for r in scaling] == [8, 16]
+    assert all(r["fit_s_per_1000"] > 0 for r in scaling)
+    assert {r["n_classes"] for r in records if r["benchmark"] == "scaling_classes"} == {3}
+
+
+def test_translation_benchmark_tests_both_models_on_the_same_shifted_images(fashion_home):
+    records = run_benchmark(
+        "bench_translation.py", "--data-home", fashion_home, "--epochs", 1,
+        "--batch-size", 16, "--max-test-shift", 2,
+        "--capsnet-params", json.dumps({"conv_channels": 16, "primary_types": 4}),
+    )  # fmt: skip
+    capsnet, cnn = records
+    assert (capsnet["model"], cnn["model"]) == ("capsnet", "cnn")
+    assert capsnet["train_size"] == cnn["train_size"] == 80
+    assert list(capsnet["test_accuracy_by_max_shift"]) == ["0", "1", "2"]
+    assert abs(cnn["n_parameters"] / capsnet["n_parameters"] - 1) < 0.02  # of similar size
+
+
+def test_shifted_test_images_move_by_their_offsets_and_fill_with_zeros():
+    from bench_translation import shift_images
+
+    images = np.arange(2 * 3 * 4).reshape(2, 3, 4) + 1
+    moved = shift_images(images, np.array([[1, -2], [0, 0]]))
+    np.testing.assert_array_equal(moved[0, 1:, :2], images[0, :2, 2:])  # down 1, left 2
+    assert moved[0, 0].sum() == 0 and moved[0, :, 2:].sum() == 0
+    np.testing.assert_array_equal(moved[1], images[1])
+
+
+def test_accuracy_benchmark_prints_one_line_per_epoch_and_a_summary(fashion_home):
+    params = {**SMALL, "max_epochs": 2}
+    records = run_benchmark(
+        "bench_accuracy.py", "--data-home", fashion_home, "--params", json.dumps(params)
+    )
+    *epochs, summary = records
+    assert [r["epoch"] for r in epochs] == [1, 2]
+    assert summary["summary"] and len(summary["curve"]) == 2
+    assert 0 <= summary["final_test_accuracy"] <= 1 and summary["device"] == "cpu"
+
+
+def test_digits_benchmark_reports_held_out_accuracy_per_seed():
+    params = {**SMALL, "max_epochs": 1}
+    records = run_benchmark("bench_digits.py", "--params", json.dumps(params), "--seeds", 0, 1)
+    assert [r["random_state"] for r in records] == [0, 1]
+    assert all(0 <= r["accuracy"] <= 1 and r["epochs"] == 1 for r in records)
