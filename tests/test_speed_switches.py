@@ -40,7 +40,7 @@ def test_bf16_predictions_of_a_trained_model_agree_with_fp32(trained, digits):
         trained.set_params(mixed_precision="no")
     assert proba.dtype == np.float64
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert np.mean(bf16 == fp32) >= 0.99
+    assert np.mean(bf16 == fp32) >= 0.995  # issue 4: agreement of at least 99.5 %
     np.testing.assert_array_equal(trained.predict(X_test), fp32)
 
 
