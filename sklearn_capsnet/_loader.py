@@ -131,7 +131,7 @@ class BatchLoader:
         self.flip = bool(flip)
         self.shard_index, self.shard_count = (int(v) for v in shard)
         if preload == "auto":
-            preload = self.device.type != "cpu" and fits_on_device(_nbytes(X), self.device)
+            preload = fits_on_device(_nbytes(X), self.device)  # never on the CPU
         self.X = _to_tensor(X).to(self.device) if preload else X
         self.y = None if y is None else _to_tensor(y).to(self.device)
         self.offset = torch.as_tensor(np.asarray(offset, np.float32), device=self.device)
