@@ -5,20 +5,12 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from sklearn_capsnet import CapsNetClassifier
 
 # a small network through public hyper-parameters, so tests run in seconds on a CPU
 SMALL = dict(conv_channels=16, primary_types=4, decoder_hidden=(32,), max_epochs=2, batch_size=32)
 ONE_EPOCH = {**SMALL, "max_epochs": 1}
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -8,18 +8,11 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from skorch.callbacks import Callback
 
 from sklearn_capsnet import CapsNetClassifier
 
 SMALL = dict(conv_channels=32, primary_types=8, decoder_hidden=(64,), max_epochs=6, lr=3e-3)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
 
 
 @pytest.fixture(scope="module")
