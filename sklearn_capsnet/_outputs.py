@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from ._loader import ArrayDataset, BatchLoader
@@ -40,6 +41,15 @@ class CapsuleOutputsMixin:
         _copy_into(out, done, pending)
         return out
 
+    def _check_prediction_params(self) -> None:
+        """Validate the hyper-parameters prediction reads, which may change after ``fit``."""
+        names = ("predict_batch_size", "mixed_precision", "threshold")
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name] for name in names},
+            {name: getattr(self, name) for name in names},
+            caller_name=type(self).__name__,
+        )
+
     def _prediction_batch_size(self) -> int:
         """``predict_batch_size``, or by default ``batch_size`` (at least 1024 on a GPU)."""
         if self.predict_batch_size is not None:
@@ -54,6 +64,7 @@ class CapsuleOutputsMixin:
         When the GPU runs out of memory, the remaining rows are retried in batches
         half as large.
         """
+        self._check_prediction_params()
         done = 0
         first_size = batch_size = self._prediction_batch_size()
         while True:

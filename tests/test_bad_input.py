@@ -50,6 +50,7 @@ FIT_CASES = {
     "5-D X": (X_OK.reshape(30, 1, 2, 2, 4), Y_OK, {}, ValueError, "dimensions"),
     "routing_iterations 0": (X_OK, Y_OK, {"routing_iterations": 0}, ValueError, "routing_iter"),
     "batch_size 2.5": (X_OK, Y_OK, {"batch_size": 2.5}, ValueError, "batch_size"),
+    "predict_batch_size 0": (X_OK, Y_OK, {"predict_batch_size": 0}, ValueError, "predict_batch"),
     "negative max_epochs": (X_OK, Y_OK, {"max_epochs": -1}, ValueError, "max_epochs"),
     "unknown device": (X_OK, Y_OK, {"device": "tpu9"}, ValueError, "device"),
     "unknown routing": (X_OK, Y_OK, {"routing": "em"}, ValueError, "routing"),
@@ -98,6 +99,20 @@ def test_predict_rejects_bad_input_and_leaves_the_model_as_it_was(fitted, case, 
     with pytest.raises(ValueError, match=message):
         getattr(fitted, method)(X)
     np.testing.assert_array_equal(fitted.predict_proba(X_OK), before)
+
+
+PREDICTION_PARAMS = {
+    "predict_batch_size": 0,
+    "mixed_precision": "fp16",
+    "threshold": 1.5,
+}
+
+
+@pytest.mark.parametrize("name", PREDICTION_PARAMS)
+def test_bad_prediction_params_set_after_fit_are_refused_at_predict(fitted, monkeypatch, name):
+    monkeypatch.setattr(fitted, name, PREDICTION_PARAMS[name])  # set_params does not validate
+    with pytest.raises(ValueError, match=f"The '{name}' parameter of CapsNetClassifier"):
+        fitted.predict(X_OK)
 
 
 def test_predict_rejects_images_of_another_shape(fitted_images):
