@@ -20,6 +20,19 @@ class CapsNetTrainer(NeuralNet):
     reconstruction and (scaled, augmented) inputs to the criterion. With
     ``precision=torch.bfloat16`` the forward pass runs under autocast and its
     capsules come back in float32.
+
+    skorch reads each batch loss back to the host as soon as the batch is done
+    (``loss.item()``), which makes the CPU wait for the GPU after every batch. Here
+    a batch records its loss as a tensor; the losses are read back together every
+    ``LOSS_READBACK`` batches and at the end of the epoch, and are plain floats in
+    the history by the time epoch callbacks read them. A NaN or infinite loss
+    raises ``FloatingPointError`` at that read-back.
+
+    On the CPU, oneDNN's bf16 convolution now and then returns NaN weight gradients
+    from finite inputs (``benchmarks/bench_bf16_gradients.py``; torch 2.13: 6 steps in
+    40,000 on a network with 1×1 feature maps). A bf16 step on the CPU whose
+    gradients are not all finite is computed again in float32; on the CPU that check
+    costs no wait, on a GPU it would, and there it is not done.
     """
 
     def __init__(self, *args, precision=None, **kwargs):

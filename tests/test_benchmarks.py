@@ -105,3 +105,12 @@ def test_digits_benchmark_reports_held_out_accuracy_per_seed():
     records = run_benchmark("bench_digits.py", "--params", json.dumps(params), "--seeds", 0, 1)
     assert [r["random_state"] for r in records] == [0, 1]
     assert all(0 <= r["accuracy"] <= 1 and r["epochs"] == 1 for r in records)
+
+
+def test_bf16_gradient_benchmark_counts_non_finite_steps():
+    records = run_benchmark(
+        "bench_bf16_gradients.py", "--input-shape", 10, 1, 1, "--steps", 5, "--repeats", 2
+    )
+    assert [r["seed"] for r in records] == [0, 1]
+    assert all(r["steps"] == 5 and 0 <= r["nonfinite_steps"] <= 5 for r in records)
+    assert all(r["mkldnn"] and r["network"] == "tests/test_common.py TINY" for r in records)
