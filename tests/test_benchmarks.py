@@ -98,6 +98,23 @@ def test_accuracy_benchmark_prints_one_line_per_epoch_and_a_summary(fashion_home
     assert [r["epoch"] for r in epochs] == [1, 2]
     assert summary["summary"] and len(summary["curve"]) == 2
     assert 0 <= summary["final_test_accuracy"] <= 1 and summary["device"] == "cpu"
+    assert summary["baselines"] == {}
+
+
+def test_accuracy_benchmark_scores_sklearn_baselines_on_the_same_split(fashion_home):
+    params = {**SMALL, "max_epochs": 1}
+    records = run_benchmark(
+        "bench_accuracy.py", "--data-home", fashion_home, "--params", json.dumps(params),
+        "--train-size", 60, "--baselines",
+    )  # fmt: skip
+    *lines, summary = records
+    baselines = {r["baseline"]: r for r in lines if "baseline" in r}
+    assert set(baselines) == {"SVC", "RandomForestClassifier", "MLPClassifier"}
+    assert all(r["train_size"] == 60 and r["test_size"] == 40 for r in baselines.values())
+    scores = {name: r["test_accuracy"] for name, r in baselines.items()}
+    assert summary["baselines"] == scores
+    capsnet = summary["final_test_accuracy"]
+    assert summary["beats_every_baseline"] == all(capsnet > v for v in scores.values())
 
 
 def test_digits_benchmark_reports_held_out_accuracy_per_seed():
@@ -114,3 +131,19 @@ def test_bf16_gradient_benchmark_counts_non_finite_steps():
     assert [r["seed"] for r in records] == [0, 1]
     assert all(r["steps"] == 5 and 0 <= r["nonfinite_steps"] <= 5 for r in records)
     assert all(r["mkldnn"] and r["network"] == "tests/test_common.py TINY" for r in records)
+
+
+def test_init_benchmark_reports_starting_lengths_and_first_steps(fashion_home):
+    records = run_benchmark(
+        "bench_init.py", "--lengths", "--sizes", "8x8", "--train", 2, "--inits", "current", "old",
+        "--data-home", fashion_home,
+    )  # fmt: skip
+    lengths = [r for r in records if r["benchmark"] == "class_capsule_init_lengths"]
+    assert [(r["routing"], r["classes"]) for r in lengths] == [
+        (routing, n) for routing in ("dynamic", "self_attention") for n in (2, 10, 100)
+    ]
+    assert all(r["children"] == 128 for r in lengths)
+    training = [r for r in records if r["benchmark"] == "class_capsule_init_training"]
+    assert [r["init"] for r in training] == ["current", "old"]
+    assert abs(training[1]["weight_std_at_start"] - 8**-0.5) < 0.01
+    assert training[0]["weight_std_at_start"] < training[1]["weight_std_at_start"]

@@ -10,7 +10,7 @@ from .functional import (
     squash,
     squash_exp,
 )
-from .layers import ClassCapsules, Decoder, PrimaryCapsules, mask_capsules
+from .layers import ClassCapsules, Decoder, PrimaryCapsules, class_capsule_init_std, mask_capsules
 from .loss import CapsuleLoss
 from .routing import ROUTINGS, DynamicRouting, SelfAttentionRouting, make_routing
 
@@ -25,6 +25,7 @@ __all__ = [
     "SelfAttentionRouting",
     "capsule_lengths",
     "capsule_log_odds",
+    "class_capsule_init_std",
     "geometry",
     "lengths_to_proba",
     "make_routing",

@@ -7,7 +7,68 @@ from torch import Tensor, nn
 
 from .functional import squash
 
-__all__ = ["PrimaryCapsules", "ClassCapsules", "Decoder", "mask_capsules"]
+__all__ = [
+    "PrimaryCapsules",
+    "ClassCapsules",
+    "Decoder",
+    "mask_capsules",
+    "class_capsule_init_std",
+]
+
+# Bounds on the starting class capsules, chosen by measurement (docs/benchmarks.md,
+# "Class-capsule initialisation"): |s_j| of children at full length, and the gain of
+# the routing's agreement feedback.
+INIT_LENGTH = 1.0
+INIT_FEEDBACK = 0.5
+
+
+def class_capsule_init_std(
+    n_children: int, n_parents: int, parent_dim: int, agreement: float | None = None
+) -> float:
+    """Standard deviation of the starting prediction weights ``W_ij``.
+
+    Both routings start with each child spread evenly over the parents
+    (``c_ij ≈ 1/J``), so ``s_j = (1/J) Σ_i W_ij u_i``. With independent
+    ``W_ij ~ N(0, σ²)`` its expected squared length is ``σ² D Σ_i |u_i|² / J²``,
+    at most ``σ² D I / J²`` since a squashed child is shorter than 1. So
+    ``σ <= INIT_LENGTH · J / sqrt(D · I)`` keeps ``|s_j|`` below ``INIT_LENGTH``
+    however many children there are (128 for 8×8 digits, 1,152 for 28×28, 4,608
+    for 64×64), also once the first optimiser steps have lengthened the child
+    capsules (Adam takes them from about 0.13 to about 1 within five steps on
+    28×28 images). A fixed ``1/sqrt(P)`` saturated every class capsule at 28×28.
+
+    Routing then lengthens ``s_j`` by feeding agreement back: each child's own
+    prediction agrees with the parent it helped form, which adds about
+    ``σ² I / a · s_j`` per pass, where ``a`` is the routing's ``agreement``
+    (``J`` for routing by agreement, ``sqrt(D)`` for self-attention). So also
+    ``σ <= sqrt(INIT_FEEDBACK · a / I)``; it binds for many classes.
+
+    Parameters
+    ----------
+    n_children : int
+        Number of child (primary) capsules ``I``.
+    n_parents : int
+        Number of class capsules ``J``.
+    parent_dim : int
+        Their dimension ``D``.
+    agreement : float or None, default=None
+        The routing's agreement scale ``a``; None applies the length bound only.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(class_capsule_init_std(1152, 10, 16), 4)
+    0.0737
+    >>> round(class_capsule_init_std(1152, 10, 16, agreement=10), 4)
+    0.0659
+    """
+    std = INIT_LENGTH * n_parents / (parent_dim * n_children) ** 0.5
+    if agreement is not None:
+        std = min(std, (INIT_FEEDBACK * agreement / n_children) ** 0.5)
+    return std
 
 
 class PrimaryCapsules(nn.Module):
@@ -60,9 +121,14 @@ class ClassCapsules(nn.Module):
     Each child ``i`` predicts each parent ``j`` as ``û_j|i = W_ij u_i``; all
     predictions come from one batched contraction with the shared weights
     ``W`` of shape ``[I, J, D, P]`` (no per-example copy), and ``routing`` turns
-    them into the class capsules. ``W`` starts normal with standard deviation
-    ``g/sqrt(P)`` (on digits this trains markedly faster than the 0.01 common in
-    public code), where ``g`` is the routing's ``init_gain`` (1 unless it says).
+    them into the class capsules.
+
+    ``W`` starts normal with the standard deviation of
+    :func:`class_capsule_init_std`, from the numbers of children and parents and
+    the routing's ``agreement(n_parents, dim)`` scale when it has one: however
+    many children feed the class capsules, their starting inputs ``s_j`` stay
+    short enough for the squash to have a slope, even once every child capsule
+    is at full length.
 
     Parameters
     ----------
@@ -90,9 +156,10 @@ class ClassCapsules(nn.Module):
         self, in_capsules: int, in_dim: int, n_classes: int, out_dim: int, routing: nn.Module
     ) -> None:
         super().__init__()
-        # std 1/sqrt(P): each prediction starts with the scale of its child capsule;
-        # a routing may ask for smaller starting predictions (init_gain)
-        std = in_dim**-0.5 * getattr(routing, "init_gain", 1.0)
+        agreement = getattr(routing, "agreement", None)  # a routing may have no feedback
+        if agreement is not None:
+            agreement = agreement(n_classes, out_dim)
+        std = class_capsule_init_std(in_capsules, n_classes, out_dim, agreement)
         self.weight = nn.Parameter(std * torch.randn(in_capsules, n_classes, out_dim, in_dim))
         self.routing = routing
 

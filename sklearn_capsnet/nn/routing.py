@@ -54,6 +54,15 @@ class DynamicRouting(nn.Module):
                 logits = logits + torch.einsum("bijd,bjd->bij", u_hat, v)
         return v
 
+    @staticmethod
+    def agreement(n_parents: int, dim: int) -> float:
+        """Scale ``a`` of the agreement feedback: ``J`` (see ``class_capsule_init_std``).
+
+        ``c_ij ≈ (1 + b_ij) / J`` and ``b_ij = û_j|i · v_j`` give each child a
+        ``û û^T v / J`` share of its parent.
+        """
+        return float(n_parents)
+
     def extra_repr(self) -> str:
         return f"iterations={self.iterations}"
 
@@ -69,8 +78,9 @@ class SelfAttentionRouting(nn.Module):
     the ``I × I`` matrices are never formed.
 
     Efficient-CapsNet routes from a handful of primary capsules; from hundreds,
-    ``s_j`` would start long and ``squash_exp`` saturate. ``init_gain = sqrt(J/I)``
-    asks :class:`~sklearn_capsnet.nn.ClassCapsules` for smaller starting weights.
+    ``s_j`` stays short at the start only because
+    :class:`~sklearn_capsnet.nn.ClassCapsules` scales its starting weights by
+    the numbers of children and parents (as for dynamic routing).
 
     Parameters
     ----------
@@ -93,10 +103,15 @@ class SelfAttentionRouting(nn.Module):
     def __init__(self, n_children: int, n_parents: int, **unused) -> None:
         super().__init__()
         self.log_prior = nn.Parameter(torch.zeros(n_children, n_parents))  # b: [I, J]
-        # Efficient-CapsNet routes from 16 primary capsules. From hundreds, s_j starts
-        # long, squash_exp saturates and its slope exp(-|s|) vanishes; smaller starting
-        # predictions (by sqrt(J / I)) keep |s_j| near 1 at the start.
-        self.init_gain = min(1.0, (n_parents / n_children) ** 0.5)
+
+    @staticmethod
+    def agreement(n_parents: int, dim: int) -> float:
+        """Scale ``a`` of the agreement feedback: ``sqrt(D)`` (see ``class_capsule_init_std``).
+
+        ``c_nj ≈ (1 + û_j|n · Σ_k û_j|k / sqrt(D)) / J`` gives each child a
+        ``û û^T Σ_k û / (J sqrt(D))`` share of its parent.
+        """
+        return float(dim) ** 0.5
 
     def forward(self, u_hat: Tensor) -> Tensor:
         # u_hat: [B, I, J, D]

@@ -1,0 +1,153 @@
+"""Class-capsule initialisation: starting lengths, and the first training steps on 28×28.
+
+Two measurements, each printing JSON lines:
+
+``--lengths``: mean class-capsule length of a fresh default network for each input size,
+routing and class count, fed (a) images of shapes (tables: uniform rows) and (b) child
+capsules at full length, the state Adam reaches within a few steps.
+
+``--train STEPS``: the default 28×28 network trained for STEPS Adam steps (batch 32,
+lr 1e-3) on the first 2,000 Fashion-MNIST training images, for each starting weight
+scale in ``--inits`` ("current", "old" for the former N(0, 1/P), or a number for
+N(0, x²)); reports the loss and the test accuracy on the next 1,000 images.
+
+    python benchmarks/bench_init.py --lengths
+    python benchmarks/bench_init.py --train 150 --inits current old 0.01
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from environment import machine
+
+from sklearn_capsnet.nn import CapsNet, CapsuleLoss, geometry
+from sklearn_capsnet.nn import layers as capsule_layers
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from shapes import make_shapes  # noqa: E402
+
+SIZES = {
+    "8x8": (1, 8, 8),
+    "16x16": (1, 16, 16),
+    "28x28": (1, 28, 28),
+    "32x32x3": (3, 32, 32),
+    "64x64": (1, 64, 64),
+    "20x40": (1, 20, 40),
+    "table10": (10, 1, 1),
+}
+
+
+def _inputs(shape, n=16):
+    channels, height, width = shape
+    if height * width == 1:
+        return torch.rand(n, *shape)
+    images, _ = make_shapes(n, size=(height, width), channels=channels, seed=1)
+    images = images.reshape(n, height, width, channels).transpose(0, 3, 1, 2)
+    return torch.from_numpy(images / 255.0).float()
+
+
+def starting_lengths(sizes) -> None:
+    for routing in ("dynamic", "self_attention"):
+        for name in sizes:
+            shape = SIZES[name]
+            for n_classes in (2, 10, 100):
+                torch.manual_seed(0)
+                net = CapsNet(shape, n_classes, routing=routing)
+                grid = geometry(*shape[1:]).grid
+                n_children = 32 * grid[0] * grid[1]
+                children = torch.nn.functional.normalize(torch.randn(16, n_children, 8), dim=-1)
+                with torch.no_grad():
+                    on_images = net(_inputs(shape)).norm(dim=-1)
+                    at_full_length = net.classes(children).norm(dim=-1)
+                record = {
+                    "benchmark": "class_capsule_init_lengths",
+                    "routing": routing,
+                    "input": name,
+                    "classes": n_classes,
+                    "children": n_children,
+                    "weight_std": round(float(net.classes.weight.std()), 4),
+                    "mean_length_on_images": round(float(on_images.mean()), 4),
+                    "mean_length_children_at_full_length": round(float(at_full_length.mean()), 4),
+                }
+                print(json.dumps(record), flush=True)
+
+
+def _init_std(init: str, current):
+    """The function giving the starting weight scale for ``init``."""
+    if init == "current":
+        return current
+    value = 8**-0.5 if init == "old" else float(init)  # old: N(0, 1/P) with P = 8
+
+    def fixed(n_children, n_parents, parent_dim, agreement=None):
+        return value
+
+    return fixed
+
+
+def first_steps(steps: int, inits, data_home) -> None:
+    from sklearn_capsnet.datasets import load_fashion_mnist
+
+    images, labels = load_fashion_mnist(data_home=data_home, subset="train", return_X_y=True)
+    n = min(3000, len(images))
+    n_train = 2 * n // 3  # 2,000 to train on, the next 1,000 to test
+    X = torch.from_numpy(images[:n].reshape(-1, 1, 28, 28) / 255.0).float()
+    y = torch.from_numpy(labels[:n])
+    original = capsule_layers.class_capsule_init_std
+    for init in inits:
+        capsule_layers.class_capsule_init_std = _init_std(init, original)
+        torch.manual_seed(0)
+        try:
+            net = CapsNet((1, 28, 28), 10)
+        finally:
+            capsule_layers.class_capsule_init_std = original
+        std = round(float(net.classes.weight.std()), 4)
+        optimizer, loss_fn, losses = torch.optim.Adam(net.parameters(), 1e-3), CapsuleLoss(), []
+        start = time.perf_counter()
+        for _ in range(steps):
+            batch = torch.randint(0, n_train, (32,))
+            capsules = net(X[batch])
+            loss = loss_fn(capsules, y[batch], net.reconstruct(capsules, y[batch]), X[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        with torch.no_grad():
+            lengths = torch.cat([net(X[k : k + 250]).norm(dim=-1) for k in range(n_train, n, 250)])
+        record = {
+            "benchmark": "class_capsule_init_training",
+            "init": init,
+            "weight_std_at_start": std,
+            "steps": steps,
+            "loss_first_10": round(float(np.mean(losses[:10])), 4),
+            "loss_last_20": round(float(np.mean(losses[-20:])), 4),
+            "test_accuracy": round(float((lengths.argmax(1) == y[n_train:]).float().mean()), 4),
+            "test_length_mean": round(float(lengths.mean()), 4),
+            "test_length_min": round(float(lengths.min()), 4),
+            "test_length_max": round(float(lengths.max()), 4),
+            "seconds": round(time.perf_counter() - start, 1),
+            **machine("cpu"),
+        }
+        print(json.dumps(record), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lengths", action="store_true")
+    parser.add_argument("--train", type=int, default=0, metavar="STEPS")
+    parser.add_argument("--inits", nargs="+", default=["current", "old"])
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--data-home", default=None)
+    args = parser.parse_args()
+    if args.lengths:
+        starting_lengths(args.sizes)
+    if args.train:
+        first_steps(args.train, args.inits, args.data_home)
+
+
+if __name__ == "__main__":
+    main()
