@@ -131,7 +131,7 @@ def test_self_attention_starts_unsaturated_with_many_primary_capsules():
     net = CapsNet((1, 28, 28), 10, routing="self_attention", conv_channels=32, primary_types=32)
     assert net.classes.weight.shape[0] == 1152
     lengths = net(torch.rand(8, 1, 28, 28)).norm(dim=-1)
-    assert lengths.max() < 0.5  # 0.72 without init_gain on this input; 1 - exp(-|s|) far from 1
+    assert lengths.max() < 0.5  # 0.72 with the weights of dynamic routing's old 1/sqrt(P) init
 
 
 def test_unknown_routing_names_the_choices():
@@ -191,13 +191,16 @@ def test_capsule_loss_adds_weighted_reconstruction(gen):
     labels = torch.tensor([0, 1, 2, 0])
     recon = torch.rand(4, 10, generator=gen, dtype=torch.float64)
     images = torch.rand(4, 10, generator=gen, dtype=torch.float64)
-    total = CapsuleLoss(0.0005)(capsules, labels, recon, images)
-    expected = margin_loss(capsules.norm(dim=-1), labels) + 0.0005 * reconstruction_loss(
-        recon, images
-    )
+    total = CapsuleLoss(0.003)(capsules, labels, recon, images)
+    lengths = [[sum(x * x for x in c) ** 0.5 for c in example] for example in capsules.tolist()]
+    margin = margin_loss_literal(torch.tensor(lengths, dtype=torch.float64), labels)
+    squared_errors = [
+        sum((r - i) ** 2 for r, i in zip(rr, ii, strict=True))
+        for rr, ii in zip(recon.tolist(), images.tolist(), strict=True)
+    ]
+    expected = margin + 0.003 * sum(squared_errors) / 4
     torch.testing.assert_close(total, expected)
-    no_recon = CapsuleLoss(0.0)(capsules, labels, recon, images)
-    torch.testing.assert_close(no_recon, margin_loss(capsules.norm(dim=-1), labels))
+    torch.testing.assert_close(CapsuleLoss(0.0)(capsules, labels, recon, images), margin)
 
 
 def test_mask_keeps_only_the_given_or_longest_capsule():
@@ -214,18 +217,32 @@ def test_lengths_to_proba_rows_sum_to_one_and_keep_argmax(gen):
     lengths = torch.rand(50, 7, generator=gen)
     lengths[0] = 0.0
     proba = lengths_to_proba(lengths)
-    torch.testing.assert_close(proba.sum(dim=1), torch.ones(50))
+    torch.testing.assert_close(proba.sum(dim=1), torch.ones(50, dtype=torch.float64))
     assert torch.equal(proba[1:].argmax(dim=1), lengths[1:].argmax(dim=1))
     assert torch.isfinite(proba).all()
 
 
-def test_log_odds_softmax_is_the_probability(gen):
-    from sklearn_capsnet.nn import capsule_log_odds
+def test_lengths_to_proba_are_the_normalised_odds_of_the_lengths(gen):
+    lengths = torch.rand(20, 5, generator=gen, dtype=torch.float64) * 0.98 + 0.01
+    expected = [[p / (1 - p) for p in row] for row in lengths.tolist()]  # float64 loop
+    expected = torch.tensor([[o / sum(row) for o in row] for row in expected], dtype=torch.float64)
+    torch.testing.assert_close(lengths_to_proba(lengths), expected)
 
-    lengths = torch.rand(20, 5, generator=gen, dtype=torch.float64)
-    torch.testing.assert_close(
-        torch.softmax(capsule_log_odds(lengths), dim=1), lengths_to_proba(lengths)
-    )
+
+@pytest.mark.parametrize(
+    "lengths",
+    [
+        [0.9999991, 0.9999999, 0.1],  # both near 1: a [1e-6, 1 - 1e-6] clip made them equal
+        [1e-8, 1e-7, 1e-9],  # all near 0: a clip at 1e-6 made them uniform
+        [0.3, 1.0, 0.0],  # exactly 1 and 0 stay finite
+    ],
+)
+def test_predict_proba_argmax_is_the_longest_capsule_near_0_and_1(lengths):
+    lengths = torch.tensor([lengths], dtype=torch.float32)
+    proba = lengths_to_proba(lengths)
+    assert torch.isfinite(proba).all()
+    assert proba.argmax().item() == lengths.argmax().item()
+    assert proba.max() > proba.min()  # no ties made up between distinct lengths
 
 
 def test_paper_network_has_8215568_parameters():

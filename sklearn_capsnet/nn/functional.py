@@ -98,16 +98,24 @@ def capsule_lengths(capsules: Tensor) -> Tensor:
     return torch.linalg.vector_norm(capsules, dim=-1)
 
 
-def capsule_log_odds(lengths: Tensor, eps: float = 1e-6) -> Tensor:
-    """``log(p / (1 - p))`` of lengths clipped to ``[eps, 1 - eps]``.
+# float64 limits: lengths are kept inside (0, 1) without merging distinct float32 lengths
+_TINY = float(torch.finfo(torch.float64).tiny)
+_BELOW_ONE = 1.0 - float(torch.finfo(torch.float64).eps) / 2
 
-    Their softmax over classes is :func:`lengths_to_proba`.
+
+def capsule_log_odds(lengths: Tensor) -> Tensor:
+    """``log(p / (1 - p))`` of the lengths, in float64.
+
+    Only lengths of exactly 0 or 1 are moved, to the nearest float64 inside
+    (0, 1), so the log-odds are finite and keep the order of every pair of
+    distinct lengths (a wider clip such as ``[1e-6, 1 - 1e-6]`` would make
+    0.9999991 and 0.9999999 equal). Their softmax over classes is
+    :func:`lengths_to_proba`.
 
     Parameters
     ----------
     lengths : Tensor
-        Capsule lengths in [0, 1).
-    eps : float, default=1e-6
+        Capsule lengths in [0, 1].
 
     Returns
     -------
@@ -120,39 +128,37 @@ def capsule_log_odds(lengths: Tensor, eps: float = 1e-6) -> Tensor:
     >>> capsule_log_odds(torch.tensor([0.5, 0.9])).round(decimals=4)
     tensor([0.0000, 2.1972], dtype=torch.float64)
     """
-    p = lengths.double().clamp(eps, 1.0 - eps)
+    p = lengths.double().clamp(_TINY, _BELOW_ONE)
     return torch.log(p) - torch.log1p(-p)
 
 
-def lengths_to_proba(lengths: Tensor, eps: float = 1e-6) -> Tensor:
+def lengths_to_proba(lengths: Tensor) -> Tensor:
     """Turn per-class capsule lengths into class probabilities that sum to 1.
 
-    A class capsule's length is the probability that its entity is present,
-    independently of the other classes. Conditioning on exactly one class being
-    present gives ``P(k) ∝ p_k / (1 - p_k)``: the odds of each length, normalised.
-    The order of the classes is that of the lengths, so ``argmax`` is unchanged.
+    A class capsule's length is trained (margin loss) to say whether its class
+    is present, independently of the other classes. Reading it as that
+    probability and conditioning on exactly one class being present gives
+    ``P(k) ∝ p_k / (1 - p_k)``: the odds of each length, normalised, computed as
+    the softmax of :func:`capsule_log_odds`. Distinct lengths keep their order,
+    so ``argmax`` is the longest capsule. The margin loss does not calibrate
+    lengths: see the user guide on calibration.
 
     Parameters
     ----------
     lengths : Tensor of shape (n_samples, n_classes)
-        Capsule lengths in [0, 1).
-    eps : float, default=1e-6
-        Lengths are clipped to ``[eps, 1 - eps]`` so every odds is finite and
-        positive.
+        Capsule lengths in [0, 1].
 
     Returns
     -------
-    Tensor of shape (n_samples, n_classes)
+    Tensor of shape (n_samples, n_classes), float64
 
     Examples
     --------
     >>> import torch
     >>> lengths_to_proba(torch.tensor([[0.9, 0.1, 0.1]])).round(decimals=3)
-    tensor([[0.9760, 0.0120, 0.0120]])
+    tensor([[0.9760, 0.0120, 0.0120]], dtype=torch.float64)
     """
-    p = lengths.clamp(eps, 1.0 - eps)
-    odds = p / (1.0 - p)
-    return odds / odds.sum(dim=-1, keepdim=True)
+    return torch.softmax(capsule_log_odds(lengths), dim=-1)
 
 
 def margin_loss(
