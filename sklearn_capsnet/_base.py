@@ -10,27 +10,32 @@ sees an estimator with no state outside its fitted attributes.
 import contextlib
 import copy
 import functools
-import math
 import os
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Checkpoint, LRScheduler, ProgressBar
 
 from ._callbacks import EpochSeed
-from ._device import resolve_device, seeded
+from ._device import flushed_denormals, resolve_device, seeded
 from ._loader import ArrayDataset, BatchLoader
 from ._outputs import CapsuleOutputsMixin
+from ._params import constraints, module_params
 from ._persistence import load_estimator, save_estimator
 from ._targets import TargetsMixin
-from ._trainer import CapsNetTrainer, accelerated_trainer
-from ._validation import as_rows, check_sample_shape, infer_input_shape, input_scaling
-from .nn import ROUTINGS, CapsNet, CapsuleLoss
+from ._trainer import AcceleratedCapsNetTrainer, CapsNetTrainer
+from ._validation import (
+    as_rows,
+    check_sample_shape,
+    infer_input_shape,
+    input_scaling,
+    is_image,
+)
+from .nn import CapsNet, CapsuleLoss
 
 __all__ = ["CapsNetBase"]
 
@@ -53,37 +58,7 @@ def _checkpoint_files(dirname) -> dict:
 class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
     """Base class of the CapsNet estimators; not for direct use."""
 
-    _parameter_constraints: dict = {
-        "routing": [StrOptions(set(ROUTINGS))],
-        "routing_iterations": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "predict_batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "lr_decay": [Interval(Real, 0, 1, closed="right")],
-        "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
-        "shift": [Interval(Integral, 0, None, closed="left"), None],
-        "flip": ["boolean"],
-        "input_shape": [tuple, list, None],
-        "conv_channels": [Interval(Integral, 1, None, closed="left")],
-        "primary_types": [Interval(Integral, 1, None, closed="left")],
-        "primary_dim": [Interval(Integral, 1, None, closed="left")],
-        "capsule_dim": [Interval(Integral, 1, None, closed="left")],
-        "decoder_hidden": [tuple, list],
-        "optimizer": [callable],
-        "callbacks": [list, None],
-        "train_split": [callable, None],
-        "progress_bar": ["boolean"],
-        "verbose": ["verbose"],
-        "device": [str, torch.device],
-        "threshold": [Interval(Real, 0, 1, closed="neither")],
-        "mixed_precision": [StrOptions({"auto", "bf16", "no"})],
-        "compile": ["boolean"],
-        "channels_last": ["boolean"],
-        "accelerator": "no_validation",
-        "checkpoint": [str, os.PathLike, None],
-        "random_state": ["random_state"],
-    }
+    _parameter_constraints: dict = constraints("CapsNetClassifier")
 
     def __init__(
         self,
@@ -217,9 +192,12 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
             raise
 
     def _max_shift(self) -> int:
-        _, height, width = self.input_shape_
+        """``shift``, or the paper's 2 pixels scaled to the image; tables are not shifted."""
+        if not is_image(self.input_shape_):
+            return 0
         if self.shift is not None:
-            return self.shift if height * width > 1 else 0
+            return self.shift
+        _, height, width = self.input_shape_
         return round(PAPER_SHIFT * min(height, width) / PAPER_SIZE)
 
     def _prepare_training_data(self, X, y):
@@ -296,20 +274,13 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
     def _build_net(self, n_outputs: int) -> CapsNetTrainer:
         trainer, placement = CapsNetTrainer, {"device": self.device_}
         if self.accelerator is not None:
-            trainer = accelerated_trainer()
+            trainer = AcceleratedCapsNetTrainer
             placement = {"accelerator": self.accelerator, "device": None}
         return trainer(
             module=CapsNet,
             module__input_shape=self.input_shape_,
             module__n_classes=n_outputs,
-            module__routing=self.routing,
-            module__routing_iterations=self.routing_iterations,
-            module__conv_channels=self.conv_channels,
-            module__primary_types=self.primary_types,
-            module__primary_dim=self.primary_dim,
-            module__capsule_dim=self.capsule_dim,
-            module__decoder_hidden=tuple(self.decoder_hidden),
-            module__channels_last=self.channels_last,
+            **module_params(self),
             compile=self.compile,
             precision=self._precision(),
             criterion=functools.partial(CapsuleLoss, self.reconstruction_weight),
@@ -321,7 +292,7 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
             iterator_train=BatchLoader,
             iterator_train__shuffle=True,
             iterator_train__shift=self._max_shift(),
-            iterator_train__flip=self.flip and math.prod(self.input_shape_[1:]) > 1,
+            iterator_train__flip=self.flip and is_image(self.input_shape_),
             iterator_valid=BatchLoader,
             train_split=self.train_split,
             callbacks=self._callbacks(),
@@ -349,7 +320,8 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
     def _train(self, X, y, epochs: int) -> None:
         """Run skorch's loop for ``epochs`` more epochs (a KeyboardInterrupt ends it early)."""
         if epochs > 0:
-            with seeded(self._seed_, self.device_):  # EpochSeed reseeds inside the block
+            # EpochSeed reseeds inside the block
+            with seeded(self._seed_, self.device_), flushed_denormals():
                 self.net_.partial_fit(ArrayDataset(X, y), epochs=epochs)
         self.n_iter_ = len(self.net_.history)
 

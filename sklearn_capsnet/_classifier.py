@@ -5,7 +5,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import CapsNetBase
-from ._docs import PARAMETERS_DOC
+from ._params import parameters_doc
 from .nn import capsule_lengths, capsule_log_odds, lengths_to_proba
 
 __all__ = ["CapsNetClassifier"]
@@ -166,4 +166,6 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
         return tags
 
 
-CapsNetClassifier.__doc__ = CapsNetClassifier.__doc__.replace("{parameters}", PARAMETERS_DOC)
+CapsNetClassifier.__doc__ = CapsNetClassifier.__doc__.replace(
+    "{parameters}", parameters_doc("CapsNetClassifier")
+)

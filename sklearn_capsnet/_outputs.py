@@ -8,6 +8,7 @@ import torch
 from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
+from ._device import flushed_denormals
 from ._loader import ArrayDataset, BatchLoader
 from ._validation import as_rows, check_sample_shape
 from .nn import capsule_lengths
@@ -95,7 +96,7 @@ class CapsuleOutputsMixin:
         }
         loader = BatchLoader(ArrayDataset(X), batch_size=batch_size, **loader_params)
         remaining = len(X)
-        with torch.inference_mode():
+        with torch.inference_mode(), flushed_denormals():
             self.net_.precision = self._precision()  # the current setting, also after fit
             for batch in loader:
                 capsules = self.net_.evaluation_step(batch)[:remaining]  # last batch: padded

@@ -17,22 +17,20 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from ._params import saved_names
+
 __all__ = ["save_estimator", "load_estimator"]
 
 FORMAT, FORMAT_VERSION = "sklearn-capsnet", 1
-_JSON_PARAMS = (
-    "routing_iterations routing max_epochs batch_size predict_batch_size lr lr_decay "
-    "reconstruction_weight shift flip input_shape conv_channels primary_types primary_dim "
-    "capsule_dim decoder_hidden progress_bar verbose device output mixed_precision compile "
-    "channels_last"
-).split()
+# stored apart from the JSON-valued parameters: by name, or when it is an int
+_SPECIAL = ("optimizer", "random_state")
 
 
 def _digest(tensors: dict) -> str:
     sha = hashlib.sha256()
     for name in sorted(tensors):
         sha.update(name.encode())
-        sha.update(tensors[name].contiguous().view(torch.uint8).numpy().tobytes())
+        sha.update(tensors[name].contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return sha.hexdigest()
 
 
@@ -62,7 +60,11 @@ def save_estimator(estimator, path) -> None:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "estimator": type(estimator).__name__,
-        "params": {key: params[key] for key in _JSON_PARAMS if key in params},
+        "params": {
+            key: params[key]
+            for key in saved_names(type(estimator).__name__)
+            if key not in _SPECIAL
+        },
         "optimizer": _optimizer_name(estimator.optimizer),
         "random_state": params["random_state"]
         if isinstance(params["random_state"], numbers.Integral)
@@ -80,12 +82,18 @@ def save_estimator(estimator, path) -> None:
         description["params"]["device"] = str(description["params"]["device"])
     tensors = {
         f"module.{name}": tensor.detach().cpu().contiguous()
-        for name, tensor in estimator.net_.module_.state_dict().items()
+        for name, tensor in _plain_module(estimator.net_).state_dict().items()
     }
     tensors["input_offset"] = torch.from_numpy(np.ascontiguousarray(estimator.input_offset_))
     tensors["input_scale"] = torch.from_numpy(np.ascontiguousarray(estimator.input_scale_))
     description["sha256"] = _digest(tensors)
     save_file(tensors, os.fspath(path), metadata={FORMAT: json.dumps(description)})
+
+
+def _plain_module(net):
+    """The CapsNet itself: with ``compile=True`` skorch's ``module_`` wraps it, and the
+    file keeps the plain parameter names so it loads compiled or not."""
+    return getattr(net.module_, "_orig_mod", net.module_)
 
 
 def _invalid(path, why: str) -> ValueError:
@@ -147,7 +155,7 @@ def load_estimator(cls, path, device="auto"):
         estimator._prepare_device()
         estimator._init_net()
         state = {name.removeprefix("module."): tensor for name, tensor in tensors.items()}
-        estimator.net_.module_.load_state_dict(state, strict=True)
+        _plain_module(estimator.net_).load_state_dict(state, strict=True)
         estimator.n_iter_ = int(fitted["n_iter"])
     except (KeyError, TypeError, AttributeError, RuntimeError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__

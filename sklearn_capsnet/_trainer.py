@@ -5,9 +5,10 @@ import math
 
 import torch
 from skorch import NeuralNet
+from skorch.hf import AccelerateMixin
 from skorch.utils import to_tensor
 
-__all__ = ["CapsNetTrainer", "accelerated_trainer", "autocast"]
+__all__ = ["CapsNetTrainer", "AcceleratedCapsNetTrainer", "autocast"]
 
 LOSS_READBACK = 64  # batches between two reads of the batch losses from the device
 
@@ -26,7 +27,9 @@ class CapsNetTrainer(NeuralNet):
     a batch records its loss as a tensor; the losses are read back together every
     ``LOSS_READBACK`` batches and at the end of the epoch, and are plain floats in
     the history by the time epoch callbacks read them. A NaN or infinite loss
-    raises ``FloatingPointError`` at that read-back.
+    raises ``FloatingPointError`` at that read-back. :meth:`run_single_epoch` is
+    skorch 1.4's loop with that one change (pyproject bounds skorch to 1.4.x, and
+    ``tests/test_speed_switches.py`` fails when the installed skorch's loop differs).
 
     On the CPU, oneDNN's bf16 convolution now and then returns NaN weight gradients
     from finite inputs (``benchmarks/bench_bf16_gradients.py``; torch 2.13: 6 steps in
@@ -125,16 +128,15 @@ def autocast(precision, x):
     return torch.autocast(device_type, dtype=precision)
 
 
-def accelerated_trainer():
-    """The trainer with skorch's ``AccelerateMixin``: data-parallel through accelerate."""
-    from skorch.hf import AccelerateMixin
+class AcceleratedCapsNetTrainer(AccelerateMixin, CapsNetTrainer):
+    """The trainer with skorch's ``AccelerateMixin``: data-parallel through accelerate.
 
-    class AcceleratedCapsNetTrainer(AccelerateMixin, CapsNetTrainer):
-        def capsnet(self):
-            return self.accelerator.unwrap_model(self.module_)
+    At module level so that pickle finds it by name.
+    """
 
-        def evaluation_step(self, batch, training=False):
-            # every process predicts every row itself: no gathering across processes
-            return CapsNetTrainer.evaluation_step(self, batch, training=training)
+    def capsnet(self):
+        return self.accelerator.unwrap_model(self.module_)
 
-    return AcceleratedCapsNetTrainer
+    def evaluation_step(self, batch, training=False):
+        # every process predicts every row itself: no gathering across processes
+        return CapsNetTrainer.evaluation_step(self, batch, training=training)

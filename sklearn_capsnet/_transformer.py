@@ -3,16 +3,13 @@
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import CapsNetBase
-from ._docs import PARAMETERS_DOC
+from ._params import constraints, parameters_doc
 from .nn import capsule_lengths
 
 __all__ = ["CapsuleTransformer"]
-
-_NOT_PARAMS = {"self", "kwargs", "output", "__class__"}
 
 
 class CapsuleTransformer(TransformerMixin, CapsNetBase):
@@ -25,10 +22,6 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
     ...). Use it as a step before any scikit-learn estimator.
 
     {parameters}
-    output : {"vectors", "lengths"}, default="vectors"
-        ``"vectors"``: ``n_classes * capsule_dim`` features, each capsule's components;
-        ``"lengths"``: ``n_classes`` features, the capsule lengths.
-
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -73,10 +66,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
     >>> model = make_pipeline(caps, LogisticRegression(max_iter=500)).fit(X[:300], y[:300])
     """
 
-    _parameter_constraints: dict = {
-        **CapsNetBase._parameter_constraints,
-        "output": [StrOptions({"vectors", "lengths"})],
-    }
+    _parameter_constraints: dict = constraints("CapsuleTransformer")
 
     def __init__(
         self,
@@ -113,8 +103,38 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         output="vectors",
         **kwargs,
     ):
-        params = {key: value for key, value in locals().items() if key not in _NOT_PARAMS}
-        super().__init__(**params, **kwargs)
+        super().__init__(
+            routing_iterations=routing_iterations,
+            routing=routing,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            predict_batch_size=predict_batch_size,
+            lr=lr,
+            lr_decay=lr_decay,
+            reconstruction_weight=reconstruction_weight,
+            shift=shift,
+            flip=flip,
+            input_shape=input_shape,
+            conv_channels=conv_channels,
+            primary_types=primary_types,
+            primary_dim=primary_dim,
+            capsule_dim=capsule_dim,
+            decoder_hidden=decoder_hidden,
+            optimizer=optimizer,
+            callbacks=callbacks,
+            train_split=train_split,
+            progress_bar=progress_bar,
+            verbose=verbose,
+            device=device,
+            mixed_precision=mixed_precision,
+            compile=compile,
+            channels_last=channels_last,
+            threshold=threshold,
+            checkpoint=checkpoint,
+            accelerator=accelerator,
+            random_state=random_state,
+            **kwargs,
+        )
         self.output = output
 
     def transform(self, X):
@@ -168,4 +188,6 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         return tags
 
 
-CapsuleTransformer.__doc__ = CapsuleTransformer.__doc__.replace("{parameters}", PARAMETERS_DOC)
+CapsuleTransformer.__doc__ = CapsuleTransformer.__doc__.replace(
+    "{parameters}", parameters_doc("CapsuleTransformer")
+)

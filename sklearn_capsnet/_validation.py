@@ -9,7 +9,7 @@ import math
 import numpy as np
 from sklearn.utils.validation import column_or_1d, validate_data
 
-__all__ = ["as_rows", "infer_input_shape", "check_sample_shape", "input_scaling"]
+__all__ = ["as_rows", "infer_input_shape", "check_sample_shape", "input_scaling", "is_image"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -112,6 +112,21 @@ def check_sample_shape(estimator, sample_shape, input_shape) -> None:
         )
 
 
+def is_image(input_shape) -> bool:
+    """Whether rows of this ``(channels, height, width)`` are images, not tabular features.
+
+    The one place that decides: images are shifted, flipped and scaled as a whole;
+    tabular rows ``(n_features, 1, 1)`` are none of these.
+
+    Examples
+    --------
+    >>> is_image((1, 8, 8)), is_image((10, 1, 1))
+    (True, False)
+    """
+    _, height, width = input_shape
+    return height * width > 1
+
+
 def input_scaling(X: np.ndarray, input_shape) -> tuple[np.ndarray, np.ndarray]:
     """Offset and scale that map the training data into [0, 1].
 
@@ -123,8 +138,7 @@ def input_scaling(X: np.ndarray, input_shape) -> tuple[np.ndarray, np.ndarray]:
     -------
     offset, scale : ndarray of shape (n_features,), float32
     """
-    _, height, width = input_shape
-    axis = None if height * width > 1 else 0
+    axis = None if is_image(input_shape) else 0
     low = np.asarray(X.min(axis=axis), dtype=np.float64)
     span = np.asarray(X.max(axis=axis), dtype=np.float64) - low
     span = np.where(span > 0, span, 1.0)

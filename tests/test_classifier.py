@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from reference import margin_loss_literal
 from sklearn.base import clone
 
 from sklearn_capsnet import CapsNetClassifier
@@ -109,6 +110,39 @@ def test_fit_leaves_global_torch_random_state_alone(digits):
     torch.manual_seed(123)
     CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X_train[:64], y_train[:64])
     np.testing.assert_array_equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("mode", [False, True])
+def test_fit_and_predict_flush_denormals_and_leave_the_callers_mode(digits, mode, monkeypatch):
+    from sklearn_capsnet._device import flushes_denormals
+    from sklearn_capsnet._trainer import CapsNetTrainer
+
+    X_train, _, y_train, _ = digits
+    training, predicting = [], []
+    real_step, real_batches = CapsNetTrainer.train_step_single, CapsNetClassifier._capsule_batches
+
+    def step_spy(self, batch, **fit_params):
+        training.append(flushes_denormals())
+        return real_step(self, batch, **fit_params)
+
+    def batches_spy(self, X):
+        predicting.append(flushes_denormals())  # before prediction flushes
+        for capsules in real_batches(self, X):
+            predicting.append(flushes_denormals())
+            yield capsules
+
+    monkeypatch.setattr(CapsNetTrainer, "train_step_single", step_spy)
+    monkeypatch.setattr(CapsNetClassifier, "_capsule_batches", batches_spy)
+    torch.set_flush_denormal(mode)
+    try:
+        clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X_train[:64], y_train[:64])
+        assert flushes_denormals() == mode
+        clf.predict(X_train[:40])
+        assert flushes_denormals() == mode
+    finally:
+        torch.set_flush_denormal(False)
+    assert training == [True, True]  # 64 rows, two batches of 32
+    assert predicting == [mode, True, True]  # 40 rows, two batches of 32
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.float32, np.float16])
@@ -230,11 +264,19 @@ def test_skorch_nested_parameters_reach_the_optimizer(digits):
     assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == 0.02
 
 
-def test_reconstruct_returns_rows_in_the_units_of_x(fitted, digits):
-    _, X_test, _, _ = digits
-    decoded = fitted.reconstruct(X_test[:5])
+def test_reconstruct_returns_rows_in_the_units_of_x(digits):
+    X_train, X_test, y_train, _ = digits
+    X_train, X_test = X_train * 10 + 100, X_test * 10 + 100  # pixels in [100, 260]
+    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X_train, y_train)
+    decoded = clf.reconstruct(X_test[:5])
     assert decoded.shape == (5, 64)
-    assert decoded.min() >= 0 and decoded.max() <= 16
+    # independently: scale by hand, run the module, map the [0, 1] output back
+    net = clf.net_.module_
+    x = torch.tensor((X_test[:5] - 100) / 160, dtype=torch.float32)
+    with torch.no_grad():
+        expected = net.reconstruct(net(x)).numpy() * 160 + 100
+    np.testing.assert_allclose(decoded, expected, rtol=1e-4, atol=1e-3)
+    assert decoded.min() >= 100 and decoded.max() <= 260
 
 
 def test_train_split_reports_a_validation_loss(digits):
@@ -257,3 +299,20 @@ def test_decision_function_is_the_log_odds_behind_predict_proba(fitted, digits):
     margin = binary.decision_function(X_test)
     assert margin.shape == (len(X_test),)
     np.testing.assert_array_equal(binary.predict(X_test), (margin > 0).astype(int))
+
+
+def test_training_decodes_the_capsule_of_the_true_class_not_the_predicted_one(fitted, digits):
+    X_train, _, y_train, _ = digits
+    net = fitted.net_
+    x = torch.tensor(X_train[:8] / 16, dtype=torch.float32)
+    with torch.no_grad():
+        capsules = net.module_(x)
+        predicted = capsules.norm(dim=-1).argmax(dim=1)
+        other = (predicted + 1) % 10  # a label that is not the longest capsule
+        loss = net.get_loss(capsules, other, X=x.flatten(1), training=True)
+        recon = net.module_.reconstruct(capsules, other)
+    lengths = capsules.norm(dim=-1).double()
+    expected = margin_loss_literal(lengths, other) + fitted.reconstruction_weight * (
+        ((recon - x.flatten(1)) ** 2).sum(dim=1).mean().double()
+    )
+    torch.testing.assert_close(loss.double(), expected, rtol=1e-5, atol=1e-6)

@@ -105,7 +105,11 @@ def test_random_shift_translates_each_image_within_bounds():
 def test_random_shift_fills_with_zeros_and_zero_shift_is_identity():
     images = torch.ones(50, 2, 5, 5)
     shifted = random_shift(images, 1)
-    assert set(shifted.unique().tolist()) <= {0.0, 1.0}
+    assert set(shifted.unique().tolist()) == {0.0, 1.0}
+    # the pixels left after a shift by (dy, dx): (5 - |dy|) * (5 - |dx|) per channel
+    kept = shifted.sum(dim=(2, 3))  # [50, 2]
+    assert set(kept.flatten().tolist()) <= {25.0, 20.0, 16.0}
+    assert (kept < 25).float().mean() > 0.5  # 8 of 9 offsets move the image
     assert torch.equal(random_shift(images, 0), images)
 
 

@@ -46,9 +46,15 @@ def test_multilabel_probabilities_are_capsule_lengths_thresholded_by_predict(fit
     proba = fitted.predict_proba(X)
     assert proba.shape == (len(X), 4)
     assert np.all((proba >= 0) & (proba < 1))
-    np.testing.assert_array_equal(fitted.predict(X), (proba > fitted.threshold).astype(int))
-    strict = CapsNetClassifier(**SMALL, threshold=0.9, random_state=0).fit(*data)
-    assert strict.predict(X).sum() <= fitted.predict(X).sum()
+    lengths = np.linalg.norm(fitted.capsules(X), axis=-1)
+    np.testing.assert_allclose(proba, lengths, rtol=1e-6)
+    predictions = {}
+    for threshold in (0.3, 0.7):  # prediction reads the threshold of the fitted model
+        fitted.set_params(threshold=threshold)
+        predictions[threshold] = fitted.predict(X)
+        np.testing.assert_array_equal(predictions[threshold], (lengths > threshold).astype(int))
+    fitted.set_params(threshold=SMALL.get("threshold", 0.5))
+    assert predictions[0.7].sum() < predictions[0.3].sum()
 
 
 def test_decoder_is_fed_every_active_capsule(fitted, data, monkeypatch):

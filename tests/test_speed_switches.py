@@ -188,3 +188,37 @@ def test_training_on_a_gpu_waits_for_it_once_per_epoch():
     clf = CapsNetClassifier(**params, callbacks=[probe]).fit(X[:500], y[:500])
     assert clf.net_.get_iterator(clf.net_.get_dataset(X[:500], y[:500]), training=True).X.is_cuda
     assert len(probe.caught) <= 3, [str(w.message) for w in probe.caught]
+
+
+# skorch 1.4's NeuralNet.run_single_epoch, the loop CapsNetTrainer.run_single_epoch copies
+# with one change (losses read back in groups, not per batch); its docstring left out
+SKORCH_EPOCH_LOOP = """
+if iterator is None:
+    return
+batch_count = 0
+for batch in iterator:
+    self.notify('on_batch_begin', batch=batch, training=training)
+    step = step_fn(batch, **fit_params)
+    self.history.record_batch(prefix + '_loss', step['loss'].item())
+    batch_size = get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch)
+    self.history.record_batch(prefix + '_batch_size', batch_size)
+    self.notify('on_batch_end', batch=batch, training=training, **step)
+    batch_count += 1
+self.history.record(prefix + '_batch_count', batch_count)
+"""
+
+
+def test_the_copied_epoch_loop_is_the_installed_skorchs():
+    import ast
+    import inspect
+    import textwrap
+
+    from skorch import NeuralNet
+
+    source = textwrap.dedent(inspect.getsource(NeuralNet.run_single_epoch))
+    body = ast.parse(source).body[0].body[1:]  # without the docstring
+    installed = ast.unparse(ast.Module(body=body, type_ignores=[]))
+    assert installed.strip() == SKORCH_EPOCH_LOOP.strip(), (
+        "skorch's run_single_epoch changed: update CapsNetTrainer.run_single_epoch to "
+        "match, then this copy and the skorch bound in pyproject.toml"
+    )

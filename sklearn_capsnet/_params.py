@@ -1,0 +1,438 @@
+"""The one table of hyper-parameters: each described once, read by every consumer.
+
+Each :class:`Param` holds a hyper-parameter's name, default, scikit-learn
+constraint, documentation, whether the safe model file stores it, and where it
+acts. The estimators' constraints, their docstrings' Parameters sections, the
+persistence format and the network's ``module__*`` arguments are all read from
+:data:`PARAMS`; ``__init__`` signatures stay explicit, as scikit-learn wants,
+and a test checks that they agree with this table.
+
+Adding a hyper-parameter: one entry here, one argument in each estimator's
+``__init__`` (with the same default), and the code where it acts.
+"""
+
+import inspect
+import os
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any
+
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .nn import ROUTINGS
+
+__all__ = ["Param", "PARAMS", "constraints", "parameters_doc", "saved_names", "module_params"]
+
+ACTS = ("network", "training", "loader", "prediction", "precision", "placement", "data", "output")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyper-parameter.
+
+    ``acts`` says where it takes effect: ``"network"`` parameters become the
+    :class:`~sklearn_capsnet.nn.CapsNet` argument of the same name; the others are
+    read by the training, loading, prediction, device or output code. ``owner``
+    limits a parameter to one estimator class (None: both).
+    """
+
+    name: str
+    default: Any
+    constraint: Any
+    acts: str
+    kind: str
+    doc: str
+    saved: bool = True
+    owner: str | None = None
+
+    def __post_init__(self):
+        if self.acts not in ACTS:
+            raise ValueError(f"{self.name}: acts={self.acts!r} is not one of {ACTS}")
+
+    def docstring(self) -> str:
+        """The numpydoc entry: ``name : kind, default=...`` and the indented text."""
+        text = inspect.cleandoc(self.doc).replace("\n", "\n        ")
+        return f"    {self.name} : {self.kind}, default={_show(self.default)}\n        {text}\n"
+
+
+def _show(value) -> str:
+    if inspect.isclass(value):
+        return (
+            f"{value.__module__.split('.')[0]}.{value.__module__.split('.')[1]}.{value.__name__}"
+        )
+    return repr(value)
+
+
+PARAMS: tuple[Param, ...] = (
+    Param(
+        name="routing_iterations",
+        default=3,
+        constraint=[Interval(Integral, 1, None, closed="left")],
+        acts="network",
+        kind="int",
+        doc="""
+        Iterations ``r >= 1`` of routing by agreement (``routing="dynamic"`` only).
+        """,
+    ),
+    Param(
+        name="routing",
+        default="dynamic",
+        constraint=[StrOptions(set(ROUTINGS))],
+        acts="network",
+        kind='{"dynamic", "self_attention"}',
+        doc="""
+        The routing algorithm between primary and class capsules: the paper's iterative
+        routing by agreement, or Efficient-CapsNet's one-pass self-attention routing
+        (Mazzia et al. 2021), which ignores ``routing_iterations``.
+        """,
+    ),
+    Param(
+        name="max_epochs",
+        default=40,
+        constraint=[Interval(Integral, 1, None, closed="left")],
+        acts="training",
+        kind="int",
+        doc="""
+        Passes over the training data in :meth:`fit`.
+        """,
+    ),
+    Param(
+        name="batch_size",
+        default=32,
+        constraint=[Interval(Integral, 1, None, closed="left")],
+        acts="training",
+        kind="int",
+        doc="""
+        Examples per training step.
+        """,
+    ),
+    Param(
+        name="predict_batch_size",
+        default=None,
+        constraint=[Interval(Integral, 1, None, closed="left"), None],
+        acts="prediction",
+        kind="int or None",
+        doc="""
+        Rows per step of ``predict``, ``predict_proba``, ``transform`` and the other
+        prediction methods; memory during prediction is bounded by it, not by the
+        number of rows. None: ``batch_size`` on the CPU, and on a GPU at least 1024
+        (without gradients larger batches fit, and they keep the GPU busy).
+        """,
+    ),
+    Param(
+        name="lr",
+        default=1e-3,
+        constraint=[Interval(Real, 0, None, closed="neither")],
+        acts="training",
+        kind="float",
+        doc="""
+        Adam's learning rate at the first epoch.
+        """,
+    ),
+    Param(
+        name="lr_decay",
+        default=0.95,
+        constraint=[Interval(Real, 0, 1, closed="right")],
+        acts="training",
+        kind="float",
+        doc="""
+        The learning rate is multiplied by this after every epoch (exponential decay);
+        1 keeps it constant.
+        """,
+    ),
+    Param(
+        name="reconstruction_weight",
+        default=0.0005,
+        constraint=[Interval(Real, 0, None, closed="left")],
+        acts="training",
+        kind="float",
+        doc="""
+        Weight of the decoder's sum of squared errors in the loss; 0 turns the
+        reconstruction off.
+        """,
+    ),
+    Param(
+        name="shift",
+        default=None,
+        constraint=[Interval(Integral, 0, None, closed="left"), None],
+        acts="loader",
+        kind="int or None",
+        doc="""
+        Largest random translation, in pixels, applied to each training image in each
+        epoch (zero-padded, drawn on the device). None scales the paper's 2 pixels on
+        28×28 to the image size (1 pixel for 8×8). 0 turns it off. Tabular input is
+        never shifted.
+        """,
+    ),
+    Param(
+        name="flip",
+        default=False,
+        constraint=["boolean"],
+        acts="loader",
+        kind="bool",
+        doc="""
+        Also mirror each training image left-right with probability 1/2 (on the device;
+        right for clothing, wrong for digits). Tabular input is never flipped.
+        """,
+    ),
+    Param(
+        name="input_shape",
+        default=None,
+        constraint=[tuple, list, None],
+        acts="data",
+        kind="tuple of (channels, height, width) or None",
+        doc="""
+        How one row of ``X`` is seen by the network. None infers it: arrays of shape
+        ``(n, H, W)`` or ``(n, C, H, W)`` keep their shape; flat rows whose length is a
+        square ``H*H`` become one-channel ``H×H`` images; anything else is tabular,
+        ``(n_features, 1, 1)``, where the convolutions act as dense layers.
+        """,
+    ),
+    Param(
+        name="conv_channels",
+        default=256,
+        constraint=[Interval(Integral, 1, None, closed="left")],
+        acts="network",
+        kind="int",
+        doc="""
+        Channels of the first convolution.
+        """,
+    ),
+    Param(
+        name="primary_types",
+        default=32,
+        constraint=[Interval(Integral, 1, None, closed="left")],
+        acts="network",
+        kind="int",
+        doc="""
+        Primary capsule types (each a channel of 8-D capsules).
+        """,
+    ),
+    Param(
+        name="primary_dim",
+        default=8,
+        constraint=[Interval(Integral, 1, None, closed="left")],
+        acts="network",
+        kind="int",
+        doc="""
+        Dimension of the primary capsules.
+        """,
+    ),
+    Param(
+        name="capsule_dim",
+        default=16,
+        constraint=[Interval(Integral, 1, None, closed="left")],
+        acts="network",
+        kind="int",
+        doc="""
+        Dimension of the class capsules.
+        """,
+    ),
+    Param(
+        name="decoder_hidden",
+        default=(512, 1024),
+        constraint=[tuple, list],
+        acts="network",
+        kind="tuple of int",
+        doc="""
+        Hidden layer sizes of the reconstruction decoder.
+        """,
+    ),
+    Param(
+        name="optimizer",
+        default=torch.optim.Adam,
+        constraint=[callable],
+        acts="training",
+        kind="torch optimizer class",
+        doc="""
+        Its arguments go in as ``optimizer__name=value`` keywords.
+        """,
+    ),
+    Param(
+        name="callbacks",
+        default=None,
+        constraint=[list, None],
+        acts="training",
+        kind="list of skorch callbacks or (name, callback) tuples",
+        doc="""
+        Extra skorch callbacks (the learning-rate decay and progress bar are added).
+        """,
+        saved=False,
+    ),
+    Param(
+        name="train_split",
+        default=None,
+        constraint=[callable, None],
+        acts="training",
+        kind="callable or None",
+        doc="""
+        A skorch ``train_split`` such as ``skorch.dataset.ValidSplit(0.1)`` to report a
+        validation loss per epoch; None trains on all of ``X``.
+        """,
+        saved=False,
+    ),
+    Param(
+        name="progress_bar",
+        default=False,
+        constraint=["boolean"],
+        acts="training",
+        kind="bool",
+        doc="""
+        Show a tqdm progress bar over the batches of each epoch.
+        """,
+    ),
+    Param(
+        name="verbose",
+        default=0,
+        constraint=["verbose"],
+        acts="training",
+        kind="int",
+        doc="""
+        1 prints skorch's table of losses and durations after each epoch.
+        """,
+    ),
+    Param(
+        name="device",
+        default="auto",
+        constraint=[str, torch.device],
+        acts="placement",
+        kind="str",
+        doc="""
+        ``"auto"`` uses CUDA when PyTorch sees a GPU, else the CPU; ``"cpu"``,
+        ``"cuda"`` or ``"cuda:N"`` force one (a missing GPU is an error).
+        """,
+    ),
+    Param(
+        name="mixed_precision",
+        default="auto",
+        constraint=[StrOptions({"auto", "bf16", "no"})],
+        acts="precision",
+        kind='{"auto", "bf16", "no"}',
+        doc="""
+        Run the network under bfloat16 autocast: ``"auto"`` on CUDA GPUs that support
+        bf16, ``"bf16"`` everywhere, ``"no"`` never. Capsules, losses and outputs stay
+        float32. Prediction follows the current value, also on a fitted model.
+        """,
+    ),
+    Param(
+        name="compile",
+        default=False,
+        constraint=["boolean"],
+        acts="training",
+        kind="bool",
+        doc="""
+        ``torch.compile`` the network (skorch's ``compile``; ``compile__mode=...`` and
+        other ``compile__*`` keywords reach ``torch.compile``). Pays off on long GPU runs.
+        """,
+    ),
+    Param(
+        name="channels_last",
+        default=False,
+        constraint=["boolean"],
+        acts="network",
+        kind="bool",
+        doc="""
+        Channels-last memory format for the convolutions (faster on recent GPUs).
+        """,
+    ),
+    Param(
+        name="threshold",
+        default=0.5,
+        constraint=[Interval(Real, 0, 1, closed="neither")],
+        acts="prediction",
+        kind="float in (0, 1)",
+        doc="""
+        Multilabel ``y`` only: a label is predicted when its capsule is longer than
+        this, and the decoder reconstructs from all such capsules.
+        """,
+    ),
+    Param(
+        name="checkpoint",
+        default=None,
+        constraint=[str, os.PathLike, None],
+        acts="training",
+        kind="str, path or None",
+        doc="""
+        A directory where each epoch saves weights, optimizer state and history. If it
+        already holds a checkpoint, :meth:`fit` resumes after its last epoch (use one
+        directory per model).
+        """,
+        saved=False,
+    ),
+    Param(
+        name="accelerator",
+        default=None,
+        constraint="no_validation",
+        acts="placement",
+        kind="accelerate.Accelerator or None",
+        doc="""
+        Data-parallel training over the processes of ``accelerate launch`` (several
+        GPUs or machines, or ``--cpu``): each process trains on its share of every
+        epoch and gradients are averaged, so all hold one shared model. Only the main
+        process writes checkpoints and :meth:`save` files. Give every process the same
+        ``random_state``. None trains in this process alone.
+        """,
+        saved=False,
+    ),
+    Param(
+        name="random_state",
+        default=None,
+        constraint=["random_state"],
+        acts="training",
+        kind="int, RandomState instance or None",
+        doc="""
+        Seeds weight initialisation, shuffling and augmentation. The same value gives
+        identical predictions on the same CPU. Torch's global random state is left as
+        it was.
+        """,
+    ),
+    Param(
+        name="output",
+        default="vectors",
+        constraint=[StrOptions({"vectors", "lengths"})],
+        acts="output",
+        kind='{"vectors", "lengths"}',
+        doc="""
+        ``"vectors"``: ``n_classes * capsule_dim`` features, each capsule's components;
+        ``"lengths"``: ``n_classes`` features, the capsule lengths.
+        """,
+        owner="CapsuleTransformer",
+    ),
+)
+
+KWARGS_DOC = """    **kwargs
+        skorch-style nested parameters: ``optimizer__weight_decay=1e-4``,
+        ``callbacks__lr_scheduler__gamma=0.9``, ...
+"""
+
+
+def params_of(estimator_name: str) -> tuple[Param, ...]:
+    """The parameters of the estimator class called ``estimator_name``."""
+    return tuple(p for p in PARAMS if p.owner in (None, estimator_name))
+
+
+def constraints(estimator_name: str) -> dict:
+    """scikit-learn's ``_parameter_constraints`` for that estimator."""
+    return {p.name: p.constraint for p in params_of(estimator_name)}
+
+
+def parameters_doc(estimator_name: str) -> str:
+    """The numpydoc Parameters section for that estimator's docstring."""
+    entries = "".join(p.docstring() for p in params_of(estimator_name))
+    return "Parameters\n    ----------\n" + entries + KWARGS_DOC + "\n"
+
+
+def saved_names(estimator_name: str) -> list[str]:
+    """Parameters the safe model file stores for that estimator."""
+    return [p.name for p in params_of(estimator_name) if p.saved]
+
+
+def module_params(estimator) -> dict:
+    """skorch ``module__*`` arguments: each ``"network"`` parameter's current value."""
+    params = {}
+    for p in params_of(type(estimator).__name__):
+        if p.acts == "network":
+            value = getattr(estimator, p.name)
+            params[f"module__{p.name}"] = tuple(value) if isinstance(value, list) else value
+    return params

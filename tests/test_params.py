@@ -1,0 +1,115 @@
+"""One table describes each hyper-parameter; every consumer reads it."""
+
+import inspect
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
+from sklearn_capsnet._params import PARAMS, params_of, saved_names
+
+ESTIMATORS = [CapsNetClassifier, CapsuleTransformer]
+
+# a value other than the default for every saved parameter, all quick to train with
+NON_DEFAULT = dict(
+    routing_iterations=2,
+    routing="self_attention",
+    max_epochs=1,
+    batch_size=16,
+    predict_batch_size=7,
+    lr=2e-3,
+    lr_decay=0.9,
+    reconstruction_weight=0.001,
+    shift=1,
+    flip=True,
+    input_shape=(1, 4, 4),
+    conv_channels=8,
+    primary_types=2,
+    primary_dim=4,
+    capsule_dim=6,
+    decoder_hidden=(16,),
+    optimizer=torch.optim.SGD,
+    progress_bar=True,
+    verbose=1,
+    device="cpu",
+    mixed_precision="no",
+    compile=True,
+    channels_last=True,
+    threshold=0.9,
+    random_state=3,
+    output="lengths",
+)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_each_signature_holds_the_table_parameters_with_their_defaults(cls):
+    signature = inspect.signature(cls.__init__).parameters
+    named = {k: v.default for k, v in signature.items() if k not in ("self", "kwargs")}
+    table = {p.name: p.default for p in params_of(cls.__name__)}
+    assert list(named) == list(table)
+    assert named == table
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_each_table_parameter_is_constrained_and_documented(cls):
+    assert cls._parameter_constraints == {p.name: p.constraint for p in params_of(cls.__name__)}
+    for p in params_of(cls.__name__):
+        assert f"\n    {p.name} : {p.kind}, default=" in cls.__doc__, p.name
+        assert inspect.cleandoc(p.doc).split("\n")[0] in cls.__doc__, p.name
+
+
+# training-time objects the safe file leaves out (its docstring says so); all else is saved
+NOT_SAVED = {"callbacks", "train_split", "checkpoint", "accelerator"}
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_the_safe_file_saves_every_parameter_but_training_objects(cls):
+    names = [p.name for p in params_of(cls.__name__)]
+    assert saved_names(cls.__name__) == [name for name in names if name not in NOT_SAVED]
+
+
+def test_every_saved_parameter_has_a_non_default_test_value():
+    table = {p.name: p.default for p in PARAMS}
+    for name in set(table) - NOT_SAVED:
+        assert name in NON_DEFAULT and NON_DEFAULT[name] != table[name], name
+
+
+def test_network_parameters_reach_the_module():
+    X, y = np.random.default_rng(0).random((40, 16)), np.arange(40) % 2
+    values = {p.name: NON_DEFAULT[p.name] for p in PARAMS if p.acts == "network"}
+    clf = CapsNetClassifier(max_epochs=1, input_shape=(1, 4, 4), **values).fit(X, y)
+    net = clf.net_.module_
+    assert net.classes.routing.__class__.__name__ == "SelfAttentionRouting"
+    assert net.conv[0].out_channels == values["conv_channels"]
+    assert net.primary.capsule_types == values["primary_types"]
+    assert net.primary.capsule_dim == values["primary_dim"]
+    assert net.classes.weight.shape[2] == values["capsule_dim"]
+    assert net.decoder.layers[0].out_features == values["decoder_hidden"][0]
+    assert net.channels_last
+    clf.set_params(routing="dynamic").fit(X, y)
+    assert clf.net_.module_.classes.routing.iterations == values["routing_iterations"]
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_save_and_load_round_trip_every_saved_parameter(cls, tmp_path, capsys):
+    X = np.random.default_rng(0).random((40, 16))
+    Y = np.stack([np.arange(40) % 2, (np.arange(40) // 2) % 2], axis=1)  # multilabel
+    names = {p.name for p in params_of(cls.__name__)} - NOT_SAVED
+    params = {k: v for k, v in NON_DEFAULT.items() if k in names}
+    model = cls(**{**params, "compile": False}).fit(X, Y)
+    model.set_params(compile=params["compile"])  # compiles lazily: not at fit here
+    model.save(tmp_path / "model.safetensors")
+    loaded = cls.load(tmp_path / "model.safetensors", device="cpu")
+    assert {k: loaded.get_params()[k] for k in params} == {
+        k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
+    }
+    model.set_params(compile=False)
+    loaded.set_params(compile=False)
+    if cls is CapsNetClassifier:  # threshold decides multilabel predictions
+        np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+        np.testing.assert_allclose(
+            loaded.decision_function(X), model.decision_function(X), rtol=1e-5, atol=1e-7
+        )
+    else:
+        np.testing.assert_allclose(loaded.transform(X), model.transform(X), rtol=1e-5, atol=1e-7)
