@@ -35,7 +35,9 @@ def make_shapes(
     """``n_samples`` uint8 images and their shape labels.
 
     Returns ``X`` of shape ``(n, H, W)`` (or ``(n, H, W, channels)`` when channels > 0,
-    channels-last like most image libraries) and ``y`` in ``0 … n_classes-1``.
+    channels-last like most image libraries) and ``y`` in ``0 … n_classes-1``. Beyond
+    ten classes, label ``k`` is shape ``k % 10`` at the ``k // 10``-th of evenly spaced
+    sizes (up to 100 classes on 28×28).
     """
     rng = np.random.default_rng(seed)
     height, width = size
@@ -44,11 +46,39 @@ def make_shapes(
     X = np.zeros((n_samples, height, width), np.uint8)
     smallest = max(3, min(height, width) // 3)
     largest = max(smallest, min(height, width) * 2 // 3)
+    n_sizes = -(-n_classes // N_SHAPES)
     for image, label in zip(X, y, strict=True):
-        side = int(rng.integers(smallest, largest + 1))
+        if n_sizes > 1:  # the size is part of the class
+            side = smallest + (largest - smallest) * (label // N_SHAPES) // max(1, n_sizes - 1)
+        else:
+            side = int(rng.integers(smallest, largest + 1))
         top = int(rng.integers(0, height - side + 1))
         left = int(rng.integers(0, width - side + 1))
         image[top : top + side, left : left + side][_shape_mask(label % N_SHAPES, side)] = 255
     if channels:
         X = np.repeat(X[..., None], channels, axis=-1)
     return X, y
+
+
+# the input sizes the default network must learn at: (channels, height, width)
+SIZES = {
+    "8x8": (1, 8, 8),
+    "16x16": (1, 16, 16),
+    "28x28": (1, 28, 28),
+    "32x32x3": (3, 32, 32),
+    "64x64": (1, 64, 64),
+    "20x40": (1, 20, 40),
+    "table10": (10, 1, 1),
+}
+
+
+def network_inputs(shape, n: int = 16):
+    """``n`` float32 tensors in [0, 1] of ``shape``: shapes images, or uniform table rows."""
+    import torch
+
+    channels, height, width = shape
+    if height * width == 1:
+        return torch.rand(n, *shape)
+    images, _ = make_shapes(n, size=(height, width), channels=channels, seed=1)
+    images = images.reshape(n, height, width, channels).transpose(0, 3, 1, 2)
+    return torch.from_numpy(images / 255.0).float()

@@ -8,20 +8,11 @@ optimiser steps, and the default network never learnt (10 % on real 28×28 image
 import numpy as np
 import pytest
 import torch
-from shapes import make_shapes
+from shapes import SIZES, make_shapes, network_inputs
 
 from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet.nn import CapsNet, ClassCapsules, geometry, make_routing
 
-SIZES = {
-    "digits 8x8": (1, 8, 8),
-    "16x16": (1, 16, 16),
-    "28x28": (1, 28, 28),
-    "32x32x3": (3, 32, 32),
-    "64x64": (1, 64, 64),
-    "non-square 20x40": (1, 20, 40),
-    "table of 10 features": (10, 1, 1),
-}
 ROUTINGS = ["dynamic", "self_attention"]
 PRIMARY_TYPES, PRIMARY_DIM, CAPSULE_DIM = 32, 8, 16  # the defaults
 
@@ -55,22 +46,13 @@ def test_class_capsules_are_neither_saturated_nor_vanishing_with_children_at_ful
     assert lengths.max() < 0.95
 
 
-def _inputs(shape, n=4):
-    channels, height, width = shape
-    if height * width == 1:
-        return torch.rand(n, *shape)
-    images, _ = make_shapes(n, size=(height, width), channels=channels, seed=1)
-    images = images.reshape(n, height, width, channels).transpose(0, 3, 1, 2)
-    return torch.from_numpy(images / 255.0).float()
-
-
 @pytest.mark.parametrize("routing", ROUTINGS)
 @pytest.mark.parametrize("shape", SIZES.values(), ids=SIZES.keys())
 def test_default_network_starts_unsaturated_on_images(shape, routing):
     torch.manual_seed(0)
     net = CapsNet(shape, 10, routing=routing)
     with torch.no_grad():
-        lengths = net(_inputs(shape)).norm(dim=-1)
+        lengths = net(network_inputs(shape, 4)).norm(dim=-1)
     assert 0 < lengths.mean() and lengths.max() < 0.9
 
 
