@@ -57,10 +57,11 @@ class Param:
 
 
 def _show(value) -> str:
-    if inspect.isclass(value):
-        return (
-            f"{value.__module__.split('.')[0]}.{value.__module__.split('.')[1]}.{value.__name__}"
-        )
+    """A default as the docs write it: ``"dynamic"``, ``0.001``, ``torch.optim.Adam``."""
+    if inspect.isclass(value) and value.__module__.startswith("torch.optim"):
+        return f"torch.optim.{value.__name__}"
+    if isinstance(value, str):
+        return f'"{value}"'
     return repr(value)
 
 
