@@ -11,12 +11,14 @@ each size (tables: ``make_classification``), both routings, and 2 and 100 classe
 reports the loss per epoch and held-out accuracy.
 
 ``--train STEPS``: the default 28×28 network trained for STEPS Adam steps (batch 32,
-lr 1e-3) on the first 2,000 Fashion-MNIST training images, for each starting weight
-scale in ``--inits`` ("current", "old" for the former N(0, 1/P), or a number for
-N(0, x²)); reports the loss and the test accuracy on the next 1,000 images.
+lr 1e-3) on the first 2,000 Fashion-MNIST training images, for each class-capsule
+weight setting in ``--inits``: "current" (``W = scale * weight``, Adam on ``weight``),
+"unscaled" (the same starting ``W``, Adam on ``W`` itself), "old" (the former N(0, 1/P),
+Adam on ``W``) or a number x (N(0, x²), Adam on ``W``); reports the loss and the test
+accuracy on the next 1,000 images.
 
     python benchmarks/bench_init.py --lengths
-    python benchmarks/bench_init.py --train 150 --inits current old 0.01
+    python benchmarks/bench_init.py --train 150 --inits current unscaled old 0.01
     python benchmarks/bench_init.py --learn 40
 """
 
@@ -31,7 +33,6 @@ import torch
 from environment import machine
 
 from sklearn_capsnet.nn import CapsNet, CapsuleLoss, geometry
-from sklearn_capsnet.nn import layers as capsule_layers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from shapes import SIZES, make_shapes, network_inputs  # noqa: E402
@@ -56,23 +57,22 @@ def starting_lengths(sizes) -> None:
                     "input": name,
                     "classes": n_classes,
                     "children": n_children,
-                    "weight_std": round(float(net.classes.weight.detach().std()), 4),
+                    "weight_std": round(float(net.classes.prediction_weight.detach().std()), 4),
                     "mean_length_on_images": round(float(on_images.mean()), 4),
                     "mean_length_children_at_full_length": round(float(at_full_length.mean()), 4),
                 }
                 print(json.dumps(record), flush=True)
 
 
-def _init_std(init: str, current):
-    """The function giving the starting weight scale for ``init``."""
+def _set_init(net, init: str) -> None:
+    """Give ``net``'s class capsules the weight setting ``init`` (see ``--train``)."""
     if init == "current":
-        return current
-    value = 8**-0.5 if init == "old" else float(init)  # old: N(0, 1/P) with P = 8
-
-    def fixed(n_children, n_parents, parent_dim, agreement=None):
-        return value
-
-    return fixed
+        return
+    layer = net.classes
+    std = layer.scale if init == "unscaled" else 8**-0.5 if init == "old" else float(init)
+    with torch.no_grad():
+        layer.weight.mul_(std)  # weight ~ N(0, std²) is W itself: Adam steps on W
+    layer.scale = 1.0
 
 
 def first_steps(steps: int, inits, data_home) -> None:
@@ -83,15 +83,11 @@ def first_steps(steps: int, inits, data_home) -> None:
     n_train = 2 * n // 3  # 2,000 to train on, the next 1,000 to test
     X = torch.from_numpy(images[:n].reshape(-1, 1, 28, 28) / 255.0).float()
     y = torch.from_numpy(labels[:n])
-    original = capsule_layers.class_capsule_init_std
     for init in inits:
-        capsule_layers.class_capsule_init_std = _init_std(init, original)
         torch.manual_seed(0)
-        try:
-            net = CapsNet((1, 28, 28), 10)
-        finally:
-            capsule_layers.class_capsule_init_std = original
-        std = round(float(net.classes.weight.detach().std()), 4)
+        net = CapsNet((1, 28, 28), 10)
+        _set_init(net, init)
+        std = round(float(net.classes.prediction_weight.detach().std()), 4)
         optimizer, loss_fn, losses = torch.optim.Adam(net.parameters(), 1e-3), CapsuleLoss(), []
         start = time.perf_counter()
         for _ in range(steps):

@@ -21,7 +21,8 @@ from ._params import saved_names
 
 __all__ = ["save_estimator", "load_estimator"]
 
-FORMAT, FORMAT_VERSION = "sklearn-capsnet", 1
+# Version 2: the class-capsule ``weight`` is stored divided by its constant scale.
+FORMAT, FORMAT_VERSION = "sklearn-capsnet", 2
 # stored apart from the JSON-valued parameters: by name, or when it is an int
 _SPECIAL = ("optimizer", "random_state")
 
@@ -115,8 +116,16 @@ def _read(path) -> tuple[dict, dict]:
         description = json.loads(metadata[FORMAT])
     except json.JSONDecodeError as error:
         raise _invalid(path, f"its description is not JSON ({error})") from None
-    if description.get("format") != FORMAT or description.get("format_version") != FORMAT_VERSION:
-        raise _invalid(path, f"unknown format {description.get('format_version')!r}")
+    if description.get("format") != FORMAT:
+        raise _invalid(path, f"unknown format {description.get('format')!r}")
+    version = description.get("format_version")
+    if version != FORMAT_VERSION:
+        raise _invalid(
+            path,
+            f"it is in format version {version!r} and this sklearn-capsnet reads version "
+            f"{FORMAT_VERSION} only; fit the model again with this version, or load it "
+            "with the version that saved it",
+        )
     if description.get("sha256") != _digest(tensors):
         raise _invalid(path, "its tensors do not match their checksum (corrupt or modified)")
     return description, tensors

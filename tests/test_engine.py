@@ -150,7 +150,7 @@ def test_class_capsules_match_per_pair_matmul_and_routing(gen):
     layer = ClassCapsules(5, 8, 3, 16, DynamicRouting(3)).double()
     u = torch.randn(2, 5, 8, generator=gen, dtype=torch.float64, requires_grad=True)
     v = layer(u)
-    expected = class_capsules_loop(layer.weight, u, 3)
+    expected = class_capsules_loop(layer.scale * layer.weight, u, 3)
     torch.testing.assert_close(v, expected)
 
     (grad_w, grad_u) = torch.autograd.grad(v.square().sum(), (layer.weight, u))

@@ -56,9 +56,15 @@ def test_default_network_starts_unsaturated_on_images(shape, routing):
     assert 0 < lengths.mean() and lengths.max() < 0.9
 
 
-@pytest.mark.parametrize("routing", ROUTINGS)
-def test_default_network_learns_28x28_shapes_in_forty_steps(routing):
-    X, y = make_shapes(960, seed=0)  # uint8 (n, 28, 28), ten classes
+# Measured when written: dynamic 0.45 (10 classes) and 0.91 (2 classes); self-attention
+# 0.27 (it starts slower). With Adam stepping W itself, 2 classes stayed at 0.5: each step
+# moved s_j by about I·lr·sqrt(P)/J = 1.6 and pinned both capsules at full length.
+@pytest.mark.parametrize(
+    "routing, n_classes, chance_beaten",
+    [("dynamic", 10, 0.2), ("self_attention", 10, 0.2), ("dynamic", 2, 0.75)],
+)
+def test_default_network_learns_28x28_shapes_in_forty_steps(routing, n_classes, chance_beaten):
+    X, y = make_shapes(960, n_classes=n_classes, seed=0)  # uint8 (n, 28, 28)
     clf = CapsNetClassifier(max_epochs=2, routing=routing, random_state=0)
     clf.fit(X[:640], y[:640])  # 2 epochs of 20 steps
     losses = clf.history_[:, "train_loss"]
@@ -66,5 +72,4 @@ def test_default_network_learns_28x28_shapes_in_forty_steps(routing):
     lengths = np.linalg.norm(clf.capsules(X[640:]), axis=-1)
     assert 0.1 < lengths.mean() < 0.8  # the old init: 0.99 - 1.0 for every capsule
     assert lengths.std(axis=1).mean() > 0.05  # classes told apart, not all alike
-    # chance: 0.1; self-attention starts slower (0.27 here when measured)
-    assert clf.score(X[640:], y[640:]) > 0.2
+    assert clf.score(X[640:], y[640:]) > chance_beaten

@@ -176,6 +176,20 @@ def test_tampered_truncated_or_foreign_files_are_refused(tmp_path, fitted):
         CapsNetClassifier.load(path)
 
 
+def test_a_file_in_an_older_format_version_is_refused_with_the_way_out(tmp_path, fitted):
+    # Version 1 stored the class-capsule weights unscaled: read as version 2 they
+    # would predict garbage, so loading must stop and say what to do.
+    path = tmp_path / "model.safetensors"
+    fitted.save(path)
+
+    def older(description):
+        description["format_version"] = 1
+
+    _rewrite(path, edit_description=older)
+    with pytest.raises(ValueError, match="format version 1 .* reads version 2 only; fit"):
+        CapsNetClassifier.load(path)
+
+
 def test_a_description_that_does_not_match_the_tensors_is_refused(tmp_path, fitted):
     from sklearn_capsnet._persistence import _digest
 
