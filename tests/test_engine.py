@@ -245,9 +245,11 @@ def test_predict_proba_argmax_is_the_longest_capsule_near_0_and_1(lengths):
     assert proba.max() > proba.min()  # no ties made up between distinct lengths
 
 
-def test_paper_network_has_8215568_parameters():
+def test_paper_network_has_the_papers_parameters_but_a_10x10_first_kernel():
+    # The paper's 8,215,568 with a 9×9 first kernel; 10×10 here so that its last
+    # row and column are read (geometry()), 256 kernels of 19 more weights each.
     net = CapsNet((1, 28, 28), 10)
-    assert sum(p.numel() for p in net.parameters()) == 8_215_568
+    assert sum(p.numel() for p in net.parameters()) == 8_215_568 + 256 * (10 * 10 - 9 * 9)
     assert net.geometry.grid == (6, 6)
     assert net.classes.weight.shape == (1152, 10, 16, 8)
 

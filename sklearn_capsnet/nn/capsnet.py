@@ -13,6 +13,7 @@ __all__ = ["CapsNet", "Geometry", "geometry"]
 
 PAPER_SIZE = 28  # the paper's kernels (9) and stride (2) are for 28-pixel inputs
 PAPER_KERNEL = 9
+PRIMARY_STRIDE = 2
 
 
 class Geometry(NamedTuple):
@@ -30,10 +31,20 @@ def _scaled_kernel(size: int) -> int:
 def geometry(height: int, width: int) -> Geometry:
     """Kernel sizes scaled from the paper's 9×9-on-28×28 to an input size.
 
-    Both convolutions use a kernel of ``round(9 * size / 28)`` per axis (at least 1),
-    shrunk where needed so the primary capsule grid (stride 2) stays at least 1×1.
-    28×28 gives the paper's 9×9 kernels and a 6×6 grid; 8×8 gives 3×3 kernels and a
-    2×2 grid; 1×1 (tabular features as channels) gives 1×1 kernels.
+    Both convolutions start from a kernel of ``round(9 * size / 28)`` per axis (at
+    least 1), shrunk where needed so the primary capsule grid (stride 2) stays at
+    least 1×1. Then every input position must reach a primary capsule:
+
+    - a primary kernel of at least 2 wherever the grid has more than one position
+      (a 1-wide kernel with stride 2 would skip every other one);
+    - the primary windows must end on the last convolution output: where they would
+      stop one short, the first kernel grows by one. This applies to every even
+      size, 28 included: the paper's 9×9 kernels read 27 of the 28 rows and columns
+      (the primary windows cover convolution outputs 0-18 of 20). Here 28×28 has a
+      10×10 first kernel, the same 6×6 grid of capsules, and 4,864 parameters more
+      than the paper's 8,215,568.
+
+    1×1 (tabular features as channels) gives 1×1 kernels.
 
     Parameters
     ----------
@@ -48,9 +59,11 @@ def geometry(height: int, width: int) -> Geometry:
     Examples
     --------
     >>> geometry(28, 28)
-    Geometry(conv_kernel=(9, 9), primary_kernel=(9, 9), grid=(6, 6))
-    >>> geometry(8, 8).grid
-    (2, 2)
+    Geometry(conv_kernel=(10, 10), primary_kernel=(9, 9), grid=(6, 6))
+    >>> geometry(8, 8)
+    Geometry(conv_kernel=(4, 4), primary_kernel=(3, 3), grid=(2, 2))
+    >>> geometry(2, 2)
+    Geometry(conv_kernel=(1, 1), primary_kernel=(2, 2), grid=(1, 1))
     """
     if height < 1 or width < 1:
         raise ValueError(f"images must be at least 1x1, got {height}x{width}.")
@@ -58,10 +71,12 @@ def geometry(height: int, width: int) -> Geometry:
     for size in (height, width):
         k1 = min(_scaled_kernel(size), size)
         after_conv = size - k1 + 1
-        k2 = min(_scaled_kernel(size), after_conv)
+        k2 = max(min(_scaled_kernel(size), after_conv), min(PRIMARY_STRIDE, after_conv))
+        if (after_conv - k2) % PRIMARY_STRIDE:  # the last output would be skipped
+            k1, after_conv = k1 + 1, after_conv - 1
         conv.append(k1)
         primary.append(k2)
-        grid.append((after_conv - k2) // 2 + 1)
+        grid.append((after_conv - k2) // PRIMARY_STRIDE + 1)
     return Geometry(tuple(conv), tuple(primary), tuple(grid))
 
 
@@ -126,7 +141,11 @@ class CapsNet(nn.Module):
             nn.ReLU(inplace=True),
         )
         self.primary = PrimaryCapsules(
-            conv_channels, primary_types, primary_dim, self.geometry.primary_kernel, stride=2
+            conv_channels,
+            primary_types,
+            primary_dim,
+            self.geometry.primary_kernel,
+            stride=PRIMARY_STRIDE,
         )
         n_primary = primary_types * self.geometry.grid[0] * self.geometry.grid[1]
         self.classes = ClassCapsules(
