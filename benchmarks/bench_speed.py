@@ -115,7 +115,10 @@ def engine_variants(n_classes, compile_):
         ("eager_einsum_baseline", lambda: EagerEinsumCapsNet(n_classes), None),
     ]
     if compile_:
-        compiled = lambda: torch.compile(CapsNet((1, 28, 28), n_classes, channels_last=True))  # noqa: E731
+
+        def compiled():
+            return torch.compile(CapsNet((1, 28, 28), n_classes, memory_format="channels_last"))
+
         variants.append(("sklearn_capsnet_compiled_bf16_channels_last", compiled, torch.bfloat16))
     return variants
 

@@ -1,8 +1,9 @@
 """sklearn-capsnet: a scikit-learn compatible Capsule Network built on skorch and PyTorch."""
 
 from ._classifier import CapsNetClassifier
+from ._layout import ImageShapeWarning
 from ._transformer import CapsuleTransformer
 
 __version__ = "0.1.0"
 
-__all__ = ["CapsNetClassifier", "CapsuleTransformer", "__version__"]
+__all__ = ["CapsNetClassifier", "CapsuleTransformer", "ImageShapeWarning", "__version__"]

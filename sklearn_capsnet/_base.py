@@ -22,19 +22,14 @@ from skorch.callbacks import Checkpoint, LRScheduler, ProgressBar
 
 from ._callbacks import EpochSeed
 from ._device import flushed_denormals, resolve_device, seeded
+from ._layout import read_layout
 from ._loader import ArrayDataset, BatchLoader
 from ._outputs import CapsuleOutputsMixin
 from ._params import constraints, module_params
 from ._persistence import load_estimator, save_estimator
 from ._targets import TargetsMixin
 from ._trainer import AcceleratedCapsNetTrainer, CapsNetTrainer
-from ._validation import (
-    as_rows,
-    check_sample_shape,
-    infer_input_shape,
-    input_scaling,
-    is_image,
-)
+from ._validation import as_rows, input_scaling, is_image
 from .nn import CapsNet, CapsuleLoss
 
 __all__ = ["CapsNetBase"]
@@ -42,6 +37,13 @@ __all__ = ["CapsNetBase"]
 # skorch-style nested parameters the estimators pass through to their net
 SKORCH_PREFIXES = ("optimizer__", "callbacks__", "compile__")
 PAPER_SHIFT, PAPER_SIZE = 2, 28
+# former names, and what replaced them
+RENAMED = {
+    "channels_last": (
+        'memory_format="channels_last" is the memory format of the convolutions; '
+        'data_format="channels_last" reads images held as (n, height, width, channels).'
+    ),
+}
 
 CHECKPOINT_FILES = {
     "f_params": "params.pt",
@@ -74,6 +76,7 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
         shift=None,
         flip=False,
         input_shape=None,
+        data_format="auto",
         conv_channels=256,
         primary_types=32,
         primary_dim=8,
@@ -87,7 +90,7 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
         device="auto",
         mixed_precision="auto",
         compile=False,
-        channels_last=False,
+        memory_format="contiguous",
         threshold=0.5,
         checkpoint=None,
         accelerator=None,
@@ -105,6 +108,7 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
         self.shift = shift
         self.flip = flip
         self.input_shape = input_shape
+        self.data_format = data_format
         self.conv_channels = conv_channels
         self.primary_types = primary_types
         self.primary_dim = primary_dim
@@ -118,7 +122,7 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
         self.device = device
         self.mixed_precision = mixed_precision
         self.compile = compile
-        self.channels_last = channels_last
+        self.memory_format = memory_format
         self.threshold = threshold
         self.checkpoint = checkpoint
         self.accelerator = accelerator
@@ -155,6 +159,10 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
 
     def _check_extra_params(self) -> None:
         for key in self._extra_params():
+            if key in RENAMED:
+                raise ValueError(
+                    f"{type(self).__name__} has no parameter {key!r} any more: {RENAMED[key]}"
+                )
             if not key.startswith(SKORCH_PREFIXES):
                 raise ValueError(
                     f"{type(self).__name__} got an unknown parameter {key!r}; besides the "
@@ -205,7 +213,9 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
         self._check_extra_params()
         self._check_architecture()
         X, y, sample_shape = as_rows(self, X, y, reset=True)
-        self.input_shape_ = infer_input_shape(self.input_shape, X.shape[1], sample_shape)
+        self.input_shape_, self.data_format_ = read_layout(
+            self, X, sample_shape, input_shape=self.input_shape, data_format=self.data_format
+        )
         self.input_offset_, self.input_scale_ = input_scaling(X, self.input_shape_)
         self._prepare_device()
         return X, y
@@ -218,8 +228,7 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
 
     def _validate_more_data(self, X, y):
         """Validate data for more training of a fitted model; returns (X, y_encoded)."""
-        X, y, sample_shape = as_rows(self, X, y, reset=False)
-        check_sample_shape(self, sample_shape, self.input_shape_)
+        X, y, _ = as_rows(self, X, y, reset=False)  # images checked against fit's
         return X, self._encode_targets(y, reset=False)
 
     def _init_net(self) -> None:
@@ -259,6 +268,7 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
         """The BatchLoader arguments of the net, which follow ``device_``."""
         shared = dict(
             input_shape=self.input_shape_,
+            data_format=self.data_format_,
             offset=self.input_offset_,
             scale=self.input_scale_,
             device=self.device_,
@@ -331,9 +341,11 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, C, H, W)
+        X : array-like of shape (n_samples, n_features) or a stack of images
             Images or tabular features; any numeric dtype (uint8 images stay bytes until
-            they reach the device).
+            they reach the device). Also a torch tensor or a list of equally sized images
+            (arrays, tensors, PIL images). The user guide's "How X is read" says how each
+            shape is read (``input_shape``, ``data_format``).
         y : array-like of shape (n_samples,)
             Class labels of any hashable type.
 

@@ -34,6 +34,8 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
         Column names, when ``X`` was a DataFrame with string column names.
     input_shape_ : tuple of (int, int, int)
         ``(channels, height, width)`` the network was built for.
+    data_format_ : {"channels_first", "channels_last"}
+        The order of the values of one sample of ``X`` (see ``data_format``).
     input_offset_, input_scale_ : ndarray of shape (n_features,)
         Inputs enter the network as ``(X - input_offset_) / input_scale_``: [0, 1] on
         the training data (one range for all pixels of images, one per tabular feature).

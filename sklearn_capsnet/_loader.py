@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import Subset
 
 from ._device import fits_on_device
+from ._layout import to_channels_first
 from .nn.augment import random_flip, random_shift
 
 __all__ = ["ArrayDataset", "BatchLoader"]
@@ -89,7 +90,10 @@ class BatchLoader:
     batch_size : int
     shuffle : bool, default=False
     input_shape : (int, int, int)
-        ``(C, H, W)`` used to view rows as images for ``shift``.
+        ``(C, H, W)`` of one row, channels first.
+    data_format : {"channels_first", "channels_last"}, default="channels_first"
+        The order of the values in the rows of ``X``; channels-last rows are
+        rearranged batch by batch, after the move to the device.
     offset, scale : array of shape (n_features,)
         Each batch becomes ``(X - offset) / scale`` in float32.
     shift : int, default=0
@@ -114,6 +118,7 @@ class BatchLoader:
         shuffle: bool = False,
         *,
         input_shape,
+        data_format="channels_first",
         offset,
         scale,
         shift: int = 0,
@@ -127,6 +132,7 @@ class BatchLoader:
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.input_shape = tuple(input_shape)
+        self.data_format = data_format
         self.shift = int(shift)
         self.flip = bool(flip)
         self.shard_index, self.shard_count = (int(v) for v in shard)
@@ -159,6 +165,7 @@ class BatchLoader:
                     index = index.numpy()
             rows = _to_tensor(self.X[index]).to(self.device, non_blocking=True)
             x = (rows.float() - self.offset) * self.inv_scale  # [b, F] in [0, 1] on training data
+            x = to_channels_first(x, self.input_shape, self.data_format)
             if self.y is None and len(x) < self.batch_size:
                 x = torch.nn.functional.pad(x, (0, 0, 0, self.batch_size - len(x)))  # [B, F]
             if self.shift or self.flip:

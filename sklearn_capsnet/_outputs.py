@@ -9,8 +9,9 @@ from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from ._device import flushed_denormals
+from ._layout import to_user_layout
 from ._loader import ArrayDataset, BatchLoader
-from ._validation import as_rows, check_sample_shape
+from ._validation import as_rows
 from .nn import capsule_lengths
 
 __all__ = ["CapsuleOutputsMixin"]
@@ -31,8 +32,7 @@ class CapsuleOutputsMixin:
         allocated once, so memory is bounded by the batch size plus the output.
         """
         check_is_fitted(self, "net_")
-        X, _, sample_shape = as_rows(self, X, reset=False)
-        check_sample_shape(self, sample_shape, self.input_shape_)
+        X, _, _ = as_rows(self, X, reset=False)  # images checked against fit's
         out = np.empty((len(X), *shape), dtype=dtype)
         done, pending = 0, []
         for capsules in self._capsule_batches(X):
@@ -163,7 +163,9 @@ class CapsuleOutputsMixin:
         -------
         ndarray of shape (n_samples, n_features)
             The decoder's output mapped back through ``input_offset_`` and
-            ``input_scale_``; reshape rows with ``input_shape_`` to see images.
+            ``input_scale_``, in the order of ``X``'s values: reshape rows to
+            ``(C, H, W)`` of ``input_shape_``, or to ``(H, W, C)`` when ``data_format_``
+            is ``"channels_last"``, to see images.
         """
         check_is_fitted(self, "net_")
         decoded = self._map_capsules(X, self._decoded, (math.prod(self.input_shape_),))
@@ -177,7 +179,8 @@ class CapsuleOutputsMixin:
         return self.net_.module_.reconstruct(capsules, labels)
 
     def _in_input_units(self, decoded: np.ndarray) -> np.ndarray:
-        """Map decoder output in place back through the input scaling."""
+        """Map decoder output back to the layout and units of ``X``."""
+        decoded = to_user_layout(decoded, self.input_shape_, self.data_format_)
         decoded *= self.input_scale_
         decoded += self.input_offset_
         return decoded

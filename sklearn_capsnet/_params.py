@@ -184,10 +184,31 @@ PARAMS: tuple[Param, ...] = (
         acts="data",
         kind="tuple of (channels, height, width) or None",
         doc="""
-        How one row of ``X`` is seen by the network. None infers it: arrays of shape
-        ``(n, H, W)`` or ``(n, C, H, W)`` keep their shape; flat rows whose length is a
-        square ``H*H`` become one-channel ``H×H`` images; anything else is tabular,
-        ``(n_features, 1, 1)``, where the convolutions act as dense layers.
+        How one sample of ``X`` is seen by the network, channels first. None reads it
+        from ``X``: image stacks keep their shape (the channel axis as ``data_format``
+        says); flat rows are a table, ``(n_features, 1, 1)``, where the convolutions
+        act as dense layers, except rows of a square number ``H*H >= 64`` of
+        pixel-like values (all in [0, 1], or whole numbers in [0, 255]), read as
+        one-channel ``H×H`` images with an :class:`~sklearn_capsnet.ImageShapeWarning`. Pass
+        ``(n_features, 1, 1)`` to keep such a table a table. See the user guide,
+        "How X is read".
+        """,
+    ),
+    Param(
+        name="data_format",
+        default="auto",
+        constraint=[StrOptions({"auto", "channels_first", "channels_last"})],
+        acts="data",
+        kind='{"auto", "channels_first", "channels_last"}',
+        doc="""
+        Where the channels of ``X``'s images are, as in Keras: ``"channels_last"``
+        for ``(n, H, W, C)`` (NumPy, PIL, OpenCV, TensorFlow), ``"channels_first"`` for
+        ``(n, C, H, W)`` (PyTorch). ``"auto"`` reads a last axis of 1, 3 or 4 behind
+        larger height and width as channels, a first axis of 1, 3 or 4 likewise;
+        otherwise the shorter of the two, announced with an
+        :class:`~sklearn_capsnet.ImageShapeWarning`. Flat rows with an ``input_shape`` are channels
+        first unless this says ``"channels_last"``. Channels-last data is
+        rearranged batch by batch on its way to the device.
         """,
     ),
     Param(
@@ -328,13 +349,15 @@ PARAMS: tuple[Param, ...] = (
         """,
     ),
     Param(
-        name="channels_last",
-        default=False,
-        constraint=["boolean"],
+        name="memory_format",
+        default="contiguous",
+        constraint=[StrOptions({"contiguous", "channels_last"})],
         acts="network",
-        kind="bool",
+        kind='{"contiguous", "channels_last"}',
         doc="""
-        Channels-last memory format for the convolutions (faster on recent GPUs).
+        How the convolutions keep their inputs and weights in memory: ``"channels_last"``
+        is faster on recent GPUs and changes no result. It is not how ``X`` is laid out;
+        that is ``data_format``.
         """,
     ),
     Param(

@@ -76,6 +76,7 @@ def save_estimator(estimator, path) -> None:
             "n_features_in": int(estimator.n_features_in_),
             "feature_names_in": getattr(estimator, "feature_names_in_", np.array([])).tolist(),
             "input_shape": list(estimator.input_shape_),
+            "data_format": estimator.data_format_,
             "n_iter": int(estimator.n_iter_),
         },
     }
@@ -159,6 +160,7 @@ def load_estimator(cls, path, device="auto"):
         if fitted["feature_names_in"]:
             estimator.feature_names_in_ = np.asarray(fitted["feature_names_in"], dtype=object)
         estimator.input_shape_ = tuple(int(v) for v in fitted["input_shape"])
+        estimator.data_format_ = str(fitted["data_format"])
         estimator.input_offset_ = tensors.pop("input_offset").numpy()
         estimator.input_scale_ = tensors.pop("input_scale").numpy()
         estimator._prepare_device()

@@ -35,6 +35,8 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         Column names, when ``X`` was a DataFrame with string column names.
     input_shape_ : tuple of (int, int, int)
         ``(channels, height, width)`` the network was built for.
+    data_format_ : {"channels_first", "channels_last"}
+        The order of the values of one sample of ``X`` (see ``data_format``).
     input_offset_, input_scale_ : ndarray of shape (n_features,)
         Inputs enter the network as ``(X - input_offset_) / input_scale_``.
     device_ : str
@@ -82,6 +84,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         shift=None,
         flip=False,
         input_shape=None,
+        data_format="auto",
         conv_channels=256,
         primary_types=32,
         primary_dim=8,
@@ -95,7 +98,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         device="auto",
         mixed_precision="auto",
         compile=False,
-        channels_last=False,
+        memory_format="contiguous",
         threshold=0.5,
         checkpoint=None,
         accelerator=None,
@@ -115,6 +118,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
             shift=shift,
             flip=flip,
             input_shape=input_shape,
+            data_format=data_format,
             conv_channels=conv_channels,
             primary_types=primary_types,
             primary_dim=primary_dim,
@@ -128,7 +132,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
             device=device,
             mixed_precision=mixed_precision,
             compile=compile,
-            channels_last=channels_last,
+            memory_format=memory_format,
             threshold=threshold,
             checkpoint=checkpoint,
             accelerator=accelerator,

@@ -9,7 +9,9 @@ import math
 import numpy as np
 from sklearn.utils.validation import column_or_1d, validate_data
 
-__all__ = ["as_rows", "infer_input_shape", "check_sample_shape", "input_scaling", "is_image"]
+from ._layout import as_array, check_sample_shape, check_stack
+
+__all__ = ["as_rows", "input_scaling", "is_image"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -17,9 +19,11 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 def as_rows(estimator, X, y="no_validation", *, reset: bool):
     """Validate ``X`` (and ``y``) and return ``X`` as rows of features.
 
-    Image stacks ``(n, H, W)`` or ``(n, C, H, W)`` are flattened to
-    ``(n, C*H*W)`` (a view where possible, so memmaps stay on disk); their
-    sample shape is returned too. ``n_features_in_`` and ``feature_names_in_``
+    Image stacks ``(n, H, W)``, ``(n, C, H, W)`` or ``(n, H, W, C)`` (arrays,
+    memmaps, tensors, or lists of images: see :mod:`._layout`) are flattened to
+    rows in their own order (a view where possible, so memmaps stay on disk);
+    their sample shape is returned too. When predicting (``reset=False``) it must
+    match the images of ``fit``. ``n_features_in_`` and ``feature_names_in_``
     are set (``reset=True``) or checked, as scikit-learn does.
 
     Returns
@@ -33,8 +37,12 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
         ``X.shape[1:]`` for arrays of more than two dimensions.
     """
     sample_shape = None
+    X = as_array(X)
+    check_stack(X)
     if isinstance(X, np.ndarray) and X.ndim > 2:
         sample_shape = X.shape[1:]
+        if not reset and hasattr(estimator, "input_shape_"):
+            check_sample_shape(estimator, sample_shape)  # before the feature count check
         X = X.reshape(X.shape[0], math.prod(sample_shape))
     common = dict(
         reset=reset,
@@ -58,58 +66,6 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
             f"{type(estimator).__name__} computes in float32: rescale X first."
         )
     return X, y, sample_shape
-
-
-def infer_input_shape(input_shape, n_features: int, sample_shape) -> tuple[int, int, int]:
-    """The ``(channels, height, width)`` that the network sees.
-
-    An explicit ``input_shape`` must hold exactly ``n_features`` values. Without one,
-    image stacks keep their shape, flat rows whose length is a square become
-    one-channel square images, and anything else is tabular: ``(n_features, 1, 1)``.
-
-    Examples
-    --------
-    >>> infer_input_shape(None, 64, None)
-    (1, 8, 8)
-    >>> infer_input_shape(None, 10, None)
-    (10, 1, 1)
-    >>> infer_input_shape(None, 48, (3, 4, 4))
-    (3, 4, 4)
-    """
-    if input_shape is not None:
-        shape = tuple(int(v) for v in input_shape)
-        if math.prod(shape) != n_features:
-            raise ValueError(
-                f"input_shape={tuple(input_shape)} holds {math.prod(shape)} values per sample, "
-                f"but X has {n_features} features; pass input_shape=None to infer it, or a "
-                f"(channels, height, width) whose product is {n_features}."
-            )
-        return shape
-    if sample_shape is not None:
-        if len(sample_shape) == 2:
-            return (1, *sample_shape)
-        if len(sample_shape) == 3:
-            return tuple(sample_shape)
-        raise ValueError(
-            f"X has {len(sample_shape) + 1} dimensions {(-1, *sample_shape)}; pass images as "
-            "(n, height, width) or (n, channels, height, width), or flat rows (n, n_features)."
-        )
-    side = math.isqrt(n_features)
-    if side * side == n_features:
-        return (1, side, side)
-    return (n_features, 1, 1)
-
-
-def check_sample_shape(estimator, sample_shape, input_shape) -> None:
-    """At predict time, image stacks must have the image shape seen in ``fit``."""
-    if sample_shape is None:
-        return
-    shape = (1, *sample_shape) if len(sample_shape) == 2 else tuple(sample_shape)
-    if shape != tuple(input_shape):
-        raise ValueError(
-            f"X holds images of shape {tuple(sample_shape)}, but {type(estimator).__name__} was "
-            f"fitted on images of shape {tuple(input_shape)}; resize X to that shape."
-        )
 
 
 def is_image(input_shape) -> bool:

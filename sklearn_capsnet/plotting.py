@@ -2,15 +2,25 @@
 
 import numpy as np
 
+from ._layout import as_array
+
 __all__ = ["PerturbationDisplay", "ReconstructionDisplay"]
 
 
-def _as_images(rows: np.ndarray, input_shape) -> np.ndarray:
+def _as_images(rows: np.ndarray, input_shape, data_format="channels_first") -> np.ndarray:
+    """Rows in ``data_format`` order as images matplotlib draws: ``(n, H, W)`` or RGB."""
     channels, height, width = input_shape
-    images = rows.reshape(len(rows), channels, height, width)
+    if data_format == "channels_last":
+        images = rows.reshape(len(rows), height, width, channels)
+    else:
+        images = rows.reshape(len(rows), channels, height, width).transpose(0, 2, 3, 1)
     if channels == 1:
-        return images[:, 0]
-    return images.transpose(0, 2, 3, 1)[..., :3]
+        return images[..., 0]
+    images = images[..., :3].astype(np.float64)
+    if images.min() < 0 or images.max() > 1:  # drawn in the data's own range
+        low, high = images.min(), images.max()
+        images = (images - low) / (high - low if high > low else 1.0)
+    return np.clip(images, 0.0, 1.0)
 
 
 class ReconstructionDisplay:
@@ -26,6 +36,8 @@ class ReconstructionDisplay:
         ``(channels, height, width)`` of one row.
     labels : array-like of shape (n_images,), default=None
         Titles of the columns (e.g. the predicted classes).
+    data_format : {"channels_first", "channels_last"}, default="channels_first"
+        The order of the values in one row (an estimator's ``data_format_``).
 
     Examples
     --------
@@ -35,19 +47,28 @@ class ReconstructionDisplay:
     (2, 2)
     """
 
-    def __init__(self, originals, reconstructions, input_shape, labels=None):
+    def __init__(
+        self, originals, reconstructions, input_shape, labels=None, data_format="channels_first"
+    ):
         self.originals = np.asarray(originals)
         self.reconstructions = np.asarray(reconstructions)
         self.input_shape = tuple(input_shape)
         self.labels = labels
+        self.data_format = data_format
 
     @classmethod
     def from_estimator(cls, estimator, X, *, n_images: int = 10, ax=None):
         """Reconstruct the first ``n_images`` rows of ``X`` with a fitted estimator and plot."""
-        rows = np.asarray(X)[:n_images]
-        rows = rows.reshape(len(rows), -1)
-        labels = estimator.predict(rows) if hasattr(estimator, "predict") else None
-        display = cls(rows, estimator.reconstruct(rows), estimator.input_shape_, labels)
+        X = X[:n_images]  # as given: the estimator checks its shape and layout
+        labels = estimator.predict(X) if hasattr(estimator, "predict") else None
+        reconstructions = estimator.reconstruct(X)
+        display = cls(
+            np.asarray(as_array(X)).reshape(len(reconstructions), -1),
+            reconstructions,
+            estimator.input_shape_,
+            labels,
+            estimator.data_format_,
+        )
         return display.plot(ax=ax)
 
     def plot(self, ax=None):
@@ -71,7 +92,7 @@ class ReconstructionDisplay:
             ax = np.asarray(ax).reshape(2, n_images)
             fig = ax[0, 0].figure
         for row, rows in enumerate((self.originals, self.reconstructions)):
-            for k, image in enumerate(_as_images(rows, self.input_shape)):
+            for k, image in enumerate(_as_images(rows, self.input_shape, self.data_format)):
                 ax[row, k].imshow(image, cmap="gray_r" if image.ndim == 2 else None)
                 ax[row, k].set_xticks([])
                 ax[row, k].set_yticks([])
@@ -100,6 +121,8 @@ class PerturbationDisplay:
         The perturbed dimensions.
     label : object, default=None
         The class whose capsule was perturbed.
+    data_format : {"channels_first", "channels_last"}, default="channels_first"
+        The order of the values in one row (an estimator's ``data_format_``).
 
     Examples
     --------
@@ -109,12 +132,15 @@ class PerturbationDisplay:
     (2, 3)
     """
 
-    def __init__(self, images, deltas, input_shape, dims, label=None):
+    def __init__(
+        self, images, deltas, input_shape, dims, label=None, data_format="channels_first"
+    ):
         self.images = np.asarray(images)
         self.deltas = np.asarray(deltas)
         self.input_shape = tuple(input_shape)
         self.dims = np.asarray(dims)
         self.label = label
+        self.data_format = data_format
 
     @classmethod
     def from_estimator(cls, estimator, x, *, deltas=None, dims=None):
@@ -134,8 +160,9 @@ class PerturbationDisplay:
         """
         deltas = np.linspace(-0.25, 0.25, 11) if deltas is None else np.asarray(deltas)
         dims = np.arange(estimator.capsule_dim) if dims is None else np.asarray(dims)
-        row = np.asarray(x).reshape(1, -1)
-        capsules = estimator.capsules(row)[0]  # [J, D]
+        x = np.asarray(x)
+        sample = x[None] if x.ndim > 1 else x.reshape(1, -1)  # one image, or one row
+        capsules = estimator.capsules(sample)[0]  # [J, D]
         label = int(np.argmax(np.linalg.norm(capsules, axis=1)))
         edited = np.repeat(capsules[None, None], len(dims) * len(deltas), axis=0)
         edited = edited.reshape(len(dims), len(deltas), *capsules.shape)
@@ -145,7 +172,11 @@ class PerturbationDisplay:
             edited.reshape(-1, *capsules.shape), np.full(len(dims) * len(deltas), label)
         )
         images = decoded.reshape(len(dims), len(deltas), -1)
-        return cls(images, deltas, estimator.input_shape_, dims, estimator.classes_[label]).plot()
+        label_name = estimator.classes_[label]
+        display = cls(
+            images, deltas, estimator.input_shape_, dims, label_name, estimator.data_format_
+        )
+        return display.plot()
 
     def plot(self, ax=None):
         """Draw a grid: one row per dimension, one column per perturbation.
@@ -169,7 +200,9 @@ class PerturbationDisplay:
             ax = np.asarray(ax).reshape(n_dims, n_deltas)
             fig = ax[0, 0].figure
         for i in range(n_dims):
-            for k, image in enumerate(_as_images(self.images[i], self.input_shape)):
+            for k, image in enumerate(
+                _as_images(self.images[i], self.input_shape, self.data_format)
+            ):
                 ax[i, k].imshow(image, cmap="gray_r" if image.ndim == 2 else None)
                 ax[i, k].set_xticks([])
                 ax[i, k].set_yticks([])

@@ -116,7 +116,7 @@ def test_bad_prediction_params_set_after_fit_are_refused_at_predict(fitted, monk
 
 
 def test_predict_rejects_images_of_another_shape(fitted_images):
-    with pytest.raises(ValueError, match=r"fitted on images of shape \(1, 4, 4\)"):
+    with pytest.raises(ValueError, match=r"fitted on images of shape \(4, 4\); resize X"):
         fitted_images.predict(rng.random((5, 2, 8)))
 
 

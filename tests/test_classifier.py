@@ -267,7 +267,8 @@ def test_skorch_nested_parameters_reach_the_optimizer(digits):
 def test_reconstruct_returns_rows_in_the_units_of_x(digits):
     X_train, X_test, y_train, _ = digits
     X_train, X_test = X_train * 10 + 100, X_test * 10 + 100  # pixels in [100, 260]
-    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X_train, y_train)
+    clf = CapsNetClassifier(**ONE_EPOCH, input_shape=(1, 8, 8), random_state=0)
+    clf.fit(X_train, y_train)  # images: one range for all pixels (not pixel-like: 100-260)
     decoded = clf.reconstruct(X_test[:5])
     assert decoded.shape == (5, 64)
     # independently: scale by hand, run the module, map the [0, 1] output back

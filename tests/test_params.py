@@ -24,6 +24,7 @@ NON_DEFAULT = dict(
     shift=1,
     flip=True,
     input_shape=(1, 4, 4),
+    data_format="channels_first",
     conv_channels=8,
     primary_types=2,
     primary_dim=4,
@@ -35,7 +36,7 @@ NON_DEFAULT = dict(
     device="cpu",
     mixed_precision="no",
     compile=True,
-    channels_last=True,
+    memory_format="channels_last",
     threshold=0.9,
     random_state=3,
     output="lengths",
@@ -86,7 +87,7 @@ def test_network_parameters_reach_the_module():
     assert net.primary.capsule_dim == values["primary_dim"]
     assert net.classes.weight.shape[2] == values["capsule_dim"]
     assert net.decoder.layers[0].out_features == values["decoder_hidden"][0]
-    assert net.channels_last
+    assert net.primary.conv.weight.is_contiguous(memory_format=torch.channels_last)
     clf.set_params(routing="dynamic").fit(X, y)
     assert clf.net_.module_.classes.routing.iterations == values["routing_iterations"]
 

@@ -82,11 +82,12 @@ def test_a_bf16_cpu_step_with_nan_gradients_is_computed_again_in_float32(digits)
     assert np.isfinite(clf.history_[:, "batches", :, "train_loss"]).all()
 
 
-def test_channels_last_gives_the_same_model(digits):
+def test_channels_last_memory_format_gives_the_same_model(digits):
     X_train, X_test, y_train, _ = digits
     params = dict(SMALL, max_epochs=1, mixed_precision="no", random_state=0)
     plain = CapsNetClassifier(**params).fit(X_train[:300], y_train[:300])
-    last = CapsNetClassifier(**params, channels_last=True).fit(X_train[:300], y_train[:300])
+    last = CapsNetClassifier(**params, memory_format="channels_last")
+    last.fit(X_train[:300], y_train[:300])
     weight = last.net_.module_.primary.conv.weight
     assert weight.is_contiguous(memory_format=torch.channels_last)
     np.testing.assert_allclose(

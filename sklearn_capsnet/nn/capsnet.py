@@ -14,6 +14,7 @@ __all__ = ["CapsNet", "Geometry", "geometry"]
 PAPER_SIZE = 28  # the paper's kernels (9) and stride (2) are for 28-pixel inputs
 PAPER_KERNEL = 9
 PRIMARY_STRIDE = 2
+MEMORY_FORMATS = ("contiguous", "channels_last")
 
 
 class Geometry(NamedTuple):
@@ -103,16 +104,17 @@ class CapsNet(nn.Module):
     capsule_dim : int, default=16
         Dimension of the class capsules.
     decoder_hidden : sequence of int, default=(512, 1024)
-    channels_last : bool, default=False
-        Keep convolution inputs and weights in channels-last memory format (faster
-        convolutions on recent GPUs).
+    memory_format : {"contiguous", "channels_last"}, default="contiguous"
+        How convolution inputs and weights lie in memory: ``"channels_last"`` is
+        faster on recent GPUs. It changes no result, and it is not the layout of
+        the data a user passes.
 
     Examples
     --------
     >>> import torch
     >>> net = CapsNet((1, 28, 28), 10)
-    >>> sum(p.numel() for p in net.parameters())
-    8215568
+    >>> sum(p.numel() for p in net.parameters())  # the paper's 8215568, a 10×10 first kernel
+    8220432
     >>> capsules = net(torch.zeros(2, 1, 28, 28))
     >>> capsules.shape, net.reconstruct(capsules).shape
     (torch.Size([2, 10, 16]), torch.Size([2, 784]))
@@ -129,10 +131,14 @@ class CapsNet(nn.Module):
         primary_dim: int = 8,
         capsule_dim: int = 16,
         decoder_hidden: Sequence[int] = (512, 1024),
-        channels_last: bool = False,
+        memory_format: str = "contiguous",
     ) -> None:
         super().__init__()
-        self.channels_last = channels_last
+        if memory_format not in MEMORY_FORMATS:
+            raise ValueError(
+                f"memory_format={memory_format!r} must be one of {', '.join(MEMORY_FORMATS)}."
+            )
+        self.channels_last = memory_format == "channels_last"
         channels, height, width = (int(v) for v in input_shape)
         self.input_shape = (channels, height, width)
         self.geometry = geometry(height, width)
@@ -156,7 +162,7 @@ class CapsNet(nn.Module):
             make_routing(routing, routing_iterations, n_children=n_primary, n_parents=n_classes),
         )
         self.decoder = Decoder(n_classes * capsule_dim, channels * height * width, decoder_hidden)
-        if channels_last:
+        if self.channels_last:
             self.to(memory_format=torch.channels_last)  # the convolution weights
 
     def forward(self, x: Tensor) -> Tensor:

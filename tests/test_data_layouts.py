@@ -1,0 +1,429 @@
+"""X as users hold it: channels-last images, lists, PIL images, tensors, tables.
+
+A channels-last colour stack used to be read as 32 channels of 32×3 images, and a
+standardised table of 64 columns as an 8×8 image. Each reading here is pinned by
+training the same model on the channels-first form of the same data and asking for
+the same predictions, so a dropped or wrong transpose fails.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from shapes import make_shapes
+
+from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer, ImageShapeWarning
+
+SMALL = dict(conv_channels=8, primary_types=2, decoder_hidden=(16,), max_epochs=1, batch_size=16)
+N = 48
+
+
+@pytest.fixture(scope="module")
+def colour():
+    """Channels-last uint8 colour images (n, 12, 12, 3) of shapes, and labels."""
+    X, y = make_shapes(N, size=(12, 12), channels=3, n_classes=3, seed=0)
+    return X.reshape(N, 12, 12, 3), y
+
+
+@pytest.fixture(scope="module")
+def first_fit(colour):
+    X, y = colour
+    return CapsNetClassifier(**SMALL, random_state=0).fit(X.transpose(0, 3, 1, 2), y)
+
+
+def test_channels_last_colour_images_train_the_channels_first_model(colour, first_fit):
+    X, y = colour
+    last = CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
+    assert last.input_shape_ == (3, 12, 12) and last.data_format_ == "channels_last"
+    assert first_fit.data_format_ == "channels_first"
+    np.testing.assert_allclose(
+        last.predict_proba(X), first_fit.predict_proba(X.transpose(0, 3, 1, 2)), atol=1e-6
+    )
+
+
+def test_channels_last_memmap_trains_without_being_copied_whole(colour, first_fit, tmp_path):
+    X, y = colour
+    stored = np.lib.format.open_memmap(tmp_path / "X.npy", "w+", np.uint8, X.shape)
+    stored[:] = X
+    stored.flush()
+    X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
+    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X_map, y)
+    np.testing.assert_allclose(
+        clf.predict_proba(X_map), first_fit.predict_proba(X.transpose(0, 3, 1, 2)), atol=1e-6
+    )
+
+
+def test_the_loader_rearranges_channels_last_rows_batch_by_batch(colour):
+    from sklearn_capsnet._loader import ArrayDataset, BatchLoader
+
+    X, _ = colour
+    rows = X.reshape(N, -1)
+    loader = BatchLoader(
+        ArrayDataset(rows), 16, input_shape=(3, 12, 12), data_format="channels_last",
+        offset=np.zeros(rows.shape[1]), scale=np.full(rows.shape[1], 255.0),
+    )  # fmt: skip
+    assert loader.X is rows  # not rearranged (or copied) up front
+    batches = torch.cat([x for x, _ in loader]).numpy()
+    expected = X.transpose(0, 3, 1, 2).reshape(N, -1) / 255.0
+    np.testing.assert_allclose(batches, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        pytest.param(list, id="list of arrays"),
+        pytest.param(torch.from_numpy, id="4-D tensor"),
+        pytest.param(lambda X: [torch.from_numpy(x) for x in X], id="list of tensors"),
+    ],
+)
+def test_lists_and_tensors_of_images_read_as_the_array(colour, first_fit, convert):
+    X, y = colour
+    clf = CapsNetClassifier(**SMALL, random_state=0).fit(convert(X), y)
+    assert clf.data_format_ == "channels_last"
+    np.testing.assert_allclose(
+        clf.predict_proba(convert(X)), first_fit.predict_proba(X.transpose(0, 3, 1, 2)), atol=1e-6
+    )
+
+
+def test_pil_images_read_as_channels_last_arrays(colour, first_fit):
+    Image = pytest.importorskip("PIL.Image")
+    X, y = colour
+    images = [Image.fromarray(x) for x in X]
+    clf = CapsNetClassifier(**SMALL, random_state=0).fit(images, y)
+    np.testing.assert_allclose(
+        clf.predict_proba(images), first_fit.predict_proba(X.transpose(0, 3, 1, 2)), atol=1e-6
+    )
+
+
+def test_grey_stacks_with_and_without_a_channel_axis_are_one_model():
+    X, y = make_shapes(N, size=(10, 10), n_classes=3, seed=0)  # (n, 100)
+    X = X.reshape(N, 10, 10)
+    plain = CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
+    keras = CapsNetClassifier(**SMALL, random_state=0).fit(X[..., None], y)  # (n, 10, 10, 1)
+    torch_style = CapsNetClassifier(**SMALL, random_state=0).fit(X[:, None], y)  # (n, 1, 10, 10)
+    assert plain.input_shape_ == keras.input_shape_ == torch_style.input_shape_ == (1, 10, 10)
+    expected = plain.predict_proba(X)
+    np.testing.assert_allclose(keras.predict_proba(X[..., None]), expected, atol=1e-6)
+    np.testing.assert_allclose(torch_style.predict_proba(X), expected, atol=1e-6)
+
+
+def test_reconstructions_come_back_in_the_layout_of_x(colour, first_fit):
+    X, y = colour
+    last = CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
+    rows = last.reconstruct(X)
+    expected = first_fit.reconstruct(X.transpose(0, 3, 1, 2)).reshape(N, 3, 12, 12)
+    np.testing.assert_allclose(
+        rows.reshape(N, 12, 12, 3), expected.transpose(0, 2, 3, 1), atol=1e-4
+    )
+
+
+@pytest.mark.parametrize(
+    "shape, data_format, expected",
+    [
+        ((28, 28, 1), "auto", ((1, 28, 28), "channels_last")),
+        ((32, 32, 3), "auto", ((3, 32, 32), "channels_last")),
+        ((32, 32, 4), "auto", ((4, 32, 32), "channels_last")),
+        ((3, 32, 32), "auto", ((3, 32, 32), "channels_first")),
+        ((1, 28, 28), "auto", ((1, 28, 28), "channels_first")),
+        ((28, 28), "auto", ((1, 28, 28), "channels_first")),
+        ((32, 32, 3), "channels_first", ((32, 32, 3), "channels_first")),
+        ((3, 32, 32), "channels_last", ((32, 3, 32), "channels_last")),
+    ],
+)
+def test_the_channel_axis_is_read_by_the_documented_rule(shape, data_format, expected):
+    from sklearn_capsnet._layout import read_layout
+
+    X = np.zeros((2, int(np.prod(shape))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ImageShapeWarning)  # none of these is ambiguous
+        found = read_layout(
+            CapsNetClassifier(), X, shape, input_shape=None, data_format=data_format
+        )
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    "shape, expected",
+    [
+        ((10, 12, 6), ((6, 10, 12), "channels_last")),
+        ((5, 12, 8), ((5, 12, 8), "channels_first")),
+        ((3, 3, 3), ((3, 3, 3), "channels_first")),
+    ],
+)
+def test_an_ambiguous_channel_axis_is_announced(shape, expected):
+    from sklearn_capsnet._layout import read_layout
+
+    X = np.zeros((2, int(np.prod(shape))))
+    with pytest.warns(ImageShapeWarning, match="data_format='channels_first' or 'channels_last'"):
+        found = read_layout(CapsNetClassifier(), X, shape, input_shape=None, data_format="auto")
+    assert found == expected
+
+
+def test_an_input_shape_given_for_channels_last_data_is_matched_not_scrambled(colour, first_fit):
+    X, y = colour
+    clf = CapsNetClassifier(**SMALL, input_shape=(3, 12, 12), random_state=0).fit(X, y)
+    assert clf.data_format_ == "channels_last"
+    np.testing.assert_allclose(
+        clf.predict_proba(X), first_fit.predict_proba(X.transpose(0, 3, 1, 2)), atol=1e-6
+    )
+
+
+def test_an_input_shape_that_fits_neither_layout_is_refused(colour):
+    X, y = colour
+    with pytest.raises(ValueError, match=r"input_shape=\(3, 6, 24\).*\(12, 12, 3\)"):
+        CapsNetClassifier(**SMALL, input_shape=(3, 6, 24)).fit(X, y)
+
+
+def test_flat_channels_last_rows_follow_data_format(colour, first_fit):
+    X, y = colour
+    clf = CapsNetClassifier(
+        **SMALL, input_shape=(3, 12, 12), data_format="channels_last", random_state=0
+    ).fit(X.reshape(N, -1), y)
+    np.testing.assert_allclose(
+        clf.predict_proba(X.reshape(N, -1)),
+        first_fit.predict_proba(X.transpose(0, 3, 1, 2)),
+        atol=1e-6,
+    )
+
+
+# -- tables stay tables ------------------------------------------------------------------
+
+
+def _standardised(n_features, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(40, n_features)) * rng.uniform(0.1, 100, n_features)
+    return (X - X.mean(0)) / X.std(0), rng.integers(0, 2, 40)
+
+
+@pytest.mark.parametrize("n_features", [64, 100])
+def test_a_standardised_square_table_trains_as_a_table(n_features):
+    X, y = _standardised(n_features)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ImageShapeWarning)
+        clf = CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
+    assert clf.input_shape_ == (n_features, 1, 1)
+    assert clf._max_shift() == 0
+    assert len(np.unique(clf.input_scale_)) > 1  # one range per column
+
+
+@pytest.mark.parametrize("low, high", [(-5, 5), (0, 1000)], ids=["negative", "beyond 255"])
+def test_whole_numbers_outside_the_pixel_range_are_a_table(low, high):
+    X = np.random.default_rng(0).integers(low, high + 1, size=(30, 64))
+    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X, np.arange(30) % 2)
+    assert clf.input_shape_ == (64, 1, 1)
+
+
+@pytest.mark.parametrize("n_features", [4, 9, 16, 25, 36, 49])
+def test_rows_shorter_than_64_are_a_table_even_of_pixel_values(n_features):
+    X = np.random.default_rng(0).integers(0, 256, size=(30, n_features))
+    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X, np.arange(30) % 2)
+    assert clf.input_shape_ == (n_features, 1, 1)
+
+
+def test_flat_digit_rows_are_read_as_images_and_the_estimator_says_so(digits):
+    X_train, _, y_train, _ = digits
+    with pytest.warns(
+        ImageShapeWarning, match=r"8×8 one-channel images.*input_shape=\(64, 1, 1\)"
+    ):
+        clf = CapsNetClassifier(**SMALL, random_state=0).fit(X_train[:64], y_train[:64])
+    assert clf.input_shape_ == (1, 8, 8)
+    assert clf._max_shift() == 1
+
+
+def test_a_dataframe_of_784_pixel_columns_is_read_as_28x28_images():
+    X, y = make_shapes(20, n_classes=2, seed=0)  # (n, 784) uint8, like fetch_openml's MNIST
+    frame = pd.DataFrame(X.reshape(20, -1).astype(np.float64))
+    frame.columns = [f"pixel{k + 1}" for k in range(784)]
+    with pytest.warns(ImageShapeWarning, match="28×28"):
+        clf = CapsNetClassifier(**SMALL, random_state=0).fit(frame, y)
+    assert clf.input_shape_ == (1, 28, 28)
+
+
+def test_an_explicit_input_shape_keeps_a_pixel_like_table_a_table(digits):
+    X_train, _, y_train, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ImageShapeWarning)
+        clf = CapsNetClassifier(**SMALL, input_shape=(64, 1, 1), random_state=0)
+        clf.fit(X_train[:64], y_train[:64])
+    assert clf.input_shape_ == (64, 1, 1)
+
+
+# -- errors at predict and bad input ---------------------------------------------------------
+
+
+def _unchanged_after(fitted, call):
+    before = fitted.predict_proba(_colour_first(fitted))
+    with pytest.raises(ValueError) as error:
+        call()
+    np.testing.assert_array_equal(fitted.predict_proba(_colour_first(fitted)), before)
+    return str(error.value)
+
+
+def _colour_first(fitted):
+    X, _ = make_shapes(4, size=(12, 12), channels=3, n_classes=3, seed=1)
+    return X.reshape(4, 12, 12, 3).transpose(0, 3, 1, 2)
+
+
+def test_predicting_the_other_layout_names_the_transpose(colour, first_fit):
+    X, _ = colour
+    message = _unchanged_after(first_fit, lambda: first_fit.predict(X))
+    assert "np.moveaxis(X, -1, 1)" in message and "(3, 12, 12)" in message
+
+
+def test_predicting_channels_first_after_a_channels_last_fit_names_the_transpose(colour):
+    X, y = colour
+    last = CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"channels last; .* np\.moveaxis\(X, 1, -1\)"):
+        last.predict(X.transpose(0, 3, 1, 2))
+
+
+def test_predicting_another_size_says_resize_not_feature_counts(first_fit):
+    X, _ = make_shapes(4, size=(14, 14), channels=3, n_classes=3, seed=1)
+    message = _unchanged_after(first_fit, lambda: first_fit.predict(X.reshape(4, 3, 14, 14)))
+    assert "resize X" in message and "features" not in message
+
+
+def test_predicting_another_channel_count_names_the_channels(first_fit):
+    grey = np.zeros((4, 1, 12, 12), np.uint8)
+    message = _unchanged_after(first_fit, lambda: first_fit.predict(grey))
+    assert "1 channel where it expects 3" in message
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.zeros((4, 2, 3, 8, 8)), "5 dimensions"),
+        (np.zeros((4, 0, 8)), "empty axis"),
+        ([np.zeros((8, 8)), np.zeros((8, 9))], r"X\[1\] is \(8, 9\)"),
+        ([np.zeros((8, 8, 3)), np.zeros((8, 8, 4))], r"different shapes.*convert\('RGB'\)"),
+    ],
+    ids=["5-D", "empty axis", "sizes differ", "channels differ"],
+)
+@pytest.mark.parametrize("cls", [CapsNetClassifier, CapsuleTransformer])
+def test_bad_image_stacks_are_refused_before_training(cls, X, match):
+    y = np.arange(len(X)) % 2
+    with pytest.raises(ValueError, match=match):
+        cls(**SMALL).fit(X, y)
+
+
+def test_displays_draw_channels_last_rows_as_the_images_they_are(colour):
+    from sklearn_capsnet.plotting import _as_images
+
+    X, _ = colour
+    drawn_last = _as_images(X[:4].reshape(4, -1), (3, 12, 12), "channels_last")
+    drawn_first = _as_images(X[:4].transpose(0, 3, 1, 2).reshape(4, -1), (3, 12, 12))
+    np.testing.assert_array_equal(drawn_last, drawn_first)
+    low, high = X[:4].min(), X[:4].max()
+    np.testing.assert_allclose(drawn_last, (X[:4] - low) / (high - low))
+
+
+def test_a_channels_last_memmap_is_read_in_place(colour, tmp_path):
+    from sklearn_capsnet._validation import as_rows
+
+    X, y = colour
+    np.save(tmp_path / "X.npy", X)
+    X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
+    rows, _, sample_shape = as_rows(CapsNetClassifier(), X_map, y, reset=True)
+    assert sample_shape == (12, 12, 3)
+    assert np.shares_memory(rows, X_map)  # a view: the loader rearranges batch by batch
+
+
+@pytest.fixture(scope="module")
+def last_fit(colour):
+    X, y = colour
+    return CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda X: np.zeros((4, 12, 12, 4), np.uint8), "4 channels where it expects 3"),
+        (lambda X: np.zeros((4, 12, 12), np.uint8), "1 channel where it expects 3"),
+        (
+            lambda X: torch.from_numpy(X[:4].transpose(0, 3, 1, 2).copy()),
+            r"X\.permute\(0, 2, 3, 1\)",
+        ),
+        (lambda X: np.zeros((4, 1, 12, 12), np.uint8), "1 channel where it expects 3"),
+    ],
+    ids=["RGBA", "grey stack", "tensor, other layout", "grey channels first"],
+)
+def test_a_channels_last_model_says_what_differs_at_predict(colour, last_fit, make, match):
+    X, _ = colour
+    before = last_fit.predict_proba(X[:4])
+    with pytest.raises(ValueError, match=match):
+        last_fit.predict(make(X))
+    np.testing.assert_array_equal(last_fit.predict_proba(X[:4]), before)
+
+
+def test_a_grey_model_given_colour_names_the_channels():
+    X, y = make_shapes(N, size=(12, 12), n_classes=3, seed=0)
+    grey = CapsNetClassifier(**SMALL, random_state=0).fit(X.reshape(N, 12, 12), y)
+    with pytest.raises(ValueError, match="3 channels where it expects 1"):
+        grey.predict(np.zeros((4, 3, 12, 12)))
+    with pytest.raises(ValueError, match="3 channels where it expects 1"):
+        grey.predict(np.zeros((4, 12, 12, 3)))
+
+
+def test_a_table_model_given_images_says_it_was_fitted_on_a_table():
+    X, y = _standardised(64)
+    table = CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="fitted on a table of 64 features"):
+        table.predict(np.zeros((2, 8, 8)))
+
+
+def test_a_grey_input_shape_with_channels_last_accepts_a_plain_stack():
+    X, y = make_shapes(N, size=(12, 12), n_classes=3, seed=0)
+    clf = CapsNetClassifier(**SMALL, input_shape=(1, 12, 12), data_format="channels_last")
+    assert clf.fit(X.reshape(N, 12, 12), y).input_shape_ == (1, 12, 12)
+
+
+def test_a_channels_last_model_saves_loads_and_trains_on(colour, last_fit, tmp_path):
+    X, y = colour
+    last_fit.save(tmp_path / "model.safetensors")
+    loaded = CapsNetClassifier.load(tmp_path / "model.safetensors")
+    assert loaded.data_format_ == "channels_last"
+    np.testing.assert_allclose(loaded.predict_proba(X), last_fit.predict_proba(X), atol=1e-6)
+    with pytest.raises(ValueError, match="channels last"):
+        loaded.partial_fit(X.transpose(0, 3, 1, 2), y)
+    loaded.partial_fit(X, y)
+    assert loaded.data_format_ == "channels_last"
+
+
+def test_displays_read_a_channels_last_model_s_images(colour, last_fit):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from sklearn_capsnet.plotting import PerturbationDisplay, ReconstructionDisplay
+
+    X, _ = colour
+    display = ReconstructionDisplay.from_estimator(last_fit, X, n_images=3)
+    assert display.data_format == "channels_last"
+    np.testing.assert_array_equal(display.originals, X[:3].reshape(3, -1))
+    PerturbationDisplay.from_estimator(last_fit, X[0], dims=[0])
+    with pytest.raises(ValueError, match="channels last"):
+        ReconstructionDisplay.from_estimator(last_fit, X.transpose(0, 3, 1, 2), n_images=3)
+    plt.close("all")
+
+
+def test_min_max_scaled_rows_count_as_unit_range_despite_rounding():
+    from sklearn_capsnet._layout import looks_like_pixels
+
+    assert looks_like_pixels(np.array([[0.0, 0.5, 1.0 + 2e-16]]))
+    assert not looks_like_pixels(np.array([[0.0, 0.5, 1.5]]))
+
+
+def test_bfloat16_tensors_and_palette_images_are_read():
+    from sklearn_capsnet._layout import as_array
+
+    assert as_array(torch.ones(2, 4, 4, dtype=torch.bfloat16)).dtype == np.float32
+    Image = pytest.importorskip("PIL.Image")
+    palette = Image.new("RGB", (5, 4), (200, 10, 10)).convert("P")
+    assert as_array([palette, palette]).shape == (2, 4, 5, 3)
+
+
+def test_the_former_channels_last_switch_names_its_replacements():
+    X, y = make_shapes(20, size=(8, 8), n_classes=2, seed=0)
+    with pytest.raises(ValueError, match='memory_format="channels_last".*data_format='):
+        CapsNetClassifier(**SMALL, channels_last=True).fit(X.reshape(20, 8, 8), y)
