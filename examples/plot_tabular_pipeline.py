@@ -1,7 +1,7 @@
 """
-==============================================
+===============================================
 A table in a Pipeline: CapsNet beside baselines
-==============================================
+===============================================
 
 Rows of a table stay a table: each column is one input channel of a 1×1 "image", so the
 convolutions act as dense layers, nothing is shifted, and every column gets its own

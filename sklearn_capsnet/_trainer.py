@@ -109,6 +109,10 @@ class CapsNetTrainer(NeuralNet):
         reconstruction = None
         if self.criterion_.reconstruction_weight:
             reconstruction = self.capsnet().reconstruct(y_pred, y_true)
+            # Inputs are scaled into [0, 1] by the range of the first training data; later
+            # partial_fit batches can fall outside it, where the sigmoid decoder cannot
+            # follow. It aims at the nearest value it can draw instead.
+            X = X.clamp(0.0, 1.0)
         return self.criterion_(y_pred, y_true, reconstruction, X)
 
 

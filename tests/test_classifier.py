@@ -317,3 +317,23 @@ def test_training_decodes_the_capsule_of_the_true_class_not_the_predicted_one(fi
         ((recon - x.flatten(1)) ** 2).sum(dim=1).mean().double()
     )
     torch.testing.assert_close(loss.double(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_decoder_aims_at_inputs_clamped_to_its_range(digits):
+    # partial_fit keeps the scaling of its first call: later rows can leave [0, 1],
+    # which the sigmoid decoder cannot draw; it is trained towards the nearest value.
+    from sklearn_capsnet.nn import CapsuleLoss
+
+    X_train, _, y_train, _ = digits
+    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X_train[:64], y_train[:64])
+    net = clf.net_
+    x = torch.linspace(-1.0, 2.0, 4 * 64).reshape(4, 64)  # scaled inputs, half out of range
+    y = torch.tensor(y_train[:4])
+    with torch.no_grad():
+        capsules = net.module_(x)
+        loss = net.get_loss(capsules, y, x)
+        reconstruction = net.module_.reconstruct(capsules, y)
+    criterion = CapsuleLoss(clf.reconstruction_weight)
+    expected = criterion(capsules, y, reconstruction, x.clamp(0, 1))
+    torch.testing.assert_close(loss, expected)
+    assert not torch.isclose(loss, criterion(capsules, y, reconstruction, x))
