@@ -427,3 +427,25 @@ def test_the_former_channels_last_switch_names_its_replacements():
     X, y = make_shapes(20, size=(8, 8), n_classes=2, seed=0)
     with pytest.raises(ValueError, match='memory_format="channels_last".*data_format='):
         CapsNetClassifier(**SMALL, channels_last=True).fit(X.reshape(20, 8, 8), y)
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        np.zeros((4, 2, 12, 12, 3)),
+        np.zeros((4, 0, 12, 3)),
+        [np.zeros((12, 12, 3)), np.zeros((12, 11, 3))],
+        [np.zeros((12, 12, 3)), np.zeros((12, 12, 4))],
+    ],
+    ids=["5-D", "empty axis", "sizes differ", "channels differ"],
+)
+def test_bad_image_stacks_leave_a_fitted_model_as_it_was(colour, X):
+    X_ok, y = colour
+    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X_ok, y)
+    before = clf.predict_proba(X_ok)
+    with pytest.raises(ValueError):
+        clf.fit(X, np.arange(len(X)) % 2)
+    with pytest.raises(ValueError):
+        clf.partial_fit(X, np.arange(len(X)) % 2)
+    np.testing.assert_array_equal(clf.predict_proba(X_ok), before)
+    assert clf.input_shape_ == (3, 12, 12) and clf.data_format_ == "channels_last"
