@@ -112,6 +112,11 @@ def as_array(X):
     """
     if _is_tensor(X):
         return _tensor_to_numpy(X)
+    if _is_pil_image(X):
+        raise ValueError(
+            "X is one PIL image; pass a list of images ([image]) or an array with a batch "
+            "axis (np.asarray(image)[None])."
+        )
     if not isinstance(X, list | tuple) or len(X) == 0:
         return X
     first = X[0]
@@ -276,11 +281,21 @@ def _readings(sample_shape, height, width) -> dict:
     return readings
 
 
-def check_sample_shape(estimator, sample_shape) -> None:
-    """At predict time, image stacks must hold images of the shape and layout of ``fit``."""
+def check_sample_shape(estimator, sample_shape, shape=None) -> None:
+    """At predict time, image stacks must hold images of the shape and layout of ``fit``.
+
+    ``shape`` is the whole of ``X``'s shape, to recognise one image without a batch axis.
+    """
     if sample_shape is None:
         return
     sample_shape = tuple(sample_shape)
+    height, width = estimator.input_shape_[1:]
+    one_image = shape is not None and len(shape) == 3 and _readings(tuple(shape), height, width)
+    if one_image and height * width > 1 and not _readings(sample_shape, height, width):
+        raise ValueError(
+            f"X has shape {tuple(shape)}: one image, not a batch of images; pass X[None] "
+            "(a batch of one) or a list of images."
+        )
     name = type(estimator).__name__
     channels, height, width = estimator.input_shape_
     if height * width == 1:

@@ -42,7 +42,7 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
     if isinstance(X, np.ndarray) and X.ndim > 2:
         sample_shape = X.shape[1:]
         if not reset and hasattr(estimator, "input_shape_"):
-            check_sample_shape(estimator, sample_shape)  # before the feature count check
+            check_sample_shape(estimator, sample_shape, X.shape)  # before the feature count
         X = X.reshape(X.shape[0], math.prod(sample_shape))
     common = dict(
         reset=reset,

@@ -449,3 +449,14 @@ def test_bad_image_stacks_leave_a_fitted_model_as_it_was(colour, X):
         clf.partial_fit(X, np.arange(len(X)) % 2)
     np.testing.assert_array_equal(clf.predict_proba(X_ok), before)
     assert clf.input_shape_ == (3, 12, 12) and clf.data_format_ == "channels_last"
+
+
+def test_one_image_without_a_batch_axis_is_told_to_add_one(colour, last_fit):
+    X, _ = colour
+    with pytest.raises(ValueError, match=r"one image, not a batch of images; pass X\[None\]"):
+        last_fit.predict(X[0])
+    assert last_fit.predict(X[0][None]).shape == (1,)
+    Image = pytest.importorskip("PIL.Image")
+    with pytest.raises(ValueError, match=r"one PIL image; pass a list of images"):
+        last_fit.predict(Image.fromarray(X[0]))
+    assert last_fit.predict([Image.fromarray(X[0])]).shape == (1,)
