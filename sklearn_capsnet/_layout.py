@@ -252,13 +252,10 @@ def _match_input_shape(name, shape, sample_shape, data_format) -> str:
     """The layout in which a stack's samples hold ``input_shape`` (channels first)."""
     channels, height, width = shape
     sample_shape = tuple(sample_shape)
-    grey = channels == 1 and sample_shape == (height, width)
-    first_ok = sample_shape == shape or grey
-    last_ok = sample_shape == (height, width, channels) or grey
-    if first_ok and data_format != "channels_last":
-        return "channels_first"
-    if last_ok and data_format != "channels_first":
-        return "channels_last"
+    readings = _readings(sample_shape, height, width)
+    for layout in ("channels_first", "channels_last"):  # auto: channels first where both fit
+        if readings.get(layout) == channels and data_format in ("auto", layout):
+            return layout
     raise ValueError(
         f"{name} has input_shape={shape} (channels, height, width), but X holds images of "
         f"shape {sample_shape}"
@@ -270,9 +267,11 @@ def _match_input_shape(name, shape, sample_shape, data_format) -> str:
 
 def _readings(sample_shape, height, width) -> dict:
     """The channel counts under which ``sample_shape`` holds ``height × width`` images,
-    by layout: ``{"channels_first": C, "channels_last": C}`` (either may be missing)."""
+    by layout: ``{"channels_first": C, "channels_last": C}`` (either may be missing; a
+    2-D sample is one channel in either layout)."""
     if len(sample_shape) == 2:
-        return {"channels_first": 1} if sample_shape == (height, width) else {}
+        both = {"channels_first": 1, "channels_last": 1}
+        return both if sample_shape == (height, width) else {}
     readings = {}
     if sample_shape[1:] == (height, width):
         readings["channels_first"] = sample_shape[0]
