@@ -18,10 +18,11 @@ import time
 import torch
 from environment import machine
 
+from sklearn_capsnet._testing import TINY_NETWORK
 from sklearn_capsnet.nn import CapsNet, CapsuleLoss
 
-# the tabular network of tests/test_common.py, where the NaN gradients first showed
-TINY = dict(conv_channels=8, primary_types=4, primary_dim=4, capsule_dim=4, decoder_hidden=(16,))
+# the tests' tiny network (as a table, where the NaN gradients first showed)
+TINY = TINY_NETWORK
 
 
 def count_nonfinite_steps(input_shape, steps, seed, tiny) -> dict:
@@ -76,7 +77,7 @@ def main() -> None:
                 {
                     "benchmark": "bf16_cpu_gradients",
                     "input_shape": args.input_shape,
-                    "network": "tests/test_common.py TINY" if tiny else "defaults",
+                    "network": "sklearn_capsnet._testing.TINY_NETWORK" if tiny else "defaults",
                     "mkldnn": not args.no_mkldnn,
                     "seed": seed,
                     **record,

@@ -1,6 +1,7 @@
 """Held-out accuracy and fit time on scikit-learn's bundled digits; prints one JSON line.
 
-The split is the one the issues name: 25 % stratified hold-out, random_state=0.
+The split is the one the issues name, shared with the tests and the demo
+(``sklearn_capsnet._testing.digits_split``): 25 % stratified hold-out, random_state=0.
 
     python benchmarks/bench_digits.py                      # defaults (random_state=0)
     python benchmarks/bench_digits.py --params '{"max_epochs": 40}' --seeds 0 1 2
@@ -12,15 +13,9 @@ import time
 
 import numpy as np
 from environment import machine
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from sklearn_capsnet import CapsNetClassifier
-
-
-def digits_split():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+from sklearn_capsnet._testing import digits_split
 
 
 def main() -> None:
@@ -29,7 +24,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()
     params = json.loads(args.params)
-    X_train, X_test, y_train, y_test = digits_split()
+    X_train, X_test, y_train, y_test = digits_split(images=True)
     for seed in args.seeds:
         clf = CapsNetClassifier(random_state=seed, **params)
         start = time.perf_counter()

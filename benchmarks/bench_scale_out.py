@@ -19,10 +19,7 @@ import numpy as np
 import torch
 
 from sklearn_capsnet import CapsNetClassifier
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from bench_digits import digits_split  # noqa: E402
+from sklearn_capsnet._testing import digits_split
 
 
 def fit_and_report(epochs: int, accelerator=None) -> dict:

@@ -7,6 +7,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from inventories import write_inventories  # noqa: E402
+from params_table import write_params_table  # noqa: E402
 
 import sklearn_capsnet  # noqa: E402
 
@@ -46,6 +47,7 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 
 intersphinx_mapping = write_inventories(HERE / "_build" / "inventories")
+write_params_table(HERE / "generated" / "hyperparameters.rst")  # from the code's one table
 
 sphinx_gallery_conf = {
     "examples_dirs": str(HERE.parent / "examples"),

@@ -9,10 +9,9 @@ import argparse
 import time
 
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from . import CapsNetClassifier
+from ._testing import digits_split
 
 
 def main(argv=None) -> float:
@@ -22,11 +21,8 @@ def main(argv=None) -> float:
     parser.add_argument("--quiet", action="store_true", help="no per-epoch table")
     args = parser.parse_args(argv)
 
-    digits = load_digits()
-    X, y = digits.images, digits.target  # (n, 8, 8) images: no guessing from flat rows
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, stratify=y, random_state=0
-    )
+    # (n, 8, 8) images: no guessing from flat rows; the split of the tests and benchmarks
+    X_train, X_test, y_train, y_test = digits_split(images=True)
     params = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
     clf = CapsNetClassifier(random_state=0, verbose=0 if args.quiet else 1, **params)
     print(f"Training a CapsNet on {len(X_train)} digits (8x8) on {clf.device}...")

@@ -1,63 +1,40 @@
-"""What the CapsNet estimators share: hyper-parameters, training, capsule outputs.
+"""The CapsNet estimators' shared public methods: fit, capsules, persistence.
 
 The estimator is a plain scikit-learn estimator whose ``__init__`` only stores
 its arguments. ``fit`` validates them and the data, then builds and trains a
-skorch net (:class:`~sklearn_capsnet._trainer.CapsNetTrainer`), kept as
-``net_``: skorch runs the training loop, callbacks and history; scikit-learn
-sees an estimator with no state outside its fitted attributes.
+skorch net (:mod:`._training`), kept as ``net_``: skorch runs the training
+loop, callbacks and history; scikit-learn sees an estimator with no state
+outside its fitted attributes. Prediction runs batch by batch
+(:mod:`._prediction`). Each piece takes what it needs as arguments; this class
+holds the public methods and hands them the values.
 """
 
 import contextlib
-import copy
-import functools
-import os
-from numbers import Integral
+import math
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Checkpoint, LRScheduler, ProgressBar
 
-from ._callbacks import EpochSeed
-from ._device import flushed_denormals, resolve_device, seeded
-from ._layout import read_layout
-from ._loader import ArrayDataset, BatchLoader
-from ._outputs import CapsuleOutputsMixin
-from ._params import constraints, module_params
+from . import _prediction, _training
+from ._device import autocast_dtype, resolve_device
+from ._layout import read_layout, to_user_layout
+from ._loader import InputReading
+from ._params import check_keyword, check_values, constraints
 from ._persistence import load_estimator, save_estimator
 from ._targets import TargetsMixin
-from ._trainer import AcceleratedCapsNetTrainer, CapsNetTrainer
-from ._validation import as_rows, input_scaling, is_image
-from .nn import CapsNet, CapsuleLoss
+from ._validation import as_rows, input_scaling
+from .nn import capsule_lengths
 
 __all__ = ["CapsNetBase"]
 
-# skorch-style nested parameters the estimators pass through to their net
-SKORCH_PREFIXES = ("optimizer__", "callbacks__", "compile__")
-PAPER_SHIFT, PAPER_SIZE = 2, 28
-# former names, and what replaced them
-RENAMED = {
-    "channels_last": (
-        'memory_format="channels_last" is the memory format of the convolutions; '
-        'data_format="channels_last" reads images held as (n, height, width, channels).'
-    ),
-}
-
-CHECKPOINT_FILES = {
-    "f_params": "params.pt",
-    "f_optimizer": "optimizer.pt",
-    "f_history": "history.json",
-}
+# parameters read at each prediction, which may change after fit
+PREDICTION_PARAMS = ("predict_batch_size", "mixed_precision", "threshold")
 
 
-def _checkpoint_files(dirname) -> dict:
-    """skorch ``Checkpoint`` arguments: every epoch, weights + optimizer + history."""
-    return dict(dirname=os.fspath(dirname), monitor=None, f_criterion=None, **CHECKPOINT_FILES)
-
-
-class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
+class CapsNetBase(TargetsMixin, BaseEstimator):
     """Base class of the CapsNet estimators; not for direct use."""
 
     _parameter_constraints: dict = constraints("CapsNetClassifier")
@@ -149,41 +126,17 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
     def set_params(self, **params):
         """Set parameters; ``optimizer__*`` and ``callbacks__*`` reach the skorch net at fit.
 
-        Like the constructor, this accepts any other keyword and stores it; :meth:`fit`
-        then refuses names it does not know.
+        An unknown name raises ``ValueError`` at once, naming the closest parameter.
         """
+        for key in params:
+            # scikit-learn's check_do_not_raise_errors_in_init_or_set_params sets every name
+            # of the signature, the catch-all "kwargs" too: that one is refused at fit
+            if key != "kwargs":
+                check_keyword(type(self).__name__, key)
         named = set(self._get_param_names())
         extra = {key: params.pop(key) for key in list(params) if key not in named}
         vars(self).update(extra)
         return super().set_params(**params)
-
-    def _check_extra_params(self) -> None:
-        for key in self._extra_params():
-            if key in RENAMED:
-                raise ValueError(
-                    f"{type(self).__name__} has no parameter {key!r} any more: {RENAMED[key]}"
-                )
-            if not key.startswith(SKORCH_PREFIXES):
-                raise ValueError(
-                    f"{type(self).__name__} got an unknown parameter {key!r}; besides the "
-                    f"documented ones, only skorch-style parameters starting with "
-                    f"{' or '.join(SKORCH_PREFIXES)} are accepted."
-                )
-
-    def _check_architecture(self) -> None:
-        if any(not isinstance(h, Integral) or h < 1 for h in self.decoder_hidden):
-            raise ValueError(
-                f"decoder_hidden={self.decoder_hidden!r} must hold positive layer sizes, "
-                "e.g. (512, 1024); use () for a single-layer decoder."
-            )
-        if self.input_shape is not None and (
-            len(self.input_shape) != 3
-            or any(not isinstance(v, Integral) or v < 1 for v in self.input_shape)
-        ):
-            raise ValueError(
-                f"input_shape={self.input_shape!r} must be (channels, height, width) of "
-                "positive ints, or None to infer it from X."
-            )
 
     # -- fitting ----------------------------------------------------------------------------
 
@@ -199,140 +152,38 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
             vars(self).update(before)
             raise
 
-    def _max_shift(self) -> int:
-        """``shift``, or the paper's 2 pixels scaled to the image; tables are not shifted."""
-        if not is_image(self.input_shape_):
-            return 0
-        if self.shift is not None:
-            return self.shift
-        _, height, width = self.input_shape_
-        return round(PAPER_SHIFT * min(height, width) / PAPER_SIZE)
-
     def _prepare_training_data(self, X, y):
-        """Validate X and y, fix the input geometry, scaling and device; returns (X, y)."""
-        self._check_extra_params()
-        self._check_architecture()
+        """Validate the parameters, X and y; fix the input geometry and scaling."""
+        for key in self._extra_params():
+            check_keyword(type(self).__name__, key)
+        check_values(type(self).__name__, self.get_params(deep=False))
         X, y, sample_shape = as_rows(self, X, y, reset=True)
         self.input_shape_, self.data_format_ = read_layout(
             self, X, sample_shape, input_shape=self.input_shape, data_format=self.data_format
         )
         self.input_offset_, self.input_scale_ = input_scaling(X, self.input_shape_)
-        self._prepare_device()
         return X, y
 
-    def _prepare_device(self) -> None:
-        if self.accelerator is not None:
-            self.device_ = str(self.accelerator.device)  # accelerate places the model
-        else:
-            self.device_ = resolve_device(self.device)
-
-    def _validate_more_data(self, X, y):
-        """Validate data for more training of a fitted model; returns (X, y_encoded)."""
-        X, y, _ = as_rows(self, X, y, reset=False)  # images checked against fit's
-        return X, self._encode_targets(y, reset=False)
-
-    def _init_net(self) -> None:
-        """Build and initialise a new skorch net, seeded from ``random_state``."""
-        self._seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        if self.accelerator is not None:  # one seed for all processes: the same shuffling
-            from accelerate.utils import broadcast_object_list
-
-            self._seed_ = broadcast_object_list([self._seed_])[0]
-        self.net_ = self._build_net(self._n_outputs())
-        with seeded(self._seed_, self.device_):
-            self.net_.initialize()
-
-    def _callbacks(self) -> list:
-        callbacks = copy.deepcopy(list(self.callbacks or []))
-        callbacks.append(("epoch_seed", EpochSeed(self._seed_)))
-        if self.lr_decay < 1:
-            scheduler = LRScheduler(
-                policy=torch.optim.lr_scheduler.ExponentialLR, gamma=self.lr_decay
-            )
-            callbacks.append(("lr_scheduler", scheduler))
-        if self.progress_bar:
-            callbacks.append(("progress_bar", ProgressBar()))
-        if self.checkpoint is not None:
-            callbacks.append(("checkpoint", Checkpoint(**_checkpoint_files(self.checkpoint))))
-        return callbacks
-
-    def _precision(self):
-        """The autocast dtype for ``mixed_precision`` on ``device_`` (None: float32)."""
-        if self.mixed_precision == "bf16":
-            return torch.bfloat16
-        if self.mixed_precision == "auto" and self.device_.startswith("cuda"):
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-        return None
-
-    def _loader_params(self) -> dict:
-        """The BatchLoader arguments of the net, which follow ``device_``."""
-        shared = dict(
-            input_shape=self.input_shape_,
-            data_format=self.data_format_,
-            offset=self.input_offset_,
-            scale=self.input_scale_,
+    def _start_net(self) -> None:
+        """Place, build and initialise a new skorch net, seeded from ``random_state``."""
+        accelerator = self.accelerator
+        self.device_ = (
+            str(accelerator.device) if accelerator is not None else resolve_device(self.device)
+        )
+        self._seed_ = _training.draw_seed(self.random_state, accelerator)
+        reading = InputReading(
+            self.input_shape_, self.data_format_, self.input_offset_, self.input_scale_
+        )
+        self.net_ = _training.new_trainer(
+            self.get_params(deep=False),
+            reading=reading,
+            n_outputs=self._n_outputs(),
             device=self.device_,
+            seed=self._seed_,
         )
-        params = {f"iterator_train__{k}": v for k, v in shared.items()}
-        params.update({f"iterator_valid__{k}": v for k, v in shared.items()})
-        params["iterator_train__preload"] = "auto"  # whole data on the GPU when it fits
-        if self.accelerator is not None:  # each process trains on its share of every epoch
-            shard = (self.accelerator.process_index, self.accelerator.num_processes)
-            params["iterator_train__shard"] = shard
-        return params
-
-    def _build_net(self, n_outputs: int) -> CapsNetTrainer:
-        trainer, placement = CapsNetTrainer, {"device": self.device_}
-        if self.accelerator is not None:
-            trainer = AcceleratedCapsNetTrainer
-            placement = {"accelerator": self.accelerator, "device": None}
-        return trainer(
-            module=CapsNet,
-            module__input_shape=self.input_shape_,
-            module__n_classes=n_outputs,
-            **module_params(self),
-            compile=self.compile,
-            precision=self._precision(),
-            criterion=functools.partial(CapsuleLoss, self.reconstruction_weight),
-            optimizer=self.optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            dataset=ArrayDataset,
-            iterator_train=BatchLoader,
-            iterator_train__shuffle=True,
-            iterator_train__shift=self._max_shift(),
-            iterator_train__flip=self.flip and is_image(self.input_shape_),
-            iterator_valid=BatchLoader,
-            train_split=self.train_split,
-            callbacks=self._callbacks(),
-            verbose=self.verbose,
-            **placement,
-            **self._loader_params(),
-            **self._extra_params(),
-        )
-
-    def _resume_from_checkpoint(self) -> None:
-        """Load weights, optimizer state and history saved by an earlier run, if any."""
-        files = _checkpoint_files(self.checkpoint)
-        paths = {key: os.path.join(files["dirname"], files[key]) for key in CHECKPOINT_FILES}
-        if not all(os.path.exists(path) for path in paths.values()):
-            return
-        try:
-            self.net_.load_params(**paths)
-        except (RuntimeError, ValueError, KeyError) as error:
-            raise ValueError(
-                f"the checkpoint in {files['dirname']!r} does not fit this model and data "
-                f"({str(error).splitlines()[0]}); delete it or pass another checkpoint "
-                "directory."
-            ) from error
 
     def _train(self, X, y, epochs: int) -> None:
-        """Run skorch's loop for ``epochs`` more epochs (a KeyboardInterrupt ends it early)."""
-        if epochs > 0:
-            # EpochSeed reseeds inside the block
-            with seeded(self._seed_, self.device_), flushed_denormals():
-                self.net_.partial_fit(ArrayDataset(X, y), epochs=epochs)
+        _training.train(self.net_, X, y, epochs=epochs, seed=self._seed_, device=self.device_)
         self.n_iter_ = len(self.net_.history)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -356,9 +207,9 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
         with self._unchanged_on_error():
             X, y = self._prepare_training_data(X, y)
             y = self._encode_targets(y, reset=True)
-            self._init_net()
+            self._start_net()
             if self.checkpoint is not None:
-                self._resume_from_checkpoint()
+                _training.resume_from_checkpoint(self.net_, self.checkpoint)
             self._train(X, y, epochs=self.max_epochs - len(self.net_.history))
         return self
 
@@ -388,11 +239,118 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
                 else:
                     self._set_classes(np.asarray(classes))
                     y = self._encode_targets(y, reset=False)
-                self._init_net()
+                self._start_net()
             else:
                 X, y = self._validate_more_data(X, y)
             self._train(X, y, epochs=1)
         return self
+
+    def _validate_more_data(self, X, y):
+        """Validate data for more training of a fitted model; returns (X, y_encoded)."""
+        X, y, _ = as_rows(self, X, y, reset=False)  # images checked against fit's
+        return X, self._encode_targets(y, reset=False)
+
+    # -- prediction -------------------------------------------------------------------------
+
+    def _map_capsules(self, X, fn, shape=(), dtype=np.float32) -> np.ndarray:
+        """Apply ``fn`` to the class capsules of ``X`` (``[b, J, D]`` to ``[b, *shape]``),
+        batch by batch, into one array."""
+        check_is_fitted(self, "net_")
+        X, _, _ = as_rows(self, X, reset=False)  # images checked against fit's
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name] for name in PREDICTION_PARAMS},
+            {name: getattr(self, name) for name in PREDICTION_PARAMS},
+            caller_name=type(self).__name__,
+        )
+        batch_size = _prediction.prediction_batch_size(
+            self.predict_batch_size, self.batch_size, self.device_
+        )
+        precision = autocast_dtype(self.mixed_precision, self.device_)
+        return _prediction.map_capsules(
+            self.net_, X, fn, shape, dtype, batch_size=batch_size, precision=precision
+        )
+
+    def _active_capsules(self, capsules):
+        """0/1 indicators ``[b, J]`` of the capsules longer than ``threshold``."""
+        return (capsule_lengths(capsules) > self.threshold).long()
+
+    def capsules(self, X):
+        """The class capsules of ``X``: one ``capsule_dim`` vector per class.
+
+        Parameters
+        ----------
+        X : array-like
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes, capsule_dim), float32
+            Each vector's length is the presence of its class; its direction, the
+            instantiation parameters the decoder draws from.
+        """
+        check_is_fitted(self, "net_")
+        shape = (len(self.classes_), self.capsule_dim)
+        return self._map_capsules(X, lambda capsules: capsules, shape)
+
+    def decode(self, capsules, labels=None):
+        """Draw inputs from class capsules with the decoder, in the units of ``X``.
+
+        Parameters
+        ----------
+        capsules : array-like of shape (n_samples, n_classes, capsule_dim)
+            As returned by :meth:`capsules`, possibly edited.
+        labels : array-like of shape (n_samples,) or (n_samples, n_classes), default=None
+            Which capsule to decode from, as indices into ``classes_`` (or 0/1
+            indicators of several); None takes the longest (multilabel: those longer
+            than ``threshold``).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self, "net_")
+        capsules = torch.as_tensor(np.asarray(capsules, dtype=np.float32), device=self.device_)
+        if labels is not None:
+            labels = torch.as_tensor(np.asarray(labels), device=self.device_)
+        with torch.inference_mode():
+            decoded = self._decoded(capsules, labels).float().cpu().numpy()
+        return self._in_input_units(decoded)
+
+    def reconstruct(self, X):
+        """Decode each sample from its predicted class capsule, in the units of ``X``.
+
+        For multilabel models, from all capsules longer than ``threshold``.
+
+        Parameters
+        ----------
+        X : array-like
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            The decoder's output mapped back through ``input_offset_`` and
+            ``input_scale_``, in the order of ``X``'s values: reshape rows to
+            ``(C, H, W)`` of ``input_shape_``, or to ``(H, W, C)`` when ``data_format_``
+            is ``"channels_last"``, to see images.
+        """
+        check_is_fitted(self, "net_")
+        decoded = self._map_capsules(X, self._decoded, (math.prod(self.input_shape_),))
+        return self._in_input_units(decoded)
+
+    def _decoded(self, capsules, labels=None):
+        """Decoder output ``[b, F]`` in [0, 1]; without labels, from the predicted
+        capsule (multilabel: every capsule longer than ``threshold``)."""
+        if labels is None and self.multilabel_:
+            labels = self._active_capsules(capsules)
+        return self.net_.module_.reconstruct(capsules, labels)
+
+    def _in_input_units(self, decoded: np.ndarray) -> np.ndarray:
+        """Map decoder output back to the layout and units of ``X``."""
+        decoded = to_user_layout(decoded, self.input_shape_, self.data_format_)
+        decoded *= self.input_scale_
+        decoded += self.input_offset_
+        return decoded
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -443,10 +401,9 @@ class CapsNetBase(CapsuleOutputsMixin, TargetsMixin, BaseEstimator):
     def __setstate__(self, state):
         super().__setstate__(state)
         net = vars(self).get("net_")
-        if net is not None and getattr(self, "device_", None) not in (None, str(net.device)):
+        if net is not None and getattr(self, "device_", None) not in (None, net.data_device()):
             # skorch mapped the weights of a GPU-trained net to the CPU: follow it
-            self.device_ = str(net.device)
-            vars(net).update(self._loader_params())
+            self.device_ = net.data_device()
 
     @property
     def history_(self):

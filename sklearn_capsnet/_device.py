@@ -5,7 +5,14 @@ import contextlib
 import numpy as np
 import torch
 
-__all__ = ["fits_on_device", "flushed_denormals", "resolve_device", "seeded"]
+__all__ = [
+    "autocast",
+    "autocast_dtype",
+    "fits_on_device",
+    "flushed_denormals",
+    "resolve_device",
+    "seeded",
+]
 
 
 def resolve_device(device) -> str:
@@ -41,6 +48,29 @@ def resolve_device(device) -> str:
     elif resolved.type != "cpu" and resolved.type != "mps":
         raise ValueError(f"device={device!r} is not supported; use 'auto', 'cpu' or 'cuda'.")
     return str(resolved)
+
+
+def autocast_dtype(mixed_precision: str, device: str):
+    """The autocast dtype ``mixed_precision`` asks for on ``device`` (None: float32).
+
+    Examples
+    --------
+    >>> autocast_dtype("bf16", "cpu"), autocast_dtype("auto", "cpu")
+    (torch.bfloat16, None)
+    """
+    if mixed_precision == "bf16":
+        return torch.bfloat16
+    if mixed_precision == "auto" and str(device).startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return None
+
+
+def autocast(precision, x):
+    """``torch.autocast`` to ``precision`` where ``x`` lives, or nothing when None."""
+    if precision is None:
+        return contextlib.nullcontext()
+    device_type = x.device.type if isinstance(x, torch.Tensor) else "cpu"
+    return torch.autocast(device_type, dtype=precision)
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ bytes), scaled to [0, 1] and shifted there.
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -16,7 +17,31 @@ from ._device import fits_on_device
 from ._layout import to_channels_first
 from .nn.augment import random_flip, random_shift
 
-__all__ = ["ArrayDataset", "BatchLoader"]
+__all__ = ["ArrayDataset", "BatchLoader", "InputReading"]
+
+
+@dataclass(frozen=True, eq=False)
+class InputReading:
+    """How a row of ``X`` becomes network input; fixed at ``fit``.
+
+    A row is scaled to ``(row - offset) / scale`` in float32 and, when its values
+    are in channels-last order, rearranged to ``input_shape``'s ``(C, H, W)``.
+    One object holds all of it: the training and validation loaders and every
+    prediction read the rows through the same one.
+
+    Parameters
+    ----------
+    input_shape : (int, int, int)
+        ``(C, H, W)`` of one row, channels first.
+    data_format : {"channels_first", "channels_last"}
+        The order of the values in the rows of ``X``.
+    offset, scale : ndarray of shape (n_features,)
+    """
+
+    input_shape: tuple
+    data_format: str
+    offset: np.ndarray
+    scale: np.ndarray
 
 
 class ArrayDataset(torch.utils.data.Dataset):
@@ -89,13 +114,9 @@ class BatchLoader:
     dataset : ArrayDataset or Subset of one
     batch_size : int
     shuffle : bool, default=False
-    input_shape : (int, int, int)
-        ``(C, H, W)`` of one row, channels first.
-    data_format : {"channels_first", "channels_last"}, default="channels_first"
-        The order of the values in the rows of ``X``; channels-last rows are
-        rearranged batch by batch, after the move to the device.
-    offset, scale : array of shape (n_features,)
-        Each batch becomes ``(X - offset) / scale`` in float32.
+    reading : InputReading
+        How rows become network input: each batch is scaled in float32 and, when
+        channels-last, rearranged after the move to the device.
     shift : int, default=0
         Maximum random translation in pixels (0: none).
     flip : bool, default=False
@@ -117,10 +138,7 @@ class BatchLoader:
         batch_size: int = 128,
         shuffle: bool = False,
         *,
-        input_shape,
-        data_format="channels_first",
-        offset,
-        scale,
+        reading: InputReading,
         shift: int = 0,
         flip: bool = False,
         device="cpu",
@@ -131,8 +149,8 @@ class BatchLoader:
         self.device = torch.device(device)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
-        self.input_shape = tuple(input_shape)
-        self.data_format = data_format
+        self.input_shape = tuple(reading.input_shape)
+        self.data_format = reading.data_format
         self.shift = int(shift)
         self.flip = bool(flip)
         self.shard_index, self.shard_count = (int(v) for v in shard)
@@ -140,8 +158,9 @@ class BatchLoader:
             preload = fits_on_device(_nbytes(X), self.device)  # never on the CPU
         self.X = _to_tensor(X).to(self.device) if preload else X
         self.y = None if y is None else _to_tensor(y).to(self.device)
-        self.offset = torch.as_tensor(np.asarray(offset, np.float32), device=self.device)
-        self.inv_scale = 1.0 / torch.as_tensor(np.asarray(scale, np.float32), device=self.device)
+        self.offset = torch.as_tensor(np.asarray(reading.offset, np.float32), device=self.device)
+        scale = torch.as_tensor(np.asarray(reading.scale, np.float32), device=self.device)
+        self.inv_scale = 1.0 / scale
 
     def __len__(self) -> int:
         return math.ceil(len(self.X) / self.batch_size) // self.shard_count

@@ -11,8 +11,10 @@ Adding a hyper-parameter: one entry here, one argument in each estimator's
 ``__init__`` (with the same default), and the code where it acts.
 """
 
+import difflib
 import inspect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
@@ -22,7 +24,17 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .nn import ROUTINGS
 
-__all__ = ["Param", "PARAMS", "constraints", "parameters_doc", "saved_names", "module_params"]
+__all__ = [
+    "Param",
+    "PARAMS",
+    "check_keyword",
+    "check_values",
+    "constraints",
+    "module_params",
+    "parameters_doc",
+    "passed_through",
+    "saved_names",
+]
 
 ACTS = ("network", "training", "loader", "prediction", "precision", "placement", "data", "output")
 
@@ -34,7 +46,9 @@ class Param:
     ``acts`` says where it takes effect: ``"network"`` parameters become the
     :class:`~sklearn_capsnet.nn.CapsNet` argument of the same name; the others are
     read by the training, loading, prediction, device or output code. ``owner``
-    limits a parameter to one estimator class (None: both).
+    limits a parameter to one estimator class (None: both). ``check`` looks
+    further than scikit-learn's constraint can: it returns what is wrong with a
+    value (a message naming the fix), or None.
     """
 
     name: str
@@ -45,6 +59,7 @@ class Param:
     doc: str
     saved: bool = True
     owner: str | None = None
+    check: Callable[[Any], str | None] | None = None
 
     def __post_init__(self):
         if self.acts not in ACTS:
@@ -63,6 +78,26 @@ def _show(value) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     return repr(value)
+
+
+def _layer_sizes(value) -> str | None:
+    if any(not isinstance(h, Integral) or h < 1 for h in value):
+        return (
+            f"decoder_hidden={value!r} must hold positive layer sizes, e.g. (512, 1024); "
+            "use () for a single-layer decoder."
+        )
+    return None
+
+
+def _channels_height_width(value) -> str | None:
+    if value is not None and (
+        len(value) != 3 or any(not isinstance(v, Integral) or v < 1 for v in value)
+    ):
+        return (
+            f"input_shape={value!r} must be (channels, height, width) of positive ints, "
+            "or None to infer it from X."
+        )
+    return None
 
 
 PARAMS: tuple[Param, ...] = (
@@ -193,6 +228,7 @@ PARAMS: tuple[Param, ...] = (
         ``(n_features, 1, 1)`` to keep such a table a table. See the user guide,
         "How X is read".
         """,
+        check=_channels_height_width,
     ),
     Param(
         name="data_format",
@@ -260,6 +296,7 @@ PARAMS: tuple[Param, ...] = (
         doc="""
         Hidden layer sizes of the reconstruction decoder.
         """,
+        check=_layer_sizes,
     ),
     Param(
         name="optimizer",
@@ -452,11 +489,64 @@ def saved_names(estimator_name: str) -> list[str]:
     return [p.name for p in params_of(estimator_name) if p.saved]
 
 
-def module_params(estimator) -> dict:
-    """skorch ``module__*`` arguments: each ``"network"`` parameter's current value."""
-    params = {}
-    for p in params_of(type(estimator).__name__):
-        if p.acts == "network":
-            value = getattr(estimator, p.name)
-            params[f"module__{p.name}"] = tuple(value) if isinstance(value, list) else value
-    return params
+def module_params(params: dict) -> dict:
+    """skorch ``module__*`` arguments: each ``"network"`` parameter's value in ``params``."""
+    return {
+        f"module__{p.name}": tuple(params[p.name])
+        if isinstance(params[p.name], list)
+        else params[p.name]
+        for p in PARAMS
+        if p.acts == "network"
+    }
+
+
+def check_values(estimator_name: str, params: dict) -> None:
+    """Raise ``ValueError`` for a value a parameter's ``check`` refuses."""
+    for p in params_of(estimator_name):
+        problem = p.check(params[p.name]) if p.check is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+
+
+# skorch-style nested parameters the estimators pass through to their net
+SKORCH_PREFIXES = ("optimizer__", "callbacks__", "compile__")
+
+# former names, and what replaced them
+RENAMED = {
+    "channels_last": (
+        'memory_format="channels_last" is the memory format of the convolutions; '
+        'data_format="channels_last" reads images held as (n, height, width, channels).'
+    ),
+}
+
+
+def passed_through(params: dict) -> dict:
+    """The skorch-style entries of ``params`` (``optimizer__*``, ...), for the net."""
+    return {key: value for key, value in params.items() if key.startswith(SKORCH_PREFIXES)}
+
+
+def check_keyword(estimator_name: str, key: str) -> None:
+    """Refuse ``key`` unless it is a parameter of that estimator or skorch-style.
+
+    The message names the closest parameter, as a spelling slip usually is.
+
+    Examples
+    --------
+    >>> check_keyword("CapsNetClassifier", "optimizer__weight_decay")
+    >>> check_keyword("CapsNetClassifier", "max_epoch")
+    Traceback (most recent call last):
+    ...
+    ValueError: CapsNetClassifier has no parameter 'max_epoch'; did you mean 'max_epochs'? ...
+    """
+    names = [p.name for p in params_of(estimator_name)]
+    if key in names or key.startswith(SKORCH_PREFIXES):
+        return
+    if key in RENAMED:
+        raise ValueError(f"{estimator_name} has no parameter {key!r} any more: {RENAMED[key]}")
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ValueError(
+        f"{estimator_name} has no parameter {key!r}; {hint}Valid parameters are the "
+        f"documented ones ({', '.join(names)}) and skorch-style names starting with "
+        f"{' or '.join(SKORCH_PREFIXES)}."
+    )

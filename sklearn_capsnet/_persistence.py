@@ -163,8 +163,7 @@ def load_estimator(cls, path, device="auto"):
         estimator.data_format_ = str(fitted["data_format"])
         estimator.input_offset_ = tensors.pop("input_offset").numpy()
         estimator.input_scale_ = tensors.pop("input_scale").numpy()
-        estimator._prepare_device()
-        estimator._init_net()
+        estimator._start_net()
         state = {name.removeprefix("module."): tensor for name, tensor in tensors.items()}
         _plain_module(estimator.net_).load_state_dict(state, strict=True)
         estimator.n_iter_ = int(fitted["n_iter"])

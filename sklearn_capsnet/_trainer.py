@@ -1,6 +1,5 @@
 """The skorch net that trains a CapsNet: skorch's loop with the capsule loss."""
 
-import contextlib
 import math
 
 import torch
@@ -8,7 +7,9 @@ from skorch import NeuralNet
 from skorch.hf import AccelerateMixin
 from skorch.utils import to_tensor
 
-__all__ = ["CapsNetTrainer", "AcceleratedCapsNetTrainer", "autocast"]
+from ._device import autocast
+
+__all__ = ["CapsNetTrainer", "AcceleratedCapsNetTrainer"]
 
 LOSS_READBACK = 64  # batches between two reads of the batch losses from the device
 
@@ -21,6 +22,12 @@ class CapsNetTrainer(NeuralNet):
     reconstruction and (scaled, augmented) inputs to the criterion. With
     ``precision=torch.bfloat16`` the forward pass runs under autocast and its
     capsules come back in float32.
+
+    Every loader of the net (``iterator_train``, ``iterator_valid``, and the
+    prediction loaders of :mod:`._prediction`) reads rows through the one
+    ``reading`` (:class:`~sklearn_capsnet._loader.InputReading`) onto the device of
+    the net's data (:meth:`data_device`), so an unpickled net whose weights skorch
+    mapped to the CPU loads its data there too.
 
     skorch reads each batch loss back to the host as soon as the batch is done
     (``loss.item()``), which makes the CPU wait for the GPU after every batch. Here
@@ -38,9 +45,30 @@ class CapsNetTrainer(NeuralNet):
     costs no wait, on a GPU it would, and there it is not done.
     """
 
-    def __init__(self, *args, precision=None, **kwargs):
+    def __init__(self, *args, reading, precision=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.reading = reading
         self.precision = precision
+
+    def data_device(self) -> str:
+        """Where batches go: the net's ``device``."""
+        return str(self.device)
+
+    def get_iterator(self, dataset, training=False):
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = {"batch_size": self.batch_size, **self.get_params_for(prefix)}
+        loader = getattr(self, prefix)
+        return loader(dataset, reading=self.reading, device=self.data_device(), **kwargs)
+
+    def forward_capsules(self, x, precision=None):
+        """Class capsules ``[b, J, D]`` of one prediction batch, in float32.
+
+        Evaluation mode, no gradients, the forward pass under ``precision`` (the
+        estimator's current ``mixed_precision``, which may differ from training's).
+        """
+        self._set_training(False)
+        with torch.inference_mode(), autocast(precision, x):
+            return self.module_(x).float()
 
     def infer(self, x, **fit_params):
         with autocast(self.precision, x):
@@ -124,14 +152,6 @@ def _losses_to_floats(pending, key) -> None:
             row[key] = value
 
 
-def autocast(precision, x):
-    """``torch.autocast`` to ``precision`` where ``x`` lives, or nothing when None."""
-    if precision is None:
-        return contextlib.nullcontext()
-    device_type = x.device.type if isinstance(x, torch.Tensor) else "cpu"
-    return torch.autocast(device_type, dtype=precision)
-
-
 class AcceleratedCapsNetTrainer(AccelerateMixin, CapsNetTrainer):
     """The trainer with skorch's ``AccelerateMixin``: data-parallel through accelerate.
 
@@ -140,6 +160,9 @@ class AcceleratedCapsNetTrainer(AccelerateMixin, CapsNetTrainer):
 
     def capsnet(self):
         return self.accelerator.unwrap_model(self.module_)
+
+    def data_device(self) -> str:
+        return str(self.accelerator.device)  # accelerate places the model, data follow
 
     def evaluation_step(self, batch, training=False):
         # every process predicts every row itself: no gathering across processes

@@ -57,15 +57,19 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
         X, y = validate_data(estimator, X, y, multi_output=True, **common)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)  # a column vector: one label per sample
-    # max and min stream over X (a memmap stays on disk); np.abs(X) would copy it
-    largest = max(abs(float(X.max())), abs(float(X.min()))) if X.size else 0.0
-    if X.dtype.kind == "f" and X.dtype.itemsize > 4 and largest > _FLOAT32_MAX:
+    if X.dtype.kind == "f" and X.dtype.itemsize > 4 and _largest(X) > _FLOAT32_MAX:
         raise ValueError(
             "X has values beyond the float32 range "
-            f"(largest magnitude {largest:.3g}); "
+            f"(largest magnitude {_largest(X):.3g}); "
             f"{type(estimator).__name__} computes in float32: rescale X first."
         )
     return X, y, sample_shape
+
+
+def _largest(X) -> float:
+    """The largest magnitude in ``X``; max and min stream over it (a memmap stays on
+    disk), where ``np.abs(X)`` would copy it."""
+    return max(abs(float(X.max())), abs(float(X.min()))) if X.size else 0.0
 
 
 def is_image(input_shape) -> bool:

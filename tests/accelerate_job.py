@@ -12,20 +12,12 @@ from pathlib import Path
 
 import numpy as np
 from accelerate import Accelerator
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 import sklearn_capsnet._persistence as persistence
 from sklearn_capsnet import CapsNetClassifier
+from sklearn_capsnet._testing import digits_split, tiny
 
-PARAMS = dict(
-    conv_channels=32, primary_types=8, decoder_hidden=(64,), max_epochs=6, batch_size=32, lr=3e-3
-)
-
-
-def digits_split():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+PARAMS = tiny(max_epochs=6, batch_size=32)
 
 
 def main(out: Path) -> None:

@@ -13,9 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 @pytest.fixture(scope="module")
 def digits():
-    """scikit-learn's digits, 25 % stratified hold-out with random_state=0 (the docs' split)."""
-    from sklearn.datasets import load_digits  # here: SciPy must load after SCIPY_ARRAY_API
-    from sklearn.model_selection import train_test_split
+    """scikit-learn's digits as rows of 64 pixels: the split of the demo and benchmarks."""
+    from sklearn_capsnet._testing import digits_split  # here: SciPy loads after SCIPY_ARRAY_API
 
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+    return digits_split()

@@ -5,8 +5,9 @@ import pytest
 import scipy.sparse as sp
 
 from sklearn_capsnet import CapsNetClassifier
+from sklearn_capsnet._testing import tiny
 
-SMALL = dict(conv_channels=8, primary_types=2, decoder_hidden=(16,), max_epochs=1, batch_size=16)
+SMALL = tiny(max_epochs=1)
 
 rng = np.random.default_rng(0)
 X_OK = rng.random((30, 16))

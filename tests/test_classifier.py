@@ -8,10 +8,11 @@ from reference import margin_loss_literal
 from sklearn.base import clone
 
 from sklearn_capsnet import CapsNetClassifier
+from sklearn_capsnet._testing import tiny
 
-# a small network through public hyper-parameters, so tests run in seconds on a CPU
-SMALL = dict(conv_channels=16, primary_types=4, decoder_hidden=(32,), max_epochs=2, batch_size=32)
-ONE_EPOCH = {**SMALL, "max_epochs": 1}
+# the shared tiny network, so tests run in seconds on a CPU
+SMALL = tiny(max_epochs=2)
+ONE_EPOCH = tiny(max_epochs=1)
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def fitted(digits):
 
 def test_a_small_capsnet_learns_digits(digits):
     X_train, X_test, y_train, y_test = digits
-    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 8}, lr=3e-3, random_state=0)
+    clf = CapsNetClassifier(**tiny(max_epochs=8), random_state=0)
     clf.fit(X_train, y_train)
     assert clf.score(X_test, y_test) > 0.85
     losses = clf.history_[:, "train_loss"]
@@ -61,29 +62,28 @@ def test_predictions_do_not_depend_on_batch_size(fitted, digits):
 def test_predict_batch_size_sets_the_rows_of_each_prediction_step(fitted, digits, monkeypatch):
     _, X_test, _, _ = digits
     sizes = []
-    real_step = fitted.net_.evaluation_step
+    real_step = fitted.net_.forward_capsules
 
-    def recording_step(batch, training=False):
-        sizes.append(len(batch[0]))
-        return real_step(batch, training)
+    def recording_step(x, precision=None):
+        sizes.append(len(x))
+        return real_step(x, precision)
 
-    monkeypatch.setattr(fitted.net_, "evaluation_step", recording_step)
+    monkeypatch.setattr(fitted.net_, "forward_capsules", recording_step)
     fitted.predict(X_test[:20])
-    assert sizes == [32]  # batch_size, the last batch padded to full size
+    assert sizes == [16, 16]  # batch_size, the last batch padded to full size
     sizes.clear()
     monkeypatch.setattr(fitted, "predict_batch_size", 8)
     fitted.predict(X_test[:20])
     assert sizes == [8, 8, 8]
 
 
-def test_gpu_prediction_batches_default_to_at_least_1024_rows(fitted, monkeypatch):
-    assert fitted._prediction_batch_size() == 32
-    monkeypatch.setattr(fitted, "device_", "cuda:0")  # the choice only, nothing runs
-    assert fitted._prediction_batch_size() == 1024
-    monkeypatch.setattr(fitted, "batch_size", 4096)
-    assert fitted._prediction_batch_size() == 4096
-    monkeypatch.setattr(fitted, "predict_batch_size", 100)
-    assert fitted._prediction_batch_size() == 100
+def test_gpu_prediction_batches_default_to_at_least_1024_rows():
+    from sklearn_capsnet._prediction import prediction_batch_size
+
+    assert prediction_batch_size(None, 32, "cpu") == 32
+    assert prediction_batch_size(None, 32, "cuda:0") == 1024
+    assert prediction_batch_size(None, 4096, "cuda:0") == 4096
+    assert prediction_batch_size(100, 4096, "cuda:0") == 100
 
 
 def test_string_labels_come_back_as_strings(digits):
@@ -119,20 +119,22 @@ def test_fit_and_predict_flush_denormals_and_leave_the_callers_mode(digits, mode
 
     X_train, _, y_train, _ = digits
     training, predicting = [], []
-    real_step, real_batches = CapsNetTrainer.train_step_single, CapsNetClassifier._capsule_batches
+    from sklearn_capsnet import _prediction
+
+    real_step, real_batches = CapsNetTrainer.train_step_single, _prediction.capsule_batches
 
     def step_spy(self, batch, **fit_params):
         training.append(flushes_denormals())
         return real_step(self, batch, **fit_params)
 
-    def batches_spy(self, X):
+    def batches_spy(net, X, **kwargs):
         predicting.append(flushes_denormals())  # before prediction flushes
-        for capsules in real_batches(self, X):
+        for capsules in real_batches(net, X, **kwargs):
             predicting.append(flushes_denormals())
             yield capsules
 
     monkeypatch.setattr(CapsNetTrainer, "train_step_single", step_spy)
-    monkeypatch.setattr(CapsNetClassifier, "_capsule_batches", batches_spy)
+    monkeypatch.setattr(_prediction, "capsule_batches", batches_spy)
     torch.set_flush_denormal(mode)
     try:
         clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X_train[:64], y_train[:64])
@@ -141,8 +143,8 @@ def test_fit_and_predict_flush_denormals_and_leave_the_callers_mode(digits, mode
         assert flushes_denormals() == mode
     finally:
         torch.set_flush_denormal(False)
-    assert training == [True, True]  # 64 rows, two batches of 32
-    assert predicting == [mode, True, True]  # 40 rows, two batches of 32
+    assert training == [True] * 4  # 64 rows, four batches of 16
+    assert predicting == [mode, True, True, True]  # 40 rows, three batches of 16
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.float32, np.float16])
@@ -213,7 +215,7 @@ def test_default_shift_scales_the_papers_two_pixels(digits):
 
 def test_learning_rate_decays_exponentially_each_epoch(digits):
     X_train, _, y_train, _ = digits
-    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 3}, lr=0.01, lr_decay=0.5, random_state=0)
+    clf = CapsNetClassifier(**tiny(max_epochs=3, lr_decay=0.5), random_state=0)
     clf.fit(X_train[:64], y_train[:64])
     np.testing.assert_allclose(clf.history_[:, "event_lr"], [0.01, 0.005, 0.0025])
 
@@ -337,3 +339,18 @@ def test_the_decoder_aims_at_inputs_clamped_to_its_range(digits):
     expected = criterion(capsules, y, reconstruction, x.clamp(0, 1))
     torch.testing.assert_close(loss, expected)
     assert not torch.isclose(loss, criterion(capsules, y, reconstruction, x))
+
+
+def test_every_loader_of_the_net_reads_rows_through_its_one_reading_onto_its_data_device(
+    fitted, digits, monkeypatch
+):
+    from sklearn_capsnet._loader import ArrayDataset
+
+    X_train, _, y_train, _ = digits
+    net = fitted.net_
+    monkeypatch.setattr(net, "data_device", lambda: "cpu:0")  # where accelerate would put data
+    for training in (True, False):
+        loader = net.get_iterator(ArrayDataset(X_train[:8], y_train[:8]), training=training)
+        assert loader.device == torch.device("cpu:0")
+        np.testing.assert_allclose(loader.inv_scale.numpy(), 1 / fitted.input_scale_, rtol=1e-6)
+        np.testing.assert_array_equal(loader.offset.numpy(), fitted.input_offset_)

@@ -15,8 +15,9 @@ import torch
 from shapes import make_shapes
 
 from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer, ImageShapeWarning
+from sklearn_capsnet._testing import tiny
 
-SMALL = dict(conv_channels=8, primary_types=2, decoder_hidden=(16,), max_epochs=1, batch_size=16)
+SMALL = tiny(max_epochs=1)
 N = 48
 
 
@@ -56,14 +57,13 @@ def test_channels_last_memmap_trains_without_being_copied_whole(colour, first_fi
 
 
 def test_the_loader_rearranges_channels_last_rows_batch_by_batch(colour):
-    from sklearn_capsnet._loader import ArrayDataset, BatchLoader
+    from sklearn_capsnet._loader import ArrayDataset, BatchLoader, InputReading
 
     X, _ = colour
     rows = X.reshape(N, -1)
-    loader = BatchLoader(
-        ArrayDataset(rows), 16, input_shape=(3, 12, 12), data_format="channels_last",
-        offset=np.zeros(rows.shape[1]), scale=np.full(rows.shape[1], 255.0),
-    )  # fmt: skip
+    n = rows.shape[1]
+    reading = InputReading((3, 12, 12), "channels_last", np.zeros(n), np.full(n, 255.0))
+    loader = BatchLoader(ArrayDataset(rows), 16, reading=reading)
     assert loader.X is rows  # not rearranged (or copied) up front
     batches = torch.cat([x for x, _ in loader]).numpy()
     expected = X.transpose(0, 3, 1, 2).reshape(N, -1) / 255.0
@@ -204,7 +204,7 @@ def test_a_standardised_square_table_trains_as_a_table(n_features):
         warnings.simplefilter("error", ImageShapeWarning)
         clf = CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
     assert clf.input_shape_ == (n_features, 1, 1)
-    assert clf._max_shift() == 0
+    assert clf.net_.iterator_train__shift == 0
     assert len(np.unique(clf.input_scale_)) > 1  # one range per column
 
 
@@ -229,7 +229,7 @@ def test_flat_digit_rows_are_read_as_images_and_the_estimator_says_so(digits):
     ):
         clf = CapsNetClassifier(**SMALL, random_state=0).fit(X_train[:64], y_train[:64])
     assert clf.input_shape_ == (1, 8, 8)
-    assert clf._max_shift() == 1
+    assert clf.net_.iterator_train__shift == 1
 
 
 def test_a_dataframe_of_784_pixel_columns_is_read_as_28x28_images():

@@ -34,12 +34,11 @@ def test_perturbation_display_decodes_each_dimension_moved(capsys):
     from sklearn.datasets import load_digits
 
     from sklearn_capsnet import CapsNetClassifier
+    from sklearn_capsnet._testing import tiny
     from sklearn_capsnet.plotting import PerturbationDisplay
 
     X, y = load_digits(return_X_y=True)
-    clf = CapsNetClassifier(
-        conv_channels=16, primary_types=4, decoder_hidden=(32,), max_epochs=1, random_state=0
-    ).fit(X[:200], y[:200])
+    clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X[:200], y[:200])
     display = PerturbationDisplay.from_estimator(clf, X[0], dims=[0, 3])
     assert display.images.shape == (2, 11, 64)
     assert display.axes_.shape == (2, 11)
@@ -53,11 +52,11 @@ def test_capsules_and_decode_round_trip_to_reconstruct():
     from sklearn.datasets import load_digits
 
     from sklearn_capsnet import CapsNetClassifier
+    from sklearn_capsnet._testing import tiny
 
     X, y = load_digits(return_X_y=True)
-    clf = CapsNetClassifier(
-        conv_channels=16, primary_types=4, decoder_hidden=(32,), max_epochs=1, random_state=0
-    ).fit(X[:100], y[:100])
+    clf = CapsNetClassifier(**tiny(max_epochs=1, capsule_dim=6), random_state=0)
+    clf.fit(X[:100], y[:100])
     capsules = clf.capsules(X[:7])
-    assert capsules.shape == (7, 10, 16) and capsules.dtype == np.float32
+    assert capsules.shape == (7, 10, 6) and capsules.dtype == np.float32
     np.testing.assert_allclose(clf.decode(capsules), clf.reconstruct(X[:7]), rtol=1e-5)

@@ -5,16 +5,10 @@ import pytest
 from sklearn.datasets import make_multilabel_classification
 
 from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
+from sklearn_capsnet._testing import tiny
 
-SMALL = dict(
-    conv_channels=32,
-    primary_types=8,
-    decoder_hidden=(32,),
-    max_epochs=20,
-    lr=0.01,
-    batch_size=32,
-    input_shape=(16, 1, 1),  # tabular counts, not a 4x4 image
-)
+# tabular counts, not a 4x4 image; a constant rate: per-label accuracy 0.83 (chance 0.57)
+SMALL = tiny(max_epochs=40, lr_decay=1.0, input_shape=(16, 1, 1))
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +94,7 @@ def test_multilabel_and_single_label_targets_do_not_mix(fitted, data):
 def test_multilabel_transformer_and_safe_file(tmp_path, data):
     X, Y = data
     caps = CapsuleTransformer(**{**SMALL, "max_epochs": 2}, random_state=0).fit(X, Y)
-    assert caps.transform(X).shape == (len(X), 4 * 16)
+    assert caps.transform(X).shape == (len(X), 4 * SMALL["capsule_dim"])
     clf = CapsNetClassifier(**{**SMALL, "max_epochs": 2}, random_state=0).fit(X, Y)
     clf.save(tmp_path / "m.safetensors")
     loaded = CapsNetClassifier.load(tmp_path / "m.safetensors")

@@ -114,3 +114,25 @@ def test_save_and_load_round_trip_every_saved_parameter(cls, tmp_path, capsys):
         )
     else:
         np.testing.assert_allclose(loaded.transform(X), model.transform(X), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_set_params_refuses_an_unknown_name_at_once_and_names_the_closest(cls):
+    estimator = cls()
+    with pytest.raises(
+        ValueError, match=rf"{cls.__name__} has no parameter 'lr_decy'.*'lr_decay'"
+    ):
+        estimator.set_params(lr_decy=0.9)
+    assert "lr_decy" not in estimator.get_params()
+    estimator.set_params(optimizer__weight_decay=0.1, callbacks__print_log__sink=print)
+    assert estimator.get_params()["optimizer__weight_decay"] == 0.1
+
+
+def test_an_unknown_constructor_keyword_is_refused_at_fit_with_the_closest_name():
+    X, y = np.random.default_rng(0).random((20, 4)), np.arange(20) % 2
+    clf = CapsNetClassifier(max_epoch=2)
+    with pytest.raises(
+        ValueError, match=r"CapsNetClassifier has no parameter 'max_epoch'.*'max_epochs'"
+    ):
+        clf.fit(X, y)
+    assert not hasattr(clf, "net_")

@@ -11,8 +11,9 @@ from safetensors import safe_open
 from skorch.callbacks import Callback
 
 from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
+from sklearn_capsnet._testing import tiny
 
-SMALL = dict(conv_channels=8, primary_types=4, decoder_hidden=(16,), max_epochs=2, batch_size=16)
+SMALL = tiny(max_epochs=2)
 rng = np.random.default_rng(0)
 X = rng.random((60, 16)).astype(np.float32)
 Y = np.arange(60) % 3
@@ -107,7 +108,7 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
 
 
 def test_learning_rate_schedule_continues_over_partial_fit():
-    clf = CapsNetClassifier(**SMALL, lr=0.01, lr_decay=0.5, random_state=0)
+    clf = CapsNetClassifier(**SMALL, lr_decay=0.5, random_state=0)
     for _ in range(3):
         clf.partial_fit(X, Y)
     np.testing.assert_allclose(clf.history_[:, "event_lr"], [0.01, 0.005, 0.0025])
@@ -225,14 +226,13 @@ def test_a_gpu_trained_pickle_predicts_on_a_cpu_only_machine(fitted, monkeypatch
     expected = fitted.predict_proba(X)
     fitted.device_ = "cuda"
     fitted.net_.device = "cuda"
-    vars(fitted.net_).update(fitted._loader_params())
     payload = pickle.dumps(fitted)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # skorch warns that it maps to the CPU
         loaded = pickle.loads(payload)
     assert loaded.device_ == "cpu"
-    assert loaded.net_.get_params()["iterator_valid__device"] == "cpu"
+    assert loaded.net_.data_device() == "cpu"  # the loaders follow
     np.testing.assert_array_equal(loaded.predict_proba(X), expected)
 
 
@@ -271,16 +271,16 @@ def test_a_nan_loss_stops_training_with_a_clear_message(fitted):
 
 def test_out_of_memory_during_prediction_retries_with_smaller_batches(fitted, monkeypatch):
     expected = fitted.predict_proba(X)
-    real_step = fitted.net_.evaluation_step
+    real_step = fitted.net_.forward_capsules
     sizes = []
 
-    def step_that_needs_small_batches(batch, training=False):
-        sizes.append(len(batch[0]))
-        if len(batch[0]) > 4:
+    def step_that_needs_small_batches(x, precision=None):
+        sizes.append(len(x))
+        if len(x) > 4:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_step(batch, training)
+        return real_step(x, precision)
 
-    monkeypatch.setattr(fitted.net_, "evaluation_step", step_that_needs_small_batches)
+    monkeypatch.setattr(fitted.net_, "forward_capsules", step_that_needs_small_batches)
     with pytest.warns(ResourceWarning, match="Set predict_batch_size below 16"):
         proba = fitted.predict_proba(X)
     np.testing.assert_allclose(proba, expected, rtol=1e-5)
@@ -288,10 +288,10 @@ def test_out_of_memory_during_prediction_retries_with_smaller_batches(fitted, mo
 
 
 def test_out_of_memory_with_batches_of_one_is_raised(fitted, monkeypatch):
-    def always_out_of_memory(batch, training=False):
+    def always_out_of_memory(x, precision=None):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
 
-    monkeypatch.setattr(fitted.net_, "evaluation_step", always_out_of_memory)
+    monkeypatch.setattr(fitted.net_, "forward_capsules", always_out_of_memory)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         with pytest.raises(torch.cuda.OutOfMemoryError):

@@ -12,6 +12,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_capsnet import CapsNetClassifier
+from sklearn_capsnet._testing import tiny
 
 HERE = Path(__file__).parent
 
@@ -60,7 +61,7 @@ def test_grid_search_runs_on_a_dask_cluster_with_the_same_result():
     distributed = pytest.importorskip("distributed")
     X, y = load_digits(return_X_y=True)
     X, y = X[:300], y[:300]
-    small = dict(conv_channels=16, primary_types=4, decoder_hidden=(32,), max_epochs=3)
+    small = tiny(max_epochs=3)
     grid = {"routing_iterations": [1, 3], "lr": [1e-3, 3e-3]}
 
     def search():

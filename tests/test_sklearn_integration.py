@@ -20,16 +20,9 @@ from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback
 
 from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
+from sklearn_capsnet._testing import tiny
 
-TINY = dict(
-    conv_channels=16,
-    primary_types=4,
-    decoder_hidden=(32,),
-    max_epochs=4,
-    batch_size=32,
-    lr=3e-3,
-    random_state=0,
-)
+TINY = tiny(max_epochs=4, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +69,7 @@ def test_capsule_features_feed_a_downstream_classifier_in_a_pipeline(data):
     pipe = make_pipeline(CapsuleTransformer(**TINY), LogisticRegression(max_iter=1000))
     pipe.fit(X[:270], y[:270])
     assert pipe.score(X[270:], y[270:]) > 0.6
-    assert pipe[0].transform(X[:5]).shape == (5, 10 * 16)
+    assert pipe[0].transform(X[:5]).shape == (5, 10 * TINY["capsule_dim"])
 
 
 def test_transformer_takes_every_classifier_parameter_with_the_same_default():
@@ -93,14 +86,14 @@ def test_transformer_outputs_float32_capsules_or_lengths_with_names(data):
     X, y = data
     caps = CapsuleTransformer(**TINY).fit(X, y)
     features = caps.transform(X[:7])
-    assert features.dtype == np.float32 and features.shape == (7, 160)
+    assert features.dtype == np.float32 and features.shape == (7, 10 * TINY["capsule_dim"])
     names = caps.get_feature_names_out()
-    assert names[0] == "capsule_0_dim0" and names[-1] == "capsule_9_dim15"
+    assert names[0] == "capsule_0_dim0" and names[-1] == f"capsule_9_dim{TINY['capsule_dim'] - 1}"
     lengths = clone(caps).set_params(output="lengths").fit(X, y)
     assert list(lengths.get_feature_names_out()[:2]) == ["capsule_0_length", "capsule_1_length"]
     np.testing.assert_allclose(
         lengths.transform(X[:7]),
-        np.linalg.norm(features.reshape(7, 10, 16), axis=2),
+        np.linalg.norm(features.reshape(7, 10, TINY["capsule_dim"]), axis=2),
         rtol=1e-5,
     )
 

@@ -11,8 +11,9 @@ from sklearn.datasets import load_digits
 from skorch.callbacks import Callback
 
 from sklearn_capsnet import CapsNetClassifier
+from sklearn_capsnet._testing import tiny
 
-SMALL = dict(conv_channels=32, primary_types=8, decoder_hidden=(64,), max_epochs=6, lr=3e-3)
+SMALL = tiny(max_epochs=6)
 
 
 @pytest.fixture(scope="module")
@@ -23,18 +24,19 @@ def trained(digits):
 
 def test_bf16_predictions_of_a_trained_model_agree_with_fp32(trained, digits):
     _, X_test, _, _ = digits
-    fp32 = trained.predict(X_test)
+    fp32, fp32_proba = trained.predict(X_test), trained.predict_proba(X_test)
     trained.set_params(mixed_precision="bf16")
     try:
-        assert trained._precision() is torch.bfloat16
         bf16 = trained.predict(X_test)
         proba = trained.predict_proba(X_test)
     finally:
         trained.set_params(mixed_precision="no")
     assert proba.dtype == np.float64
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.abs(proba - fp32_proba).max() > 1e-4  # the setting of the fitted model is read
     assert np.mean(bf16 == fp32) >= 0.995  # issue 4: agreement of at least 99.5 %
-    np.testing.assert_array_equal(trained.predict(X_test), fp32)
+    np.testing.assert_array_equal(trained.predict_proba(X_test), fp32_proba)  # and reset
+    assert trained.net_.precision is None  # prediction leaves the training precision alone
 
 
 def test_training_under_bf16_autocast_learns(digits):
@@ -46,16 +48,16 @@ def test_training_under_bf16_autocast_learns(digits):
     assert clf.score(X_test, y_test) > 0.85
 
 
-def test_auto_precision_is_float32_on_the_cpu_and_bf16_on_capable_gpus(trained, monkeypatch):
-    assert trained.get_params()["mixed_precision"] == "no"
-    auto = CapsNetClassifier(mixed_precision="auto")
-    auto.device_ = "cpu"
-    assert auto._precision() is None
-    auto.device_ = "cuda"
+def test_auto_precision_is_float32_on_the_cpu_and_bf16_on_capable_gpus(monkeypatch):
+    from sklearn_capsnet._device import autocast_dtype
+
+    assert autocast_dtype("auto", "cpu") is None
+    assert autocast_dtype("bf16", "cpu") is torch.bfloat16
+    assert autocast_dtype("no", "cuda") is None
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
-    assert auto._precision() is torch.bfloat16
+    assert autocast_dtype("auto", "cuda:0") is torch.bfloat16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
-    assert auto._precision() is None
+    assert autocast_dtype("auto", "cuda:0") is None
 
 
 class NaNGradientOnce(Callback):
@@ -75,7 +77,7 @@ def test_a_bf16_cpu_step_with_nan_gradients_is_computed_again_in_float32(digits)
     X_train, _, y_train, _ = digits
     params = dict(SMALL, max_epochs=1, mixed_precision="bf16", random_state=0)
     clf = CapsNetClassifier(**params, callbacks=[("nan_once", NaNGradientOnce())])
-    clf.fit(X_train[:64], y_train[:64])  # 2 batches of 32 (the default batch size)
+    clf.fit(X_train[:32], y_train[:32])  # 2 batches of 16
     precisions = dict(clf.net_.callbacks_)["nan_once"].precisions
     assert precisions == [torch.bfloat16, None, torch.bfloat16]
     assert all(torch.isfinite(p).all() for p in clf.net_.module_.parameters())
@@ -134,7 +136,7 @@ def host_reads(monkeypatch):
 
 def test_training_reads_losses_back_once_per_epoch_not_once_per_batch(host_reads):
     X, y = load_digits(return_X_y=True)
-    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 3}, batch_size=50, random_state=0)
+    clf = CapsNetClassifier(**tiny(max_epochs=3, batch_size=50), random_state=0)
     host_reads.clear()
     clf.fit(X[:500], y[:500])  # 10 batches per epoch
     assert dict(host_reads) == {"tolist": 3}
@@ -157,7 +159,7 @@ def test_prediction_copies_results_to_the_host_every_16_batches(host_reads, trai
 
 def test_long_epochs_read_losses_back_every_64_batches(host_reads):
     X, y = load_digits(return_X_y=True)
-    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 1}, batch_size=4, random_state=0)
+    clf = CapsNetClassifier(**tiny(max_epochs=1, batch_size=4), random_state=0)
     host_reads.clear()
     clf.fit(X[:520], y[:520])  # 130 batches: read back after 64, 128 and at the end
     assert dict(host_reads) == {"tolist": 3}

@@ -1,0 +1,106 @@
+"""Prediction in batches: the class capsules of a fitted net, mapped into one array.
+
+Everything here takes what it needs as arguments (the skorch net, the batch
+size, the autocast dtype) and knows nothing of the estimators.
+"""
+
+import warnings
+
+import numpy as np
+import torch
+
+from ._device import flushed_denormals
+from ._loader import ArrayDataset, BatchLoader
+
+__all__ = ["capsule_batches", "map_capsules", "prediction_batch_size"]
+
+OUTPUT_READBACK = 16  # prediction batches between two copies of results to the host
+GPU_PREDICT_BATCH = 1024  # smallest default prediction batch on a GPU
+
+
+def prediction_batch_size(predict_batch_size, batch_size: int, device: str) -> int:
+    """``predict_batch_size``, or by default ``batch_size`` (at least 1024 on a GPU).
+
+    Examples
+    --------
+    >>> prediction_batch_size(None, 32, "cpu"), prediction_batch_size(None, 32, "cuda:0")
+    (32, 1024)
+    """
+    if predict_batch_size is not None:
+        return predict_batch_size
+    if str(device).startswith("cuda"):
+        return max(batch_size, GPU_PREDICT_BATCH)
+    return batch_size
+
+
+def map_capsules(net, X, fn, shape=(), dtype=np.float32, *, batch_size, precision):
+    """Apply ``fn`` to the class capsules of the rows ``X``, batch by batch, into one array.
+
+    ``fn`` maps capsules ``[b, J, D]`` to a tensor of shape ``[b, *shape]``. One
+    batch is computed at a time; results are copied to the host every
+    ``OUTPUT_READBACK`` batches (each copy waits for the device) into an array
+    allocated once, so memory is bounded by the batch size plus the output.
+    """
+    out = np.empty((len(X), *shape), dtype=dtype)
+    done, pending = 0, []
+    with torch.inference_mode():  # fn too
+        for capsules in capsule_batches(net, X, batch_size=batch_size, precision=precision):
+            pending.append(fn(capsules))
+            if len(pending) == OUTPUT_READBACK:
+                done = _copy_into(out, done, pending)
+        _copy_into(out, done, pending)
+    return out
+
+
+def capsule_batches(net, X, *, batch_size: int, precision):
+    """Yield the class capsules ``[b, J, D]`` of the rows ``X``, on the net's device.
+
+    When the GPU runs out of memory, the remaining rows are retried in batches
+    half as large, with a warning that names ``predict_batch_size``.
+    """
+    done, first_size = 0, batch_size
+    while True:
+        try:
+            for capsules in _forward(net, X[done:], batch_size, precision):
+                done += len(capsules)
+                yield capsules
+            return
+        except torch.cuda.OutOfMemoryError:
+            if batch_size == 1:
+                raise
+            batch_size = max(1, batch_size // 2)
+            warnings.warn(
+                f"the device ran out of memory during prediction; retrying with batches "
+                f"of {batch_size}. Set predict_batch_size below {first_size} to avoid this.",
+                ResourceWarning,
+                stacklevel=5,
+            )
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
+
+def _forward(net, X, batch_size: int, precision):
+    """Class capsules of ``X``, ``batch_size`` rows a step, read as the net reads its data."""
+    loader = BatchLoader(
+        ArrayDataset(X), batch_size, reading=net.reading, device=net.data_device()
+    )
+    remaining = len(X)
+    with flushed_denormals():
+        for x, _ in loader:
+            capsules = net.forward_capsules(x, precision)[:remaining]  # last batch: padded
+            remaining -= len(capsules)
+            yield capsules
+
+
+def _copy_into(out: np.ndarray, start: int, tensors: list) -> int:
+    """Copy ``tensors`` one after the other into ``out[start:]`` and empty the list.
+
+    One copy to the host (one wait for the device) for the whole list. Returns the
+    row after the last one written.
+    """
+    if not tensors:
+        return start
+    values = torch.cat(tensors).cpu().numpy()
+    out[start : start + len(values)] = values
+    tensors.clear()
+    return start + len(values)
