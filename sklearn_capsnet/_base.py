@@ -25,7 +25,7 @@ from ._loader import InputReading
 from ._params import check_keyword, check_values, constraints
 from ._persistence import load_estimator, save_estimator
 from ._targets import TargetsMixin
-from ._validation import as_rows, input_scaling
+from ._validation import as_rows, example_weights, input_scaling
 from .nn import capsule_lengths
 
 __all__ = ["CapsNetBase"]
@@ -49,6 +49,11 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         predict_batch_size=None,
         lr=1e-3,
         lr_decay=0.95,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        class_weight=None,
         reconstruction_weight=0.0005,
         shift=None,
         flip=False,
@@ -81,6 +86,11 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         self.predict_batch_size = predict_batch_size
         self.lr = lr
         self.lr_decay = lr_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.class_weight = class_weight
         self.reconstruction_weight = reconstruction_weight
         self.shift = shift
         self.flip = flip
@@ -164,8 +174,11 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         self.input_offset_, self.input_scale_ = input_scaling(X, self.input_shape_)
         return X, y
 
-    def _start_net(self) -> None:
-        """Place, build and initialise a new skorch net, seeded from ``random_state``."""
+    def _start_net(self, incremental: bool = False) -> None:
+        """Place, build and initialise a new skorch net, seeded from ``random_state``.
+
+        ``incremental`` (:meth:`partial_fit`) trains on all rows: no early stopping.
+        """
         accelerator = self.accelerator
         self.device_ = (
             str(accelerator.device) if accelerator is not None else resolve_device(self.device)
@@ -174,20 +187,25 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         reading = InputReading(
             self.input_shape_, self.data_format_, self.input_offset_, self.input_scale_
         )
+        params = self.get_params(deep=False)
+        params["early_stopping"] = self.early_stopping and not incremental
         self.net_ = _training.new_trainer(
-            self.get_params(deep=False),
+            params,
             reading=reading,
             n_outputs=self._n_outputs(),
+            multilabel=self.multilabel_,
             device=self.device_,
             seed=self._seed_,
         )
 
-    def _train(self, X, y, epochs: int) -> None:
-        _training.train(self.net_, X, y, epochs=epochs, seed=self._seed_, device=self.device_)
+    def _train(self, X, y, weight, epochs: int) -> None:
+        _training.train(
+            self.net_, X, y, weight, epochs=epochs, seed=self._seed_, device=self.device_
+        )
         self.n_iter_ = len(self.net_.history)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train a new CapsNet on ``X`` and ``y``.
 
         Parameters
@@ -199,6 +217,10 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
             shape is read (``input_shape``, ``data_format``).
         y : array-like of shape (n_samples,)
             Class labels of any hashable type.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each example, multiplied with ``class_weight``'s. Each
+            example's margin loss and reconstruction error count that many times (the
+            batch loss is the mean of weighted terms). None: all 1.
 
         Returns
         -------
@@ -206,15 +228,16 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         """
         with self._unchanged_on_error():
             X, y = self._prepare_training_data(X, y)
+            weight = example_weights(self, X, y, sample_weight)
             y = self._encode_targets(y, reset=True)
             self._start_net()
             if self.checkpoint is not None:
                 _training.resume_from_checkpoint(self.net_, self.checkpoint)
-            self._train(X, y, epochs=self.max_epochs - len(self.net_.history))
+            self._train(X, y, weight, epochs=self.max_epochs - len(self.net_.history))
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one more epoch, starting a new model on the first call.
 
         Parameters
@@ -226,6 +249,8 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
             Every class that will ever appear, read on the first call (one class capsule
             each) and ignored after. None takes the classes of the first ``y``; pass
             ``classes`` when later batches may hold labels the first one lacks.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`fit`; ``class_weight`` must be None or a dict here.
 
         Returns
         -------
@@ -234,21 +259,23 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         with self._unchanged_on_error():
             if not hasattr(self, "net_"):
                 X, y = self._prepare_training_data(X, y)
+                weight = example_weights(self, X, y, sample_weight, incremental=True)
                 if classes is None:
                     y = self._encode_targets(y, reset=True)
                 else:
                     self._set_classes(np.asarray(classes))
                     y = self._encode_targets(y, reset=False)
-                self._start_net()
+                self._start_net(incremental=True)
             else:
-                X, y = self._validate_more_data(X, y)
-            self._train(X, y, epochs=1)
+                X, y, weight = self._validate_more_data(X, y, sample_weight)
+            self._train(X, y, weight, epochs=1)
         return self
 
-    def _validate_more_data(self, X, y):
-        """Validate data for more training of a fitted model; returns (X, y_encoded)."""
+    def _validate_more_data(self, X, y, sample_weight):
+        """Validate data for more training of a fitted model; returns (X, y_encoded, weight)."""
         X, y, _ = as_rows(self, X, y, reset=False)  # images checked against fit's
-        return X, self._encode_targets(y, reset=False)
+        weight = example_weights(self, X, y, sample_weight, incremental=True)
+        return X, self._encode_targets(y, reset=False), weight
 
     # -- prediction -------------------------------------------------------------------------
 
@@ -410,3 +437,23 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         """skorch's training history (one row per epoch: losses, duration, ...)."""
         check_is_fitted(self, "net_")
         return self.net_.history
+
+    @property
+    def loss_curve_(self) -> list:
+        """The training loss of each epoch, as ``MLPClassifier`` names it."""
+        check_is_fitted(self, "net_")
+        return [float(row["train_loss"]) for row in self.net_.history if "train_loss" in row]
+
+    @property
+    def validation_scores_(self) -> list | None:
+        """The held-out accuracy after each epoch with ``early_stopping``; else None."""
+        check_is_fitted(self, "net_")
+        column = _training.VALID_SCORE
+        scores = [float(row[column]) for row in self.net_.history if column in row]
+        return scores or None
+
+    @property
+    def best_validation_score_(self) -> float | None:
+        """The best of ``validation_scores_`` (the weights kept are that epoch's); else None."""
+        scores = self.validation_scores_
+        return max(scores) if scores else None

@@ -1,9 +1,11 @@
-"""skorch callbacks the estimators add to every training run."""
+"""skorch callbacks the estimators add to their training runs."""
+
+import copy
 
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, ProgressBar
 
-__all__ = ["EpochSeed"]
+__all__ = ["EpochProgressBar", "EpochSeed", "StopOnPlateau"]
 
 
 class EpochSeed(Callback):
@@ -19,3 +21,75 @@ class EpochSeed(Callback):
     def on_epoch_begin(self, net, **kwargs):
         epoch = len(net.history)  # the new epoch's row is already in the history
         torch.manual_seed((self.seed + epoch) % 2**63)
+
+
+class StopOnPlateau(Callback):
+    """``MLPClassifier``'s early stopping, on a score in skorch's history.
+
+    After each epoch, a score below the best so far plus ``tol`` counts as an epoch
+    without improvement; after ``patience`` of them in a row training stops (skorch
+    ends its loop on ``KeyboardInterrupt``). The weights of the epoch with the
+    highest score are kept and put back at the end of training. Resumed from a
+    checkpoint, the count goes on from the scores in the history; the weights of
+    epochs before the resume are not known, so they are not put back.
+    """
+
+    def __init__(self, monitor: str, patience: int, tol: float):
+        self.monitor = monitor
+        self.patience = patience
+        self.tol = tol
+
+    def on_train_begin(self, net, **kwargs):
+        self.best_score_ = -float("inf")
+        self.best_epoch_ = None
+        self.best_weights_ = None
+        self.misses_ = 0
+        for epoch, row in enumerate(net.history, start=1):  # resumed from a checkpoint
+            if self.monitor in row:
+                self._count(row[self.monitor], epoch)  # the earlier weights are not known
+
+    def on_epoch_end(self, net, **kwargs):
+        if self._count(net.history[-1, self.monitor], len(net.history)):
+            self.best_weights_ = copy.deepcopy(net.module_.state_dict())
+        if self.misses_ >= self.patience:
+            raise KeyboardInterrupt  # skorch's way to end training after this epoch
+
+    def _count(self, score: float, epoch: int) -> bool:
+        """Count a miss or a reset for ``score``; True when it is the best so far."""
+        self.misses_ = self.misses_ + 1 if score < self.best_score_ + self.tol else 0
+        if score > self.best_score_:
+            self.best_score_, self.best_epoch_ = score, epoch
+            return True
+        return False
+
+    def on_train_end(self, net, **kwargs):
+        if self.best_weights_ is not None and self.best_epoch_ != len(net.history):
+            net.module_.load_state_dict(self.best_weights_)
+
+    def __getstate__(self):
+        return {**self.__dict__, "best_weights_": None}  # the net holds the weights
+
+
+class EpochProgressBar(ProgressBar):
+    """skorch's progress bar over the batches, titled ``epoch n/N``, losses as floats.
+
+    ``last_epoch`` (N) is set by the training code before each run. The batch losses
+    stay on the device until they are read back together (see ``CapsNetTrainer``);
+    the bar reads each one as it shows it, a wait per batch on a GPU that only
+    ``progress_bar=True`` pays.
+    """
+
+    last_epoch = None
+
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        total = f"/{self.last_epoch}" if self.last_epoch else ""
+        self.pbar_.set_description(f"epoch {len(net.history)}{total}")
+
+    def on_epoch_end(self, net, **kwargs):
+        self.pbar_.set_postfix(self._get_postfix_dict(net))  # the epoch's last losses, shown
+        super().on_epoch_end(net, **kwargs)
+
+    def _get_postfix_dict(self, net):
+        losses = super()._get_postfix_dict(net)
+        return {key: f"{float(value):.4g}" for key, value in losses.items()}

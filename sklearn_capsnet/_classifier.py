@@ -45,8 +45,17 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
         Epochs trained.
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the :class:`~sklearn_capsnet.nn.CapsNet`.
+        ``net_.predict`` and ``net_.predict_proba`` give class indices (positions in
+        ``classes_``) and probabilities, so skorch's callbacks such as
+        ``EpochScoring("accuracy")`` work.
     history_ : skorch.History
         Per-epoch losses and durations.
+    loss_curve_ : list of float
+        The training loss of each epoch.
+    validation_scores_ : list of float or None
+        The held-out accuracy after each epoch, with ``early_stopping``.
+    best_validation_score_ : float or None
+        The best of them; the model keeps that epoch's weights.
 
     See Also
     --------
@@ -83,6 +92,14 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
     >>> clf.predict_proba(X[:3]).sum(axis=1).round(6)
     array([1., 1., 1.])
     """
+
+    # fit and partial_fit are defined here so that Python's own errors (a missing or
+    # unknown argument) name this class; the work and the docs are CapsNetBase's.
+    def fit(self, X, y, sample_weight=None):
+        return super().fit(X, y, sample_weight=sample_weight)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Class probabilities from the capsule lengths (see Notes).

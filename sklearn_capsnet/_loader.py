@@ -45,17 +45,19 @@ class InputReading:
 
 
 class ArrayDataset(torch.utils.data.Dataset):
-    """Rows of ``X`` (ndarray or tensor) with optional labels ``y``.
+    """Rows of ``X`` (ndarray or tensor) with optional labels ``y`` and example weights.
 
     Indexable so that skorch's ``train_split`` helpers (``ValidSplit``) can
     split it; :class:`BatchLoader` reads the arrays directly.
     """
 
-    def __init__(self, X, y=None):
-        if y is not None and len(y) != len(X):
-            raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")
+    def __init__(self, X, y=None, weight=None):
+        for name, values in (("y", y), ("weight", weight)):
+            if values is not None and len(values) != len(X):
+                raise ValueError(f"X has {len(X)} rows but {name} has {len(values)}.")
         self.X = X
         self.y = y
+        self.weight = weight
 
     def __len__(self) -> int:
         return len(self.X)
@@ -65,13 +67,12 @@ class ArrayDataset(torch.utils.data.Dataset):
 
 
 def _arrays(dataset):
-    """The ``(X, y)`` arrays behind an ArrayDataset or a Subset of one."""
+    """The ``(X, y, weight)`` arrays behind an ArrayDataset or a Subset of one."""
     if isinstance(dataset, Subset):
-        X, y = _arrays(dataset.dataset)
         index = np.asarray(dataset.indices)
-        return X[index], (None if y is None else y[index])
+        return tuple(None if a is None else a[index] for a in _arrays(dataset.dataset))
     if isinstance(dataset, ArrayDataset):
-        return dataset.X, dataset.y
+        return dataset.X, dataset.y, dataset.weight
     raise TypeError(
         "BatchLoader reads ArrayDataset objects (or Subsets of them), "
         f"got {type(dataset).__name__}."
@@ -107,7 +108,8 @@ class BatchLoader:
     size: every row is then computed in a batch of the same shape, so results do
     not depend on which rows share its batch (kernels pick algorithms by batch
     size, which moves float32 results in the last bits), and shapes stay static
-    for compiled models. Callers drop the padded outputs.
+    for compiled models. Callers drop the padded outputs. When the dataset has
+    example weights, ``X_batch`` is the pair ``(x, weight)``.
 
     Parameters
     ----------
@@ -145,7 +147,7 @@ class BatchLoader:
         preload=False,
         shard=(0, 1),
     ):
-        X, y = _arrays(dataset)
+        X, y, weight = _arrays(dataset)
         self.device = torch.device(device)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
@@ -158,6 +160,7 @@ class BatchLoader:
             preload = fits_on_device(_nbytes(X), self.device)  # never on the CPU
         self.X = _to_tensor(X).to(self.device) if preload else X
         self.y = None if y is None else _to_tensor(y).to(self.device)
+        self.weight = None if weight is None else _to_tensor(weight).to(self.device)
         self.offset = torch.as_tensor(np.asarray(reading.offset, np.float32), device=self.device)
         scale = torch.as_tensor(np.asarray(reading.scale, np.float32), device=self.device)
         self.inv_scale = 1.0 / scale
@@ -192,4 +195,6 @@ class BatchLoader:
                 if self.flip:
                     images = random_flip(images)
                 x = random_shift(images, self.shift).flatten(1)
+            if self.weight is not None:  # skorch hands (x, weight) to infer and get_loss
+                x = (x, self.weight[index])
             yield x, (None if self.y is None else self.y[index])

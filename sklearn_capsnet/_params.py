@@ -178,6 +178,65 @@ PARAMS: tuple[Param, ...] = (
         """,
     ),
     Param(
+        name="early_stopping",
+        default=False,
+        constraint=["boolean"],
+        acts="training",
+        kind="bool",
+        doc="""
+        Hold out ``validation_fraction`` of the training data (stratified; a plain
+        split for multilabel ``y``), score its accuracy after each epoch, stop after
+        ``n_iter_no_change`` epochs without an improvement of more than ``tol``, and
+        keep the weights of the best epoch, as ``MLPClassifier`` does. The scores are
+        ``validation_scores_``. :meth:`partial_fit` trains on all it is given and
+        ignores this. Cannot be combined with ``train_split``.
+        """,
+    ),
+    Param(
+        name="validation_fraction",
+        default=0.1,
+        constraint=[Interval(Real, 0, 1, closed="neither")],
+        acts="training",
+        kind="float in (0, 1)",
+        doc="""
+        The share of the training data held out when ``early_stopping`` is on.
+        """,
+    ),
+    Param(
+        name="n_iter_no_change",
+        default=10,
+        constraint=[Interval(Integral, 1, None, closed="left")],
+        acts="training",
+        kind="int",
+        doc="""
+        Epochs without improvement after which ``early_stopping`` stops training.
+        """,
+    ),
+    Param(
+        name="tol",
+        default=1e-4,
+        constraint=[Interval(Real, 0, None, closed="left")],
+        acts="training",
+        kind="float",
+        doc="""
+        The least rise in validation accuracy that counts as an improvement for
+        ``early_stopping``.
+        """,
+    ),
+    Param(
+        name="class_weight",
+        default=None,
+        constraint=[StrOptions({"balanced"}), dict, None],
+        acts="training",
+        kind='dict, "balanced" or None',
+        doc="""
+        Weights ``{label: weight}`` of the classes in the loss, as in scikit-learn's
+        classifiers; ``"balanced"`` weighs each class by ``n_samples / (n_classes *
+        count)`` in ``y`` (not in :meth:`partial_fit`, which sees part of ``y`` at a
+        time). Multiplies ``sample_weight``; not for multilabel ``y``.
+        """,
+    ),
+    Param(
         name="reconstruction_weight",
         default=0.0005,
         constraint=[Interval(Real, 0, None, closed="left")],

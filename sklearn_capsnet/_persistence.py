@@ -24,7 +24,7 @@ __all__ = ["save_estimator", "load_estimator"]
 # Version 2: the class-capsule ``weight`` is stored divided by its constant scale.
 FORMAT, FORMAT_VERSION = "sklearn-capsnet", 2
 # stored apart from the JSON-valued parameters: by name, or when it is an int
-_SPECIAL = ("optimizer", "random_state")
+_SPECIAL = ("optimizer", "random_state", "class_weight")
 
 
 def _digest(tensors: dict) -> str:
@@ -43,6 +43,21 @@ def _json_labels(classes: np.ndarray) -> dict:
             "format (it holds str, int, float and bool labels); use pickle or joblib instead."
         )
     return {"values": labels, "dtype": classes.dtype.str if classes.dtype.kind != "O" else "O"}
+
+
+def _json_class_weight(class_weight):
+    """``class_weight`` in JSON: None, ``"balanced"``, or labels (typed) and weights."""
+    if class_weight is None or isinstance(class_weight, str):
+        return class_weight
+    labels = np.array(list(class_weight))
+    return {"labels": _json_labels(labels), "weights": [float(w) for w in class_weight.values()]}
+
+
+def _class_weight(stored):
+    if stored is None or isinstance(stored, str):
+        return stored
+    labels = _labels(stored["labels"]).tolist()
+    return dict(zip(labels, stored["weights"], strict=True))
 
 
 def _optimizer_name(optimizer) -> str:
@@ -67,6 +82,7 @@ def save_estimator(estimator, path) -> None:
             if key not in _SPECIAL
         },
         "optimizer": _optimizer_name(estimator.optimizer),
+        "class_weight": _json_class_weight(estimator.class_weight),
         "random_state": params["random_state"]
         if isinstance(params["random_state"], numbers.Integral)
         else None,
@@ -152,6 +168,7 @@ def load_estimator(cls, path, device="auto"):
         params["optimizer"] = getattr(torch.optim, description["optimizer"])
         params["device"] = device
         params["random_state"] = description["random_state"]
+        params["class_weight"] = _class_weight(description["class_weight"])
         fitted = description["fitted"]
         estimator = cls(**params)
         estimator._set_classes(_labels(fitted["classes"]))

@@ -2,12 +2,14 @@
 
 import math
 
+import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.hf import AccelerateMixin
 from skorch.utils import to_tensor
 
 from ._device import autocast
+from .nn import capsule_lengths, lengths_to_proba
 
 __all__ = ["CapsNetTrainer", "AcceleratedCapsNetTrainer"]
 
@@ -34,8 +36,10 @@ class CapsNetTrainer(NeuralNet):
     a batch records its loss as a tensor; the losses are read back together every
     ``LOSS_READBACK`` batches and at the end of the epoch, and are plain floats in
     the history by the time epoch callbacks read them. A NaN or infinite loss
-    raises ``FloatingPointError`` at that read-back. :meth:`run_single_epoch` is
-    skorch 1.4's loop with that one change (pyproject bounds skorch to 1.4.x, and
+    raises ``FloatingPointError`` at that read-back. After each batch the loop also
+    ends the epoch when ``stop_requested`` (Ctrl-C during ``fit``, see
+    :func:`~sklearn_capsnet._training.train`). :meth:`run_single_epoch` is
+    skorch 1.4's loop with these two changes (pyproject bounds skorch to 1.4.x, and
     ``tests/test_speed_switches.py`` fails when the installed skorch's loop differs).
 
     On the CPU, oneDNN's bf16 convolution now and then returns NaN weight gradients
@@ -45,10 +49,33 @@ class CapsNetTrainer(NeuralNet):
     costs no wait, on a GPU it would, and there it is not done.
     """
 
-    def __init__(self, *args, reading, precision=None, **kwargs):
+    def __init__(self, *args, reading, precision=None, multilabel=False, threshold=0.5, **kwargs):
         super().__init__(*args, **kwargs)
         self.reading = reading
         self.precision = precision
+        self.multilabel = multilabel
+        self.threshold = threshold
+        self.stop_requested = False  # set by a Ctrl-C handler: end at the batch's end
+
+    def predict_proba(self, X):
+        """Class probabilities of the rows of ``X`` (a dataset or rows), as the estimator
+        gives them: what skorch's scoring callbacks (``EpochScoring("accuracy")``, ...) read.
+
+        For multilabel targets, each capsule's length.
+        """
+        batches = self.forward_iter(X, training=False)
+        capsules = torch.cat([c.detach() for c in batches])[: len(X)]  # unpadded, no grad
+        lengths = capsule_lengths(capsules)
+        if self.multilabel:
+            return lengths.numpy()
+        return lengths_to_proba(lengths.double()).numpy()
+
+    def predict(self, X):
+        """Class indices (``classes_`` positions), or 0/1 indicators for multilabel targets."""
+        proba = self.predict_proba(X)
+        if self.multilabel:
+            return (proba > self.threshold).astype(np.int64)
+        return proba.argmax(axis=1)
 
     def data_device(self) -> str:
         """Where batches go: the net's ``device``."""
@@ -71,6 +98,7 @@ class CapsNetTrainer(NeuralNet):
             return self.module_(x).float()
 
     def infer(self, x, **fit_params):
+        x, _ = _unweighted(x)
         with autocast(self.precision, x):
             return super().infer(x, **fit_params).float()
 
@@ -114,6 +142,8 @@ class CapsNetTrainer(NeuralNet):
                 if len(pending) == LOSS_READBACK:
                     full, pending = pending, []
                     self._read_back_losses(full, key, training)
+                if self.stop_requested:
+                    raise KeyboardInterrupt  # Ctrl-C: this batch is done, the epoch is not
         except BaseException:  # interrupted: the history still holds floats only
             _losses_to_floats(pending, key)
             raise
@@ -133,6 +163,7 @@ class CapsNetTrainer(NeuralNet):
                 )
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        X, weight = _unweighted(X)
         y_true = to_tensor(y_true, device=y_pred.device)
         reconstruction = None
         if self.criterion_.reconstruction_weight:
@@ -141,7 +172,14 @@ class CapsNetTrainer(NeuralNet):
             # partial_fit batches can fall outside it, where the sigmoid decoder cannot
             # follow. It aims at the nearest value it can draw instead.
             X = X.clamp(0.0, 1.0)
-        return self.criterion_(y_pred, y_true, reconstruction, X)
+        return self.criterion_(y_pred, y_true, reconstruction, X, weight)
+
+
+def _unweighted(x):
+    """``(rows, example weights)`` of a batch's X, which is ``(rows, weights)`` or rows."""
+    if isinstance(x, tuple | list):
+        return x[0], x[1]
+    return x, None
 
 
 def _losses_to_floats(pending, key) -> None:

@@ -5,16 +5,21 @@ returns, plus what ``fit`` learnt of the data (the input reading, the number of
 outputs, the device); none reads an estimator.
 """
 
+import contextlib
 import copy
 import functools
 import os
+import signal
+import threading
+import warnings
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from skorch.callbacks import Checkpoint, LRScheduler, ProgressBar
+from skorch.callbacks import Checkpoint, EpochScoring, LRScheduler
+from skorch.dataset import ValidSplit
 
-from ._callbacks import EpochSeed
+from ._callbacks import EpochProgressBar, EpochSeed, StopOnPlateau
 from ._device import autocast_dtype, flushed_denormals, seeded
 from ._loader import ArrayDataset, BatchLoader
 from ._params import module_params, passed_through
@@ -23,6 +28,8 @@ from ._validation import is_image
 from .nn import CapsNet, CapsuleLoss
 
 __all__ = ["draw_seed", "max_shift", "new_trainer", "resume_from_checkpoint", "train"]
+
+VALID_SCORE = "valid_acc"  # the history column of the early-stopping score
 
 PAPER_SHIFT, PAPER_SIZE = 2, 28
 
@@ -67,6 +74,8 @@ def _checkpoint_files(dirname) -> dict:
 def _callbacks(params: dict, seed: int) -> list:
     """The user's callbacks (copied: each fit starts afresh) and those parameters ask for."""
     callbacks = copy.deepcopy(list(params["callbacks"] or []))
+    if params["early_stopping"]:  # first, so that the user's callbacks can read the score
+        callbacks.insert(0, (VALID_SCORE, _validation_scoring()))
     callbacks.append(("epoch_seed", EpochSeed(seed)))
     if params["lr_decay"] < 1:
         scheduler = LRScheduler(
@@ -74,13 +83,40 @@ def _callbacks(params: dict, seed: int) -> list:
         )
         callbacks.append(("lr_scheduler", scheduler))
     if params["progress_bar"]:
-        callbacks.append(("progress_bar", ProgressBar()))
+        callbacks.append(("progress_bar", EpochProgressBar()))
     if params["checkpoint"] is not None:
         callbacks.append(("checkpoint", Checkpoint(**_checkpoint_files(params["checkpoint"]))))
+    if params["early_stopping"]:
+        callbacks.append(("early_stopping", _early_stopping(params)))
     return callbacks
 
 
-def new_trainer(params: dict, *, reading, n_outputs: int, device: str, seed: int):
+def _validation_scoring():
+    """The held-out rows' accuracy after each epoch, as ``valid_acc`` (and ``valid_acc_best``)."""
+    return EpochScoring("accuracy", lower_is_better=False, name=VALID_SCORE)
+
+
+def _early_stopping(params: dict):
+    """Stop after ``n_iter_no_change`` epochs without a rise of ``tol``; keep the best weights."""
+    return StopOnPlateau(VALID_SCORE, patience=params["n_iter_no_change"], tol=params["tol"])
+
+
+def _train_split(params: dict, multilabel: bool, seed: int):
+    """The user's ``train_split``, or early stopping's hold-out (stratified for classes)."""
+    if not params["early_stopping"]:
+        return params["train_split"]
+    if params["train_split"] is not None:
+        raise ValueError(
+            "early_stopping=True holds out validation_fraction of the data itself; pass "
+            "train_split=None with it, or early_stopping=False and your own EarlyStopping "
+            "callback with train_split."
+        )
+    return ValidSplit(params["validation_fraction"], stratified=not multilabel, random_state=seed)
+
+
+def new_trainer(
+    params: dict, *, reading, n_outputs: int, multilabel: bool, device: str, seed: int
+):
     """A skorch net for these parameters, initialised from ``seed``.
 
     Parameters
@@ -91,6 +127,8 @@ def new_trainer(params: dict, *, reading, n_outputs: int, device: str, seed: int
         How rows of ``X`` become network input.
     n_outputs : int
         Class capsules.
+    multilabel : bool
+        Whether targets are 0/1 indicators of several labels.
     device : str
         The resolved device (ignored with an ``accelerator``, which places the model).
     seed : int
@@ -109,6 +147,8 @@ def new_trainer(params: dict, *, reading, n_outputs: int, device: str, seed: int
         module__n_classes=n_outputs,
         **module_params(params),
         reading=reading,
+        multilabel=multilabel,
+        threshold=params["threshold"],
         compile=params["compile"],
         precision=autocast_dtype(params["mixed_precision"], device),
         criterion=functools.partial(CapsuleLoss, params["reconstruction_weight"]),
@@ -124,7 +164,7 @@ def new_trainer(params: dict, *, reading, n_outputs: int, device: str, seed: int
         iterator_train__preload="auto",  # whole data on the GPU when it fits
         **shard,
         iterator_valid=BatchLoader,
-        train_split=params["train_split"],
+        train_split=_train_split(params, multilabel, seed),
         callbacks=_callbacks(params, seed),
         verbose=params["verbose"],
         **placement,
@@ -151,9 +191,58 @@ def resume_from_checkpoint(net, dirname) -> None:
         ) from error
 
 
-def train(net, X, y, *, epochs: int, seed: int, device: str) -> None:
-    """Run skorch's loop for ``epochs`` more epochs (a KeyboardInterrupt ends it early)."""
-    if epochs > 0:
-        # EpochSeed reseeds inside the block
-        with seeded(seed, device), flushed_denormals():
-            net.partial_fit(ArrayDataset(X, y), epochs=epochs)
+def train(net, X, y, weight=None, *, epochs: int, seed: int, device: str) -> None:
+    """Run skorch's loop for ``epochs`` more epochs.
+
+    Ctrl-C ends training at the end of the current batch: the history keeps the
+    finished epochs only, and a warning says how many there are. (A second Ctrl-C
+    interrupts at once.)
+    """
+    if epochs <= 0:
+        return
+    last_epoch = len(net.history) + epochs
+    bar = dict(net.callbacks_).get("progress_bar")
+    if isinstance(bar, EpochProgressBar):
+        bar.last_epoch = last_epoch
+    if net.verbose:
+        print(
+            f"Training epochs {len(net.history) + 1}-{last_epoch} on {net.data_device()}: "
+            f"{len(X)} rows, batches of {net.batch_size}.",
+            flush=True,
+        )
+    # EpochSeed reseeds inside the block
+    with seeded(seed, device), flushed_denormals(), _ctrl_c_ends_the_batch(net):
+        net.partial_fit(ArrayDataset(X, y, weight), y, epochs=epochs)  # y: stratified splits
+    history = net.history
+    unfinished = len(history) > 0 and "train_loss" not in history[-1]
+    if unfinished:  # skorch swallowed a KeyboardInterrupt inside an epoch
+        history.pop()
+    if net.stop_requested or unfinished:
+        net.stop_requested = False
+        warnings.warn(
+            f"training was interrupted after {len(history)} finished epoch(s); the model "
+            "keeps the weights of the last batch trained. fit again to start over, or "
+            "partial_fit to train on.",
+            UserWarning,
+            stacklevel=5,
+        )
+
+
+@contextlib.contextmanager
+def _ctrl_c_ends_the_batch(net):
+    """While training, a first Ctrl-C asks the net to stop after the current batch."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread; Ctrl-C stops where it lands
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def request_stop(signum, frame):
+        net.stop_requested = True
+        signal.signal(signal.SIGINT, previous)  # a second Ctrl-C interrupts at once
+
+    net.stop_requested = False
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

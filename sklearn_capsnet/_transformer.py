@@ -47,6 +47,12 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         The trained skorch net.
     history_ : skorch.History
         Per-epoch losses and durations.
+    loss_curve_ : list of float
+        The training loss of each epoch.
+    validation_scores_ : list of float or None
+        The held-out accuracy after each epoch, with ``early_stopping``.
+    best_validation_score_ : float or None
+        The best of them; the model keeps that epoch's weights.
 
     See Also
     --------
@@ -80,6 +86,11 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         predict_batch_size=None,
         lr=1e-3,
         lr_decay=0.95,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        class_weight=None,
         reconstruction_weight=0.0005,
         shift=None,
         flip=False,
@@ -114,6 +125,11 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
             predict_batch_size=predict_batch_size,
             lr=lr,
             lr_decay=lr_decay,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            class_weight=class_weight,
             reconstruction_weight=reconstruction_weight,
             shift=shift,
             flip=flip,
@@ -140,6 +156,14 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
             **kwargs,
         )
         self.output = output
+
+    # fit and partial_fit are defined here so that Python's own errors (a missing or
+    # unknown argument) name this class; the work and the docs are CapsNetBase's.
+    def fit(self, X, y, sample_weight=None):
+        return super().fit(X, y, sample_weight=sample_weight)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
 
     def transform(self, X):
         """The class capsules of ``X`` (or their lengths), as float32 features.

@@ -7,11 +7,12 @@ the problem and what to do about it.
 import math
 
 import numpy as np
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import _check_sample_weight, column_or_1d, validate_data
 
 from ._layout import as_array, check_sample_shape, check_stack
 
-__all__ = ["as_rows", "input_scaling", "is_image"]
+__all__ = ["as_rows", "example_weights", "input_scaling", "is_image"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -64,6 +65,36 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
             f"{type(estimator).__name__} computes in float32: rescale X first."
         )
     return X, y, sample_shape
+
+
+def example_weights(estimator, X, y, sample_weight, *, incremental: bool = False):
+    """Each example's training weight, from ``sample_weight`` and ``class_weight``.
+
+    Returns None when neither is given (every weight 1), else a float32 array of
+    ``len(X)`` non-negative weights, ``sample_weight`` times the class weights.
+    ``class_weight="balanced"`` needs all labels at once, so ``partial_fit``
+    (``incremental``) refuses it.
+    """
+    class_weight = estimator.class_weight
+    if sample_weight is None and class_weight is None:
+        return None
+    name = type(estimator).__name__
+    weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    if class_weight is not None:
+        if y.ndim == 2:
+            raise ValueError(
+                f"{name}: class_weight weighs one label per sample, but y is a multilabel "
+                "indicator matrix; pass sample_weight instead."
+            )
+        if incremental and isinstance(class_weight, str):
+            raise ValueError(
+                f"{name}.partial_fit cannot use class_weight='balanced', which needs all "
+                "labels at once: compute the weights on all of y with "
+                "sklearn.utils.class_weight.compute_class_weight and pass them as a dict "
+                "{label: weight}."
+            )
+        weight = weight * compute_sample_weight(class_weight, y)
+    return weight.astype(np.float32)
 
 
 def _largest(X) -> float:

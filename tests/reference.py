@@ -49,14 +49,16 @@ def class_capsules_loop(weight, u, iterations):
     return torch.stack(outputs)
 
 
-def margin_loss_literal(lengths, labels):
+def margin_loss_literal(lengths, labels, weights=None):
+    """Eq. 4 summed over classes; the mean over examples of weight × loss (weights 1)."""
+    weights = [1.0] * len(labels) if weights is None else weights
     total = 0.0
-    for row, label in zip(lengths, labels, strict=True):
+    for row, label, weight in zip(lengths, labels, weights, strict=True):
         for k, length in enumerate(row):
             if k == label:
-                total = total + torch.clamp(0.9 - length, min=0) ** 2
+                total = total + weight * torch.clamp(0.9 - length, min=0) ** 2
             else:
-                total = total + 0.5 * torch.clamp(length - 0.1, min=0) ** 2
+                total = total + weight * 0.5 * torch.clamp(length - 0.1, min=0) ** 2
     return total / len(labels)
 
 

@@ -156,3 +156,21 @@ def test_init_benchmark_reports_starting_lengths_and_first_steps(fashion_home):
         ("28x28", n) for n in (2, 100)
     ] * 2
     assert all(len(r["train_loss_per_epoch"]) == 2 and r["steps"] == 2 for r in learning)
+
+
+def test_class_weight_benchmark_thins_the_rare_digits_and_fits_both_weightings():
+    params = {**SMALL, "max_epochs": 1}
+    records = run_benchmark("bench_class_weight.py", "--params", json.dumps(params))
+    assert [r["class_weight"] for r in records] == [None, "balanced"]
+    counts = records[0]["train_counts"]
+    assert max(counts[:5]) < 0.2 * min(counts[5:])  # digits 0-4 kept at about 10 %
+    assert all(0 <= r["balanced_accuracy"] <= 1 and len(r["recall"]) == 10 for r in records)
+
+
+def test_calibration_benchmark_scores_before_and_after_calibration():
+    params = {**SMALL, "max_epochs": 1}
+    (record,) = run_benchmark("bench_calibration.py", "--params", json.dumps(params))
+    for method in ("uncalibrated", "sigmoid", "isotonic"):
+        scores = record[method]
+        assert 0 <= scores["ece"] <= 1 and 0 <= scores["accuracy"] <= 1
+        assert scores["brier"] >= 0 and scores["log_loss"] >= 0

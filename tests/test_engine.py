@@ -282,3 +282,19 @@ def test_predictions_do_not_depend_on_batch_size():
     full = net(x)
     pieces = torch.cat([net(x[:1]), net(x[1:4]), net(x[4:])])
     torch.testing.assert_close(full, pieces)
+
+
+def test_example_weights_multiply_each_examples_margin_and_reconstruction_terms(gen):
+    capsules = torch.randn(4, 3, 16, generator=gen, dtype=torch.float64) * 0.3
+    labels = torch.tensor([0, 1, 2, 0])
+    weights = [2.0, 0.0, 0.5, 1.0]
+    recon = torch.rand(4, 10, generator=gen, dtype=torch.float64)
+    images = torch.rand(4, 10, generator=gen, dtype=torch.float64)
+    total = CapsuleLoss(0.003)(capsules, labels, recon, images, torch.tensor(weights))
+    lengths = [[sum(x * x for x in c) ** 0.5 for c in example] for example in capsules.tolist()]
+    margin = margin_loss_literal(torch.tensor(lengths, dtype=torch.float64), labels, weights)
+    squared_errors = [
+        w * sum((r - i) ** 2 for r, i in zip(rr, ii, strict=True))
+        for w, rr, ii in zip(weights, recon.tolist(), images.tolist(), strict=True)
+    ]
+    torch.testing.assert_close(total, margin + 0.003 * sum(squared_errors) / 4)

@@ -20,6 +20,11 @@ NON_DEFAULT = dict(
     predict_batch_size=7,
     lr=2e-3,
     lr_decay=0.9,
+    early_stopping=True,
+    validation_fraction=0.25,
+    n_iter_no_change=3,
+    tol=1e-3,
+    class_weight={0: 2.0, 1: 0.5},
     reconstruction_weight=0.001,
     shift=1,
     flip=True,
@@ -98,8 +103,9 @@ def test_save_and_load_round_trip_every_saved_parameter(cls, tmp_path, capsys):
     Y = np.stack([np.arange(40) % 2, (np.arange(40) // 2) % 2], axis=1)  # multilabel
     names = {p.name for p in params_of(cls.__name__)} - NOT_SAVED
     params = {k: v for k, v in NON_DEFAULT.items() if k in names}
-    model = cls(**{**params, "compile": False}).fit(X, Y)
-    model.set_params(compile=params["compile"])  # compiles lazily: not at fit here
+    # set after fit: compile compiles lazily, class_weight is not for multilabel y
+    model = cls(**{**params, "compile": False, "class_weight": None}).fit(X, Y)
+    model.set_params(compile=params["compile"], class_weight=params["class_weight"])
     model.save(tmp_path / "model.safetensors")
     loaded = cls.load(tmp_path / "model.safetensors", device="cpu")
     assert {k: loaded.get_params()[k] for k in params} == {
@@ -136,3 +142,12 @@ def test_an_unknown_constructor_keyword_is_refused_at_fit_with_the_closest_name(
     ):
         clf.fit(X, y)
     assert not hasattr(clf, "net_")
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_argument_errors_name_the_public_class_not_its_base(cls):
+    X, y = np.ones((4, 2)), np.array([0, 1, 0, 1])
+    with pytest.raises(TypeError, match=rf"^{cls.__name__}\.fit\(\) got an unexpected keyword"):
+        cls().fit(X, y, weights=np.ones(4))
+    with pytest.raises(TypeError, match=rf"^{cls.__name__}\.partial_fit\(\) missing"):
+        cls().partial_fit(X)

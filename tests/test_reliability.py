@@ -1,7 +1,9 @@
 """Nothing lost: failed calls, interrupts, checkpoints, safe files, numerical trouble."""
 
 import json
+import os
 import pickle
+import signal
 import warnings
 
 import numpy as np
@@ -60,10 +62,35 @@ class InterruptAt(Callback):
             raise KeyboardInterrupt
 
 
-def test_ctrl_c_during_fit_keeps_a_usable_model_with_the_epochs_done():
+def test_a_keyboard_interrupt_after_an_epoch_keeps_a_usable_model_with_the_epochs_done():
     clf = CapsNetClassifier(**{**SMALL, "max_epochs": 5}, callbacks=[InterruptAt(2)])
-    clf.fit(X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the epoch was finished: nothing to warn about
+        clf.fit(X, Y)
     assert clf.n_iter_ == 2
+    assert clf.predict(X).shape == (60,)
+
+
+class CtrlCAt(Callback):
+    """Presses Ctrl-C (sends this process SIGINT) as batch ``batch`` of epoch ``epoch`` begins."""
+
+    def __init__(self, epoch, batch):
+        self.epoch, self.batch = epoch, batch
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        batches = net.history[-1]["batches"]
+        if training and len(net.history) == self.epoch and len(batches) == self.batch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_during_fit_ends_the_batch_keeps_the_finished_epochs_and_warns():
+    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 5}, callbacks=[CtrlCAt(2, 2)])
+    with pytest.warns(UserWarning, match=r"interrupted after 1 finished epoch"):
+        clf.fit(X, Y)  # 60 rows: 4 batches of 16 per epoch
+    assert clf.n_iter_ == 1 and len(clf.history_) == 1
+    steps = {int(s["step"]) for s in clf.net_.optimizer_.state.values()}
+    assert steps == {4 + 2}  # the batch under way when Ctrl-C came was finished, no more
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     assert clf.predict(X).shape == (60,)
 
 
@@ -73,11 +100,14 @@ class InterruptAtBatch(Callback):
             raise KeyboardInterrupt
 
 
-def test_ctrl_c_within_an_epoch_leaves_plain_float_losses_in_the_history():
+def test_an_interrupt_inside_an_epoch_drops_its_row_and_leaves_float_losses():
+    # Ctrl-C outside the main thread lands where it lands, as a KeyboardInterrupt
     clf = CapsNetClassifier(**{**SMALL, "max_epochs": 5}, callbacks=[InterruptAtBatch()])
-    clf.fit(X, Y)
+    with pytest.warns(UserWarning, match=r"interrupted after 1 finished epoch"):
+        clf.fit(X, Y)
+    assert clf.n_iter_ == 1
     losses = clf.history_[:, "batches", :, "train_loss"]
-    assert [len(epoch) for epoch in losses] == [4, 2]
+    assert [len(epoch) for epoch in losses] == [4]
     assert all(type(loss) is float for epoch in losses for loss in epoch)
 
 

@@ -159,12 +159,6 @@ def test_calibrated_and_stacked_capsnets(data):
     assert stack.score(X, y) > 0.5
 
 
-def test_sample_weight_is_not_supported_and_says_so(data):
-    X, y = data
-    with pytest.raises(TypeError, match="sample_weight"):
-        CapsNetClassifier(**TINY).fit(X, y, sample_weight=np.ones(len(y)))
-
-
 class RecordTorchThreads(Callback):
     """Writes the torch thread count into the history at each epoch."""
 

@@ -167,6 +167,7 @@ def margin_loss(
     m_plus: float = 0.9,
     m_minus: float = 0.1,
     down_weight: float = 0.5,
+    weight: Tensor | None = None,
 ) -> Tensor:
     """Margin loss of eq. 4, summed over classes and averaged over the batch.
 
@@ -180,6 +181,8 @@ def margin_loss(
         of 0/1 indicators.
     m_plus, m_minus, down_weight : float
         The paper's 0.9, 0.1 and λ = 0.5.
+    weight : Tensor of shape (batch,), default=None
+        Each example's weight: the batch's mean of ``weight * loss`` (None: all 1).
 
     Returns
     -------
@@ -197,16 +200,20 @@ def margin_loss(
     targets = targets.to(lengths.dtype)
     present = targets * torch.relu(m_plus - lengths) ** 2
     absent = down_weight * (1.0 - targets) * torch.relu(lengths - m_minus) ** 2
-    return (present + absent).sum(dim=-1).mean()
+    return _mean((present + absent).sum(dim=-1), weight)
 
 
-def reconstruction_loss(reconstruction: Tensor, images: Tensor) -> Tensor:
+def reconstruction_loss(
+    reconstruction: Tensor, images: Tensor, weight: Tensor | None = None
+) -> Tensor:
     """Sum of squared errors per example, averaged over the batch.
 
     Parameters
     ----------
     reconstruction : Tensor of shape (batch, n_features)
     images : Tensor of shape (batch, ...) with ``n_features`` values per example.
+    weight : Tensor of shape (batch,), default=None
+        Each example's weight: the batch's mean of ``weight * error`` (None: all 1).
 
     Returns
     -------
@@ -220,4 +227,11 @@ def reconstruction_loss(reconstruction: Tensor, images: Tensor) -> Tensor:
     tensor(4.)
     """
     diff = reconstruction - images.reshape(reconstruction.shape)
-    return (diff * diff).sum(dim=-1).mean()
+    return _mean((diff * diff).sum(dim=-1), weight)
+
+
+def _mean(per_example: Tensor, weight: Tensor | None) -> Tensor:
+    """The batch mean of ``per_example``, each term multiplied by its weight if given."""
+    if weight is None:
+        return per_example.mean()
+    return (per_example * weight.to(per_example.dtype)).mean()

@@ -36,8 +36,11 @@ class CapsuleLoss:
         targets: Tensor,
         reconstruction: Tensor | None = None,
         images: Tensor | None = None,
+        weight: Tensor | None = None,
     ) -> Tensor:
-        loss = margin_loss(capsule_lengths(capsules), targets)
+        """The batch loss; ``weight`` (one per example) weighs both terms of each example."""
+        loss = margin_loss(capsule_lengths(capsules), targets, weight=weight)
         if reconstruction is not None and self.reconstruction_weight:
-            loss = loss + self.reconstruction_weight * reconstruction_loss(reconstruction, images)
+            error = reconstruction_loss(reconstruction, images, weight=weight)
+            loss = loss + self.reconstruction_weight * error
         return loss
