@@ -230,6 +230,7 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
             X, y = self._prepare_training_data(X, y)
             weight = example_weights(self, X, y, sample_weight)
             y = self._encode_targets(y, reset=True)
+            _training.check_hold_out(self.get_params(deep=False), X, y, self.multilabel_)
             self._start_net()
             if self.checkpoint is not None:
                 _training.resume_from_checkpoint(self.net_, self.checkpoint)
@@ -259,7 +260,10 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         with self._unchanged_on_error():
             if not hasattr(self, "net_"):
                 X, y = self._prepare_training_data(X, y)
-                weight = example_weights(self, X, y, sample_weight, incremental=True)
+                labels = None if classes is None else np.asarray(classes)
+                weight = example_weights(
+                    self, X, y, sample_weight, incremental=True, labels=labels
+                )
                 if classes is None:
                     y = self._encode_targets(y, reset=True)
                 else:
@@ -268,13 +272,14 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
                 self._start_net(incremental=True)
             else:
                 X, y, weight = self._validate_more_data(X, y, sample_weight)
+                _training.without_early_stopping(self.net_)
             self._train(X, y, weight, epochs=1)
         return self
 
     def _validate_more_data(self, X, y, sample_weight):
         """Validate data for more training of a fitted model; returns (X, y_encoded, weight)."""
         X, y, _ = as_rows(self, X, y, reset=False)  # images checked against fit's
-        weight = example_weights(self, X, y, sample_weight, incremental=True)
+        weight = example_weights(self, X, y, sample_weight, incremental=True, labels=self.classes_)
         return X, self._encode_targets(y, reset=False), weight
 
     # -- prediction -------------------------------------------------------------------------

@@ -27,9 +27,10 @@ class StopOnPlateau(Callback):
     """``MLPClassifier``'s early stopping, on a score in skorch's history.
 
     After each epoch, a score below the best so far plus ``tol`` counts as an epoch
-    without improvement; after ``patience`` of them in a row training stops (skorch
-    ends its loop on ``KeyboardInterrupt``). The weights of the epoch with the
-    highest score are kept and put back at the end of training. Resumed from a
+    without improvement; when more than ``patience`` of them come in a row, training
+    stops (``MLPClassifier``'s ``n_iter_no_change``; skorch ends its loop on
+    ``KeyboardInterrupt``). The weights of the epoch with the highest score are kept
+    and put back at the end of training; with ``net.verbose`` both are announced. Resumed from a
     checkpoint, the count goes on from the scores in the history; the weights of
     epochs before the resume are not known, so they are not put back.
     """
@@ -51,7 +52,13 @@ class StopOnPlateau(Callback):
     def on_epoch_end(self, net, **kwargs):
         if self._count(net.history[-1, self.monitor], len(net.history)):
             self.best_weights_ = copy.deepcopy(net.module_.state_dict())
-        if self.misses_ >= self.patience:
+        if self.misses_ > self.patience:
+            if net.verbose:
+                print(
+                    f"Stopping early: {self.monitor} has not risen by tol={self.tol:g} over "
+                    f"the best for {self.misses_} epochs in a row.",
+                    flush=True,
+                )
             raise KeyboardInterrupt  # skorch's way to end training after this epoch
 
     def _count(self, score: float, epoch: int) -> bool:
@@ -65,6 +72,12 @@ class StopOnPlateau(Callback):
     def on_train_end(self, net, **kwargs):
         if self.best_weights_ is not None and self.best_epoch_ != len(net.history):
             net.module_.load_state_dict(self.best_weights_)
+            if net.verbose:
+                print(
+                    f"Keeping the weights of epoch {self.best_epoch_} "
+                    f"({self.monitor} {self.best_score_:.4g}).",
+                    flush=True,
+                )
 
     def __getstate__(self):
         return {**self.__dict__, "best_weights_": None}  # the net holds the weights

@@ -185,9 +185,9 @@ PARAMS: tuple[Param, ...] = (
         kind="bool",
         doc="""
         Hold out ``validation_fraction`` of the training data (stratified; a plain
-        split for multilabel ``y``), score its accuracy after each epoch, stop after
-        ``n_iter_no_change`` epochs without an improvement of more than ``tol``, and
-        keep the weights of the best epoch, as ``MLPClassifier`` does. The scores are
+        split for multilabel ``y``), score its accuracy after each epoch, stop when
+        more than ``n_iter_no_change`` epochs in a row do not beat the best by ``tol``,
+        and keep the weights of the best epoch, as ``MLPClassifier`` does. The scores are
         ``validation_scores_``. :meth:`partial_fit` trains on all it is given and
         ignores this. Cannot be combined with ``train_split``.
         """,
@@ -209,7 +209,7 @@ PARAMS: tuple[Param, ...] = (
         acts="training",
         kind="int",
         doc="""
-        Epochs without improvement after which ``early_stopping`` stops training.
+        The most epochs in a row without improvement that ``early_stopping`` lets pass.
         """,
     ),
     Param(

@@ -58,11 +58,13 @@ class CapsNetTrainer(NeuralNet):
         self.stop_requested = False  # set by a Ctrl-C handler: end at the batch's end
 
     def predict_proba(self, X):
-        """Class probabilities of the rows of ``X`` (a dataset or rows), as the estimator
-        gives them: what skorch's scoring callbacks (``EpochScoring("accuracy")``, ...) read.
+        """Class probabilities of ``X`` (a dataset, rows, or images laid out as in ``fit``),
+        as the estimator gives them: what skorch's scoring callbacks read.
 
         For multilabel targets, each capsule's length.
         """
+        if isinstance(X, np.ndarray | torch.Tensor) and X.ndim > 2:  # a stack of images
+            X = X.reshape(len(X), -1)  # rows in X's own order: the reading rearranges them
         batches = self.forward_iter(X, training=False)
         capsules = torch.cat([c.detach() for c in batches])[: len(X)]  # unpadded, no grad
         lengths = capsule_lengths(capsules)

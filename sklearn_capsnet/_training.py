@@ -101,6 +101,30 @@ def _early_stopping(params: dict):
     return StopOnPlateau(VALID_SCORE, patience=params["n_iter_no_change"], tol=params["tol"])
 
 
+def check_hold_out(params: dict, X, y, multilabel: bool) -> None:
+    """Refuse, before training, an early-stopping hold-out that cannot be drawn from ``y``."""
+    if not params["early_stopping"] or params["train_split"] is not None:
+        return
+    split = ValidSplit(params["validation_fraction"], stratified=not multilabel, random_state=0)
+    try:
+        split(ArrayDataset(np.empty((len(y), 0)), y), y)
+    except ValueError as error:
+        raise ValueError(
+            f"early_stopping=True cannot hold out validation_fraction="
+            f"{params['validation_fraction']} of these {len(y)} rows ({error}); use "
+            "another validation_fraction, more rows, or early_stopping=False."
+        ) from None
+
+
+def without_early_stopping(net) -> None:
+    """Let a net built with ``early_stopping`` train on every row (``partial_fit``)."""
+    if isinstance(dict(net.callbacks_).get("early_stopping"), StopOnPlateau):
+        names = ("early_stopping", VALID_SCORE)
+        net.train_split = None
+        net.callbacks = [c for c in net.callbacks if not (isinstance(c, tuple) and c[0] in names)]
+        net.callbacks_ = [item for item in net.callbacks_ if item[0] not in names]
+
+
 def _train_split(params: dict, multilabel: bool, seed: int):
     """The user's ``train_split``, or early stopping's hold-out (stratified for classes)."""
     if not params["early_stopping"]:

@@ -67,13 +67,14 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
     return X, y, sample_shape
 
 
-def example_weights(estimator, X, y, sample_weight, *, incremental: bool = False):
+def example_weights(estimator, X, y, sample_weight, *, incremental=False, labels=None):
     """Each example's training weight, from ``sample_weight`` and ``class_weight``.
 
     Returns None when neither is given (every weight 1), else a float32 array of
     ``len(X)`` non-negative weights, ``sample_weight`` times the class weights.
     ``class_weight="balanced"`` needs all labels at once, so ``partial_fit``
-    (``incremental``) refuses it.
+    (``incremental``) refuses it. A dict may name only ``labels`` (default: those
+    of ``y``; ``partial_fit`` passes every class); other labels weigh 1.
     """
     class_weight = estimator.class_weight
     if sample_weight is None and class_weight is None:
@@ -93,8 +94,29 @@ def example_weights(estimator, X, y, sample_weight, *, incremental: bool = False
                 "sklearn.utils.class_weight.compute_class_weight and pass them as a dict "
                 "{label: weight}."
             )
-        weight = weight * compute_sample_weight(class_weight, y)
+        if isinstance(class_weight, dict):
+            _check_class_weight(name, class_weight, np.unique(y) if labels is None else labels)
+            per_class = np.vectorize(lambda label: class_weight.get(label, 1.0), otypes=[float])
+            weight = weight * per_class(y)
+        else:
+            weight = weight * compute_sample_weight(class_weight, y)
     return weight.astype(np.float32)
+
+
+def _check_class_weight(name: str, class_weight: dict, labels) -> None:
+    labels = set(np.asarray(labels).tolist())
+    unknown = [label for label in class_weight if label not in labels]
+    if unknown:
+        raise ValueError(
+            f"{name}: class_weight has labels {unknown} that are not among the classes "
+            f"{sorted(labels, key=str)}; weigh only labels that occur in y."
+        )
+    bad = {label: w for label, w in class_weight.items() if not (np.isfinite(w) and w >= 0)}
+    if bad:
+        raise ValueError(
+            f"{name}: class_weight must hold finite weights >= 0, got {bad}; a weight of 0 "
+            "leaves a class out of the loss."
+        )
 
 
 def _largest(X) -> float:

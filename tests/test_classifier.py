@@ -356,3 +356,18 @@ def test_every_loader_of_the_net_reads_rows_through_its_one_reading_onto_its_dat
         assert loader.device == torch.device("cpu:0")
         np.testing.assert_allclose(loader.inv_scale.numpy(), 1 / fitted.input_scale_, rtol=1e-6)
         np.testing.assert_array_equal(loader.offset.numpy(), fitted.input_offset_)
+
+
+def test_the_progress_bar_shows_batch_losses_still_on_the_device_as_numbers():
+    from types import SimpleNamespace
+
+    from skorch.history import History
+
+    from sklearn_capsnet._callbacks import EpochProgressBar
+
+    history = History()
+    history.new_epoch()
+    history.new_batch()
+    history.record_batch("train_loss", torch.tensor(0.78451))  # not read back yet
+    postfix = EpochProgressBar()._get_postfix_dict(SimpleNamespace(history=history))
+    assert postfix == {"train_loss": "0.7845"}

@@ -27,24 +27,29 @@ class ScoreSequence(EpochScoring):
 
 
 def test_early_stopping_stops_after_n_epochs_without_improvement_and_keeps_the_best(
-    small_digits, monkeypatch
+    small_digits, monkeypatch, capsys
 ):
     from sklearn_capsnet import _training
 
     X, y = small_digits
-    # each epoch below best + tol is a miss: epochs 3, 4, 5 (0.705 rises, but by less than
-    # tol); the best score, at epoch 4, is the one whose weights are kept
-    scores = [0.5, 0.7, 0.6, 0.705, 0.65, 0.66, 0.9]
+    # each epoch below best + tol is a miss: epochs 3, 4, 5, 6 (0.705 rises, but by less
+    # than tol); the fourth in a row is more than n_iter_no_change=3: stop after epoch 6.
+    # The best score, at epoch 4, is the one whose weights are kept.
+    scores = [0.5, 0.7, 0.6, 0.705, 0.65, 0.66, 0.9, 0.9]
     weights = RecordWeights.store
 
     monkeypatch.setattr(_training, "_validation_scoring", lambda: ScoreSequence(scores))
     clf = CapsNetClassifier(
-        **tiny(max_epochs=7, early_stopping=True, n_iter_no_change=3, tol=0.01),
+        **tiny(max_epochs=8, early_stopping=True, n_iter_no_change=3, tol=0.01),
         callbacks=[("weights", RecordWeights())],
+        verbose=1,
         random_state=0,
     ).fit(X, y)
-    assert clf.n_iter_ == 5
-    assert clf.validation_scores_ == scores[:5]
+    out = capsys.readouterr().out
+    assert "Stopping early: valid_acc has not risen by tol=0.01" in out
+    assert "Keeping the weights of epoch 4 (valid_acc 0.705)" in out
+    assert clf.n_iter_ == 6
+    assert clf.validation_scores_ == scores[:6]
     assert clf.best_validation_score_ == 0.705
     state = clf.net_.module_.state_dict()
     for name, value in weights[4].items():  # the weights of epoch 4 are back
@@ -105,6 +110,30 @@ def test_partial_fit_trains_on_all_rows_and_ignores_early_stopping(small_digits)
     clf = CapsNetClassifier(**tiny(early_stopping=True), random_state=0).partial_fit(X, y)
     assert sum(clf.history_[-1, "batches", :, "train_batch_size"]) == 300
     assert clf.validation_scores_ is None
+    stopped = CapsNetClassifier(
+        **tiny(max_epochs=1, early_stopping=True),
+        callbacks=[EpochScoring("f1_macro", on_train=True)],  # a user's callback stays
+        random_state=0,
+    )
+    stopped.fit(X, y).partial_fit(X, y)  # after an early-stopping fit, too
+    assert sum(stopped.history_[-1, "batches", :, "train_batch_size"]) == 300
+    assert "valid_acc" not in stopped.history_[-1] and "f1_macro" in stopped.history_[-1]
+
+
+@pytest.mark.parametrize(
+    "n_rows, fraction", [(12, 0.1), (12, 0.8), (200, 0.02)], ids=["few", "most", "tiny"]
+)
+def test_a_hold_out_that_cannot_be_drawn_is_refused_before_training(
+    small_digits, n_rows, fraction, capsys
+):
+    X, y = small_digits
+    X, y = X[:n_rows], np.arange(n_rows) % (3 if n_rows == 12 else 10)
+    clf = CapsNetClassifier(
+        **tiny(early_stopping=True, validation_fraction=fraction), verbose=1, random_state=0
+    )
+    with pytest.raises(ValueError, match=r"early_stopping=True cannot hold out validation"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "net_") and "Training" not in capsys.readouterr().out
 
 
 def test_skorch_stratified_split_and_scoring_callbacks_work(small_digits):
@@ -135,6 +164,17 @@ def test_the_net_predicts_class_indices_and_probabilities_for_unpadded_rows(smal
     assert proba.shape == (5, 10)
     np.testing.assert_allclose(proba, clf.predict_proba(X[:5]), rtol=1e-5)
     np.testing.assert_array_equal(clf.classes_[clf.net_.predict(rows)], clf.predict(X[:5]))
+    np.testing.assert_array_equal(clf.net_.predict_proba(X[:5]), proba)  # images, as fit
+
+
+def test_the_net_reads_channels_last_images_as_the_estimator_does():
+    images = np.random.default_rng(0).integers(0, 256, (40, 6, 6, 3)).astype(np.uint8)
+    labels = np.arange(40) % 2
+    clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(images, labels)
+    assert clf.data_format_ == "channels_last"
+    np.testing.assert_allclose(
+        clf.net_.predict_proba(images[:5]), clf.predict_proba(images[:5]), rtol=1e-5
+    )
 
 
 def test_a_skorch_checkpoint_callback_saves_the_best_epoch(small_digits, tmp_path):

@@ -63,6 +63,12 @@ def test_sample_weight_reaches_the_loss_of_fit_and_partial_fit():
 BAD_WEIGHTS = {
     "negative": (dict(sample_weight=-np.ones(80)), {}, "Negative values.*sample_weight"),
     "wrong length": (dict(sample_weight=np.ones(79)), {}, "79"),
+    "negative class weight": ({}, dict(class_weight={0: -5.0}), r"finite weights >= 0.*-5"),
+    "class weight of an unknown label": (
+        {},
+        dict(class_weight={0: 2.0, 42: 3.0}),
+        r"class_weight has labels \[42\] that are not among the classes",
+    ),
     "multilabel with class_weight": (
         {},
         dict(class_weight="balanced"),
@@ -79,6 +85,13 @@ def test_bad_weights_are_refused_before_training(case):
     with pytest.raises(ValueError, match=message):
         clf.fit(X, y, **fit_params)
     assert not hasattr(clf, "net_")
+
+
+def test_partial_fit_takes_a_class_weight_for_a_class_its_batch_lacks():
+    clf = CapsNetClassifier(**tiny(), class_weight={1: 3.0}, random_state=0)
+    clf.partial_fit(X, Y)
+    clf.partial_fit(X[Y == 0], Y[Y == 0])  # no example of class 1 in this batch
+    assert clf.n_iter_ == 2
 
 
 def test_partial_fit_refuses_balanced_class_weights_and_leaves_the_model_as_it_was():
