@@ -8,8 +8,8 @@ classifiers, on :class:`~sklearn_capsnet.CapsNetClassifier`:
 
 - ``early_stopping=True`` holds out ``validation_fraction`` of the training data (stratified),
   scores it after each epoch, stops when more than ``n_iter_no_change`` epochs in a row bring
-  no improvement, and keeps the weights of the best epoch. ``loss_curve_`` and ``validation_scores_`` hold the
-  curves.
+  no improvement, and keeps the weights of the best epoch. ``loss_curve_`` and
+  ``validation_scores_`` hold the curves.
 - ``class_weight="balanced"`` weighs each class's examples by ``n_samples / (n_classes *
   count)``, for data where some classes are rare.
 """
