@@ -6,7 +6,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import CapsNetBase
 from ._params import parameters_doc
-from .nn import capsule_lengths, capsule_log_odds, lengths_to_proba
+from ._prediction import capsule_probabilities
+from .nn import capsule_lengths, capsule_log_odds
 
 __all__ = ["CapsNetClassifier"]
 
@@ -116,12 +117,9 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
             is that label's own probability, its capsule length.
         """
         check_is_fitted(self, "net_")
-        if self.multilabel_:
-            to_proba = capsule_lengths
-        else:
 
-            def to_proba(capsules):
-                return lengths_to_proba(capsule_lengths(capsules).double())
+        def to_proba(capsules):
+            return capsule_probabilities(capsules, self.multilabel_)
 
         return self._map_capsules(X, to_proba, (len(self.classes_),), np.float64)
 

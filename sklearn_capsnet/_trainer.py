@@ -9,7 +9,7 @@ from skorch.hf import AccelerateMixin
 from skorch.utils import to_tensor
 
 from ._device import autocast
-from .nn import capsule_lengths, lengths_to_proba
+from ._prediction import capsule_probabilities
 
 __all__ = ["CapsNetTrainer", "AcceleratedCapsNetTrainer"]
 
@@ -67,10 +67,7 @@ class CapsNetTrainer(NeuralNet):
             X = X.reshape(len(X), -1)  # rows in X's own order: the reading rearranges them
         batches = self.forward_iter(X, training=False)
         capsules = torch.cat([c.detach() for c in batches])[: len(X)]  # unpadded, no grad
-        lengths = capsule_lengths(capsules)
-        if self.multilabel:
-            return lengths.numpy()
-        return lengths_to_proba(lengths.double()).numpy()
+        return capsule_probabilities(capsules, self.multilabel).numpy()
 
     def predict(self, X):
         """Class indices (``classes_`` positions), or 0/1 indicators for multilabel targets."""
