@@ -13,8 +13,18 @@ Synthetic 28×28×1 uint8 images, the paper's network (8.2 M parameters for 10 c
   samples grows (``--scale-samples``); flat means no cost that grows with N.
 - ``scaling_classes``: engine speed, ours and the baseline, as the number of classes
   grows (``--scale-classes``).
+- ``defaults_vs_baseline`` (``--defaults-vs-baseline N ...``): ``CapsNetClassifier()``
+  with every default but ``max_epochs=1``, ``fit`` then ``predict``, against the eager
+  baseline trained the plain way (one epoch, shuffled batches of 32, Adam 1e-3, margin
+  and reconstruction loss) and predicting in batches of 64, on the same N images,
+  alternating, ``--repeats`` times; the ratio is baseline seconds over ours (issue 19).
+- ``compiled_parts`` (``--compiled-parts``): steady-state training and inference speed
+  with ``torch.compile`` on the parts outside the convolutions (routing, decoder, loss)
+  against eager, and the seconds the first compiled step takes.
 
     python benchmarks/bench_speed.py --device cpu --batch-sizes 32 --steps 5 --samples 256
+    python benchmarks/bench_speed.py --device cpu --skip engine estimator \
+        --defaults-vs-baseline 256 2048 --repeats 3 --compiled-parts
     python benchmarks/bench_speed.py --device cuda --batch-sizes 128 512 --steps 50 \\
         --samples 60000 --compile --scale-samples 10000 30000 60000 --scale-classes 10 100
 """
@@ -176,6 +186,116 @@ def time_estimator(X, y, device, batch, epochs, **params):
     }
 
 
+def baseline_fit_predict(X, y, device, seed=0):
+    """Seconds of one plain epoch (batches of 32) and of prediction (batches of 64)."""
+    torch.manual_seed(seed)
+    model = EagerEinsumCapsNet(int(y.max()) + 1).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = CapsuleLoss()
+    start = time.perf_counter()
+    images = torch.as_tensor(X, device=device).float().div(255).unsqueeze(1)
+    labels = torch.as_tensor(y, device=device)
+    order = torch.randperm(len(X), device=device)
+    for first in range(0, len(X), 32):
+        index = order[first : first + 32]
+        x, target = images[index], labels[index]
+        optimizer.zero_grad(set_to_none=True)
+        v = model(x)
+        loss_fn(v, target, model.reconstruct(v, target), x.flatten(1)).backward()
+        optimizer.step()
+    _sync(device)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    model.eval()
+    with torch.inference_mode():
+        images = torch.as_tensor(X, device=device).float().div(255).unsqueeze(1)
+        lengths = [model(images[k : k + 64]).norm(dim=-1) for k in range(0, len(X), 64)]
+        torch.cat(lengths).argmax(dim=1).cpu()
+    return fit_seconds, time.perf_counter() - start
+
+
+def defaults_fit_predict(X, y, device):
+    """Seconds of ``CapsNetClassifier(max_epochs=1).fit`` and of ``predict``."""
+    clf = CapsNetClassifier(max_epochs=1, device=device, random_state=0)
+    start = time.perf_counter()
+    clf.fit(X, y)
+    _sync(device)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    clf.predict(X)
+    return fit_seconds, time.perf_counter() - start, str(clf.net_.precision)
+
+
+def time_defaults_vs_baseline(n, device, repeats):
+    """Ours with defaults against the baseline loop, alternating; medians and ratios."""
+    X, y = synthetic(n)
+    baseline_fit_predict(X[:64], y[:64], device)  # warm-up of both (first-call costs)
+    defaults_fit_predict(X[:64], y[:64], device)
+    runs = {"baseline": [], "defaults": []}
+    for _ in range(repeats):
+        runs["baseline"].append(baseline_fit_predict(X, y, device))
+        fit_seconds, predict_seconds, precision = defaults_fit_predict(X, y, device)
+        runs["defaults"].append((fit_seconds, predict_seconds))
+    medians = {name: np.median(np.array(times), axis=0) for name, times in runs.items()}
+    return {
+        "samples": n,
+        "repeats": repeats,
+        "precision": precision,
+        "baseline_fit_s": [round(t[0], 2) for t in runs["baseline"]],
+        "defaults_fit_s": [round(t[0], 2) for t in runs["defaults"]],
+        "baseline_predict_s": [round(t[1], 2) for t in runs["baseline"]],
+        "defaults_predict_s": [round(t[1], 2) for t in runs["defaults"]],
+        "fit_speedup": round(medians["baseline"][0] / medians["defaults"][0], 2),
+        "predict_speedup": round(medians["baseline"][1] / medians["defaults"][1], 2),
+    }
+
+
+def time_compiled_parts(device, batch, steps, precision):
+    """Eager against routing, decoder and loss compiled (``torch.compile``), convolutions eager."""
+    return [_time_parts(compiled, device, batch, steps, precision) for compiled in (False, True)]
+
+
+def _time_parts(compiled, device, batch, steps, precision):
+    torch.manual_seed(0)
+    torch._dynamo.reset()
+    model = CapsNet((1, 28, 28), 10).to(device)
+    loss_fn = CapsuleLoss()
+    if compiled:
+        model.classes.routing = torch.compile(model.classes.routing, dynamic=False)
+        model.decoder = torch.compile(model.decoder, dynamic=False)
+        loss_fn = torch.compile(loss_fn, dynamic=False)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(batch, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+
+    def step(train):
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=precision is not None):
+            if train:
+                optimizer.zero_grad(set_to_none=True)
+                v = model(x).float()
+                loss_fn(v, y, model.reconstruct(v, y).float(), x.flatten(1)).backward()
+                optimizer.step()
+            else:
+                with torch.inference_mode():
+                    model(x)
+
+    record = {"compiled": compiled, "batch_size": batch, "precision": str(precision)}
+    for key, train in (("train", True), ("infer", False)):
+        model.train(train)
+        start = time.perf_counter()
+        step(train)  # the first step compiles
+        _sync(device)
+        record[f"first_{key}_step_s"] = round(time.perf_counter() - start, 2)
+        step(train)
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            step(train)
+        _sync(device)
+        record[f"{key}_img_per_s"] = round(batch * steps / (time.perf_counter() - start))
+    return record
+
+
 def synthetic(n, n_classes=10, seed=0):
     rng = np.random.default_rng(seed)
     return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, n_classes, n)
@@ -195,6 +315,9 @@ def main() -> None:
         "--scale-params", default="{}", help="JSON CapsNetClassifier params of the N scaling"
     )
     parser.add_argument("--skip", nargs="*", default=[], choices=["engine", "estimator"])
+    parser.add_argument("--defaults-vs-baseline", type=int, nargs="*", default=[])
+    parser.add_argument("--repeats", type=int, default=3, help="of --defaults-vs-baseline")
+    parser.add_argument("--compiled-parts", action="store_true")
     args = parser.parse_args()
     device, info = args.device, machine(args.device)
 
@@ -224,6 +347,12 @@ def main() -> None:
     for n_classes in args.scale_classes:
         for record in time_engine(device, batch, args.steps, n_classes=n_classes):
             emit("scaling_classes", record)
+    for n in args.defaults_vs_baseline:
+        emit("defaults_vs_baseline", time_defaults_vs_baseline(n, device, args.repeats))
+    if args.compiled_parts:
+        for precision in (None, torch.bfloat16):
+            for record in time_compiled_parts(device, batch, args.steps, precision):
+                emit("compiled_parts", record)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ holds the public methods and hands them the values.
 
 import contextlib
 import math
+import os
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from . import _prediction, _training
 from ._device import autocast_dtype, resolve_device
 from ._layout import read_layout, to_user_layout
 from ._loader import InputReading
+from ._onnx import export_onnx
 from ._params import check_keyword, check_values, constraints
 from ._persistence import load_estimator, save_estimator
 from ._targets import TargetsMixin
@@ -287,6 +289,13 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
     def _map_capsules(self, X, fn, shape=(), dtype=np.float32) -> np.ndarray:
         """Apply ``fn`` to the class capsules of ``X`` (``[b, J, D]`` to ``[b, *shape]``),
         batch by batch, into one array."""
+        return self._map_inputs(
+            X, lambda x, precision: fn(self.net_.forward_capsules(x, precision)), shape, dtype
+        )
+
+    def _map_inputs(self, X, fn, shape=(), dtype=np.float32) -> np.ndarray:
+        """Apply ``fn(x, precision)`` to batches ``x`` of network input read from ``X``
+        (``[b, C, H, W]`` to ``[b, *shape]``) into one array."""
         check_is_fitted(self, "net_")
         X, _, _ = as_rows(self, X, reset=False)  # images checked against fit's
         validate_parameter_constraints(
@@ -297,9 +306,11 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         batch_size = _prediction.prediction_batch_size(
             self.predict_batch_size, self.batch_size, self.device_
         )
-        precision = autocast_dtype(self.mixed_precision, self.device_)
-        return _prediction.map_capsules(
-            self.net_, X, fn, shape, dtype, batch_size=batch_size, precision=precision
+        precision = autocast_dtype(
+            self.mixed_precision, self.device_, self.net_.reading.input_shape
+        )
+        return _prediction.map_inputs(
+            self.net_, X, lambda x: fn(x, precision), shape, dtype, batch_size=batch_size
         )
 
     def _active_capsules(self, capsules):
@@ -370,6 +381,88 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         decoded = self._map_capsules(X, self._decoded, (math.prod(self.input_shape_),))
         return self._in_input_units(decoded)
 
+    def reconstruction_error(self, X):
+        """How badly each sample is drawn back from its predicted class capsule(s).
+
+        The root mean squared difference between a sample and its reconstruction
+        (:meth:`reconstruct`), both in the units the network reads: the training
+        data's range mapped to [0, 1] (``input_offset_``, ``input_scale_``). So the
+        number does not depend on the units of ``X`` (uint8 or floats) nor on the
+        number of features: 0 is a perfect reconstruction, 0.5 about as far off as
+        the decoder's sigmoid can be on data that spans [0, 1]. Inputs unlike the
+        training data reconstruct badly from their winning capsule (Frosst, Sabour &
+        Hinton 2018, "DARCCC"); see the user guide for choosing a threshold.
+
+        Parameters
+        ----------
+        X : array-like
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), float32
+            Multilabel models reconstruct from every capsule longer than
+            ``threshold``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from sklearn_capsnet import CapsNetClassifier
+        >>> X, y = load_digits(return_X_y=True)
+        >>> clf = CapsNetClassifier(max_epochs=2, input_shape=(1, 8, 8), random_state=0)
+        >>> clf = clf.fit(X[:200], y[:200])
+        >>> clf.reconstruction_error(X[:3]).shape
+        (3,)
+        >>> threshold = np.percentile(clf.reconstruction_error(X[:200]), 99)
+        """
+        check_is_fitted(self, "net_")
+
+        def errors(x, precision):
+            capsules = self.net_.forward_capsules(x, precision)
+            reconstruction = self._decoded(capsules).float()
+            return (reconstruction - x.flatten(1)).square().mean(dim=1).sqrt()
+
+        return self._map_inputs(X, errors)
+
+    def coupling_coefficients(self, X):
+        """How much each primary capsule sent to each class: the routing's "parse tree".
+
+        Primary capsule ``i`` is one capsule type at one position of the primary grid
+        (``(type * grid_height + row) * grid_width + column``; plot them over the
+        input with :class:`~sklearn_capsnet.plotting.CouplingDisplay`). With
+        ``routing="dynamic"`` these are the coupling coefficients ``c_ij`` of the last
+        routing iteration: each primary capsule's row sums to 1 over the classes.
+        With ``routing="self_attention"``, the softmax coupling plus the learnt
+        log-prior, ``c_ij + b_ij``: the weights by which each prediction enters its
+        class capsule; rows sum to ``1 + Σ_j b_ij`` and entries may be negative.
+        Computed ``predict_batch_size`` rows at a time.
+
+        Parameters
+        ----------
+        X : array-like
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_primary_capsules, n_classes), float32
+            Columns in the order of ``classes_``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from sklearn_capsnet import CapsNetClassifier
+        >>> X, y = load_digits(return_X_y=True)
+        >>> clf = CapsNetClassifier(max_epochs=1, input_shape=(1, 8, 8), random_state=0)
+        >>> coupling = clf.fit(X[:100], y[:100]).coupling_coefficients(X[:2])
+        >>> coupling.shape  # 32 types at 2×2 positions, 10 classes
+        (2, 128, 10)
+        >>> bool(np.allclose(coupling.sum(axis=2), 1, atol=1e-5))
+        True
+        """
+        check_is_fitted(self, "net_")
+        shape = (self.net_.capsnet().n_primary, len(self.classes_))
+        return self._map_inputs(X, self.net_.forward_coupling, shape)
+
     def _decoded(self, capsules, labels=None):
         """Decoder output ``[b, F]`` in [0, 1]; without labels, from the predicted
         capsule (multilabel: every capsule longer than ``threshold``)."""
@@ -385,6 +478,48 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         return decoded
 
     # -- persistence --------------------------------------------------------------------------
+
+    def to_onnx(self, path) -> None:
+        """Write the fitted model as an ONNX file that predicts from raw rows of ``X``.
+
+        The graph holds everything :meth:`predict_proba` does after reading ``X``:
+        the input scaling (``input_offset_``, ``input_scale_``), the layout
+        (channels last or first), the network with its routing iterations, and the
+        mapping from capsule lengths to probabilities. Its input ``"X"`` is float32
+        of shape ``(batch, n_features)``, any batch size: rows in the order of
+        ``X``'s values (images: ``X.reshape(len(X), -1).astype(np.float32)``, the
+        layout the model was fitted on). Its outputs are ``"probabilities"``
+        ``(batch, n_classes)``, columns in the order of ``classes_`` (multilabel: the
+        capsule lengths), and ``"capsules"`` ``(batch, n_classes, capsule_dim)``.
+        Opset 18, float32 whatever ``mixed_precision``, exported by torch's ONNX
+        exporter (``dynamo=True``). Not exported: training, the decoder
+        (:meth:`reconstruct`, :meth:`reconstruction_error`), ``classes_`` (map the
+        column argmax through it) and ``threshold``.
+
+        Needs the optional packages onnx and onnxscript; onnxruntime runs the file:
+        ``pip install 'sklearn-capsnet[onnx]'``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write, conventionally ending in ``.onnx``.
+
+        Examples
+        --------
+        >>> import onnxruntime  # doctest: +SKIP
+        >>> clf.to_onnx("model.onnx")  # doctest: +SKIP
+        >>> session = onnxruntime.InferenceSession("model.onnx")  # doctest: +SKIP
+        >>> rows = X.reshape(len(X), -1).astype(np.float32)  # doctest: +SKIP
+        >>> probabilities, capsules = session.run(None, {"X": rows})  # doctest: +SKIP
+        """
+        check_is_fitted(self, "net_")
+        folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+        if not os.path.isdir(folder):
+            raise ValueError(
+                f"cannot write {os.fspath(path)!r}: the folder {folder!r} does not exist; "
+                "create it first or pass another path."
+            )
+        export_onnx(self.net_, path, multilabel=self.multilabel_)
 
     def save(self, path) -> None:
         """Save the fitted model to one safetensors file that loads without unpickling.

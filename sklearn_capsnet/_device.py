@@ -8,6 +8,7 @@ import torch
 __all__ = [
     "autocast",
     "autocast_dtype",
+    "cpu_has_native_bf16",
     "fits_on_device",
     "flushed_denormals",
     "resolve_device",
@@ -18,8 +19,9 @@ __all__ = [
 def resolve_device(device) -> str:
     """Turn a ``device`` hyper-parameter into a torch device string.
 
-    ``"auto"`` is ``"cuda"`` when PyTorch sees a GPU and ``"cpu"`` otherwise. An
-    explicit CUDA device without a GPU is an error rather than a silent fallback.
+    ``"auto"`` is ``"cuda"`` when PyTorch sees a CUDA GPU, else ``"mps"`` when it
+    offers Apple's Metal backend (Apple silicon), else ``"cpu"``. An explicit CUDA or
+    MPS device that is not there is an error rather than a silent fallback.
 
     Examples
     --------
@@ -27,12 +29,15 @@ def resolve_device(device) -> str:
     'cpu'
     """
     if isinstance(device, str) and device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if _mps_is_available() else "cpu"
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError):
         raise ValueError(
-            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
+            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda', 'cuda:N' "
+            "or 'mps'."
         ) from None
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
@@ -45,23 +50,68 @@ def resolve_device(device) -> str:
                 f"device={device!r} does not exist: PyTorch sees {torch.cuda.device_count()} "
                 "GPU(s); pick an index below that."
             )
-    elif resolved.type != "cpu" and resolved.type != "mps":
-        raise ValueError(f"device={device!r} is not supported; use 'auto', 'cpu' or 'cuda'.")
+    elif resolved.type == "mps":
+        if not _mps_is_available():
+            raise ValueError(
+                f"device={device!r} was asked for, but PyTorch offers no MPS (Apple Metal) "
+                "device here; use device='auto' or device='cpu'."
+            )
+    elif resolved.type != "cpu":
+        raise ValueError(
+            f"device={device!r} is not supported; use 'auto', 'cpu', 'cuda' or 'mps'."
+        )
     return str(resolved)
 
 
-def autocast_dtype(mixed_precision: str, device: str):
-    """The autocast dtype ``mixed_precision`` asks for on ``device`` (None: float32).
+def _mps_is_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU does bfloat16 arithmetic in hardware (AVX512-BF16 or AMX).
 
     Examples
     --------
-    >>> autocast_dtype("bf16", "cpu"), autocast_dtype("auto", "cpu")
+    >>> isinstance(cpu_has_native_bf16(), bool)
+    True
+    """
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch >= 2.3
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
+CPU_BF16_MIN_PIXELS = 16 * 16
+"""``mixed_precision="auto"`` uses bf16 on a CPU for images of at least this many pixels.
+
+Below it (the 8×8 digits, tables read as 1×1 images) bf16 was not faster on a 2-core
+Xeon with AMX (docs/benchmarks.md, issue 19), and oneDNN's bf16 convolution backward
+returns NaN gradients now and then on 1×1 feature maps.
+"""
+
+
+def autocast_dtype(mixed_precision: str, device: str, input_shape=None):
+    """The autocast dtype ``mixed_precision`` asks for on ``device`` (None: float32).
+
+    ``"auto"`` is bf16 on CUDA GPUs that support it, and on CPUs with native bf16
+    arithmetic (:func:`cpu_has_native_bf16`) for images (``input_shape``
+    ``(C, H, W)``) of at least :data:`CPU_BF16_MIN_PIXELS` pixels; float32 elsewhere,
+    MPS included.
+
+    Examples
+    --------
+    >>> autocast_dtype("bf16", "cpu"), autocast_dtype("auto", "cpu", (1, 8, 8))
     (torch.bfloat16, None)
     """
     if mixed_precision == "bf16":
         return torch.bfloat16
-    if mixed_precision == "auto" and str(device).startswith("cuda"):
+    if mixed_precision != "auto":
+        return None
+    kind = torch.device(device).type
+    if kind == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    if kind == "cpu" and input_shape is not None and cpu_has_native_bf16():
+        _, height, width = input_shape
+        return torch.bfloat16 if height * width >= CPU_BF16_MIN_PIXELS else None
     return None
 
 
@@ -75,13 +125,21 @@ def autocast(precision, x):
 
 @contextlib.contextmanager
 def seeded(seed: int, device: str):
-    """Seed torch inside the block and restore the caller's random state after it."""
-    devices = []
-    if torch.device(device).type == "cuda":
+    """Seed torch inside the block and restore the caller's random state after it.
+
+    On CUDA the state of ``device`` is restored as well, on MPS the MPS generator's.
+    """
+    kind, devices = torch.device(device).type, []
+    if kind == "cuda":
         devices = [torch.device(device).index or 0]
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
+    mps_state = torch.mps.get_rng_state() if kind == "mps" else None
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)  # seeds the MPS generator too
+            yield
+    finally:
+        if mps_state is not None:
+            torch.mps.set_rng_state(mps_state)
 
 
 def flushes_denormals() -> bool:

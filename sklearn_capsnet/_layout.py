@@ -339,7 +339,7 @@ def to_channels_first(x, input_shape, data_format):
     if data_format != "channels_last" or input_shape[0] == 1:
         return x
     channels, height, width = input_shape
-    return x.view(-1, height, width, channels).permute(0, 3, 1, 2).reshape(len(x), -1)
+    return x.view(-1, height, width, channels).permute(0, 3, 1, 2).reshape(x.shape[0], -1)
 
 
 def to_user_layout(rows: np.ndarray, input_shape, data_format) -> np.ndarray:

@@ -417,8 +417,11 @@ PARAMS: tuple[Param, ...] = (
         acts="placement",
         kind="str",
         doc="""
-        ``"auto"`` uses CUDA when PyTorch sees a GPU, else the CPU; ``"cpu"``,
-        ``"cuda"`` or ``"cuda:N"`` force one (a missing GPU is an error).
+        ``"auto"`` uses CUDA when PyTorch sees a GPU, else MPS on Apple silicon, else
+        the CPU; ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` force one (a missing
+        device is an error). On MPS, an operation without a Metal kernel in your torch
+        raises ``NotImplementedError``; set ``PYTORCH_ENABLE_MPS_FALLBACK=1`` before
+        importing torch to run such operations on the CPU.
         """,
     ),
     Param(
@@ -429,8 +432,10 @@ PARAMS: tuple[Param, ...] = (
         kind='{"auto", "bf16", "no"}',
         doc="""
         Run the network under bfloat16 autocast: ``"auto"`` on CUDA GPUs that support
-        bf16, ``"bf16"`` everywhere, ``"no"`` never. Capsules, losses and outputs stay
-        float32. Prediction follows the current value, also on a fitted model.
+        bf16 and, for images of 16×16 pixels or more, on CPUs with bf16 arithmetic
+        (AVX512-BF16 or AMX); ``"bf16"`` everywhere, ``"no"`` never. Capsules, losses
+        and outputs stay float32; a CPU step whose bf16 gradients are not finite is
+        redone in float32. Prediction follows the current value, also on a fitted model.
         """,
     ),
     Param(

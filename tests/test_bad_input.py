@@ -93,7 +93,10 @@ PREDICT_CASES = {
 
 
 @pytest.mark.parametrize("case", PREDICT_CASES, ids=list(PREDICT_CASES))
-@pytest.mark.parametrize("method", ["predict", "predict_proba", "reconstruct"])
+@pytest.mark.parametrize(
+    "method",
+    ["predict", "predict_proba", "reconstruct", "reconstruction_error", "coupling_coefficients"],
+)
 def test_predict_rejects_bad_input_and_leaves_the_model_as_it_was(fitted, case, method):
     before = fitted.predict_proba(X_OK)
     X, message = PREDICT_CASES[case]
@@ -119,6 +122,26 @@ def test_bad_prediction_params_set_after_fit_are_refused_at_predict(fitted, monk
 def test_predict_rejects_images_of_another_shape(fitted_images):
     with pytest.raises(ValueError, match=r"fitted on images of shape \(4, 4\); resize X"):
         fitted_images.predict(rng.random((5, 2, 8)))
+
+
+def test_to_onnx_without_the_onnx_packages_names_the_extra_to_install(
+    fitted, monkeypatch, tmp_path
+):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"pip install 'sklearn-capsnet\[onnx\]'"):
+        fitted.to_onnx(tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
+
+
+@pytest.mark.parametrize("method", ["reconstruction_error", "coupling_coefficients", "to_onnx"])
+def test_capsule_methods_before_fit_say_fit_first(method, tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    argument = tmp_path / "model.onnx" if method == "to_onnx" else X_OK
+    with pytest.raises(NotFittedError, match="fit"):
+        getattr(CapsNetClassifier(), method)(argument)
 
 
 def test_predict_before_fit_says_fit_first():

@@ -68,6 +68,18 @@ def test_speed_benchmark_times_engine_estimator_and_scaling_against_the_baseline
     assert {r["n_classes"] for r in records if r["benchmark"] == "scaling_classes"} == {3}
 
 
+def test_speed_benchmark_compares_the_defaults_with_the_plain_loop():
+    records = run_benchmark(
+        "bench_speed.py", "--device", "cpu", "--skip", "engine", "estimator",
+        "--defaults-vs-baseline", 40, "--repeats", 1,
+    )  # fmt: skip
+    (record,) = records
+    assert record["benchmark"] == "defaults_vs_baseline" and record["samples"] == 40
+    assert len(record["baseline_fit_s"]) == len(record["defaults_predict_s"]) == 1
+    expected = record["baseline_fit_s"][0] / record["defaults_fit_s"][0]
+    assert record["fit_speedup"] == pytest.approx(expected, rel=0.05, abs=0.02)
+
+
 def test_translation_benchmark_tests_both_models_on_the_same_shifted_images(fashion_home):
     records = run_benchmark(
         "bench_translation.py", "--data-home", fashion_home, "--epochs", 1,

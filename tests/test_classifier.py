@@ -121,20 +121,20 @@ def test_fit_and_predict_flush_denormals_and_leave_the_callers_mode(digits, mode
     training, predicting = [], []
     from sklearn_capsnet import _prediction
 
-    real_step, real_batches = CapsNetTrainer.train_step_single, _prediction.capsule_batches
+    real_step, real_batches = CapsNetTrainer.train_step_single, _prediction._batches
 
     def step_spy(self, batch, **fit_params):
         training.append(flushes_denormals())
         return real_step(self, batch, **fit_params)
 
-    def batches_spy(net, X, **kwargs):
+    def batches_spy(net, X, fn, batch_size):
         predicting.append(flushes_denormals())  # before prediction flushes
-        for capsules in real_batches(net, X, **kwargs):
+        for capsules in real_batches(net, X, fn, batch_size):
             predicting.append(flushes_denormals())
             yield capsules
 
     monkeypatch.setattr(CapsNetTrainer, "train_step_single", step_spy)
-    monkeypatch.setattr(_prediction, "capsule_batches", batches_spy)
+    monkeypatch.setattr(_prediction, "_batches", batches_spy)
     torch.set_flush_denormal(mode)
     try:
         clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X_train[:64], y_train[:64])

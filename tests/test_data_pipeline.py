@@ -132,6 +132,29 @@ def test_auto_device_falls_back_to_cpu_and_cuda_is_checked(monkeypatch):
         resolve_device("gpu please")
 
 
+def test_auto_device_picks_mps_where_pytorch_offers_it_and_cuda_first(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(ValueError, match="no MPS"):
+        resolve_device("mps")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_device("auto") == "mps"
+    assert resolve_device("mps") == "mps"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda"
+
+
+def test_seeding_on_mps_restores_the_callers_mps_generator(monkeypatch):
+    states = {"mps": torch.tensor([7])}
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda: states["mps"].clone())
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda state: states.update(mps=state))
+    monkeypatch.setattr(torch, "manual_seed", lambda seed: states.update(mps=torch.tensor([seed])))
+    with seeded(3, "mps"):
+        assert states["mps"].item() == 3
+    assert states["mps"].item() == 7
+
+
 def test_random_flip_mirrors_about_half_of_the_images():
     images = torch.arange(3.0).repeat(400, 1, 3, 1)  # every row reads 0, 1, 2
     flipped = random_flip(images)

@@ -5,6 +5,7 @@ import torch
 from reference import (
     class_capsules_loop,
     margin_loss_literal,
+    predictions_loop,
     routing_one_example,
     self_attention_one_example,
     squash_exp_literal,
@@ -73,6 +74,69 @@ def test_dynamic_routing_matches_per_example_float64_loop(gen, iterations):
     (grad,) = torch.autograd.grad((v * upstream).sum(), u_hat)
     (expected_grad,) = torch.autograd.grad((expected * upstream).sum(), u_hat)
     torch.testing.assert_close(grad, expected_grad)
+
+
+@pytest.mark.parametrize("iterations", [1, 3])
+def test_dynamic_routing_coupling_is_the_last_iterations_c_of_the_float64_loop(gen, iterations):
+    u_hat = torch.randn(3, 6, 4, 5, generator=gen, dtype=torch.float64)
+    v, coupling = DynamicRouting(iterations).route(u_hat)
+    for example, v_k, c_k in zip(u_hat, v, coupling, strict=True):
+        expected_v, expected_c = routing_one_example(example, iterations, with_coupling=True)
+        torch.testing.assert_close(v_k, expected_v)
+        torch.testing.assert_close(c_k, expected_c)
+    torch.testing.assert_close(coupling.sum(dim=2), torch.ones(3, 6, dtype=torch.float64))
+
+
+def test_self_attention_coupling_is_softmax_plus_log_prior_of_the_float64_loop(gen):
+    routing = SelfAttentionRouting(n_children=7, n_parents=3).double()
+    with torch.no_grad():
+        routing.log_prior.normal_(0, 0.1, generator=gen)
+    u_hat = torch.randn(2, 7, 3, 5, generator=gen, dtype=torch.float64)
+    v, coupling = routing.route(u_hat)
+    for example, v_k, c_k in zip(u_hat, v, coupling, strict=True):
+        expected_v, expected_c = self_attention_one_example(
+            example, routing.log_prior.detach(), with_coupling=True
+        )
+        torch.testing.assert_close(v_k, expected_v)
+        torch.testing.assert_close(c_k, expected_c)
+
+
+def test_capsnet_route_gives_the_coupling_of_its_primary_capsules_in_float64(gen):
+    torch.manual_seed(0)
+    net = CapsNet((1, 12, 12), 3, conv_channels=8, primary_types=2, decoder_hidden=(8,)).double()
+    x = torch.rand(2, 1, 12, 12, generator=gen, dtype=torch.float64)
+    capsules, coupling = net.route(x)
+    torch.testing.assert_close(capsules, net(x))
+    u = net.primary(net.conv(x))  # [B, I, P]
+    weight = net.classes.prediction_weight.detach()
+    for example, c_k in zip(u.detach(), coupling, strict=True):
+        _, expected = routing_one_example(predictions_loop(weight, example), 3, with_coupling=True)
+        torch.testing.assert_close(c_k, expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (2, 12, 9), (1, 8, 8), (3, 1, 1)])
+def test_receptive_fields_are_the_pixels_that_change_each_primary_position(shape):
+    torch.manual_seed(0)
+    net = CapsNet(shape, 2, conv_channels=4, primary_types=2, decoder_hidden=(8,)).double()
+    with torch.no_grad():
+        net.conv[0].bias.fill_(100.0)  # every ReLU passes: a change reaches all it can reach
+    channels, height, width = shape
+    grid_h, grid_w = net.geometry.grid
+    fields = net.receptive_fields()
+    assert fields.shape == (grid_h, grid_w, height, width)
+    x = torch.rand(1, *shape, dtype=torch.float64)
+    before = net.primary(net.conv(x))
+    pixels = [(row, width // 2) for row in range(height)] + [
+        (height // 2, c) for c in range(width)
+    ]
+    for row, col in pixels:  # every row and every column: each field's first and last pixel
+        changed_x = x.clone()
+        changed_x[0, -1, row, col] += 1.0
+        after = net.primary(net.conv(changed_x))
+        # primary capsule i = (type * grid_h + h) * grid_w + w
+        moved = (after - before).abs().sum(-1).view(2, grid_h, grid_w) > 0
+        assert torch.equal(moved[0], fields[:, :, row, col])
+        assert torch.equal(moved[1], fields[:, :, row, col])
 
 
 def test_single_iteration_couples_each_child_uniformly_to_parents(gen):

@@ -83,7 +83,15 @@ class CtrlCAt(Callback):
             os.kill(os.getpid(), signal.SIGINT)
 
 
-def test_ctrl_c_during_fit_ends_the_batch_keeps_the_finished_epochs_and_warns():
+@pytest.fixture
+def interactive():
+    """Ctrl-C with Python's default meaning, as in a terminal (a background job ignores it)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_during_fit_ends_the_batch_keeps_the_finished_epochs_and_warns(interactive):
     clf = CapsNetClassifier(**{**SMALL, "max_epochs": 5}, callbacks=[CtrlCAt(2, 2)])
     with pytest.warns(UserWarning, match=r"interrupted after 1 finished epoch"):
         clf.fit(X, Y)  # 60 rows: 4 batches of 16 per epoch
@@ -98,6 +106,19 @@ class InterruptAtBatch(Callback):
     def on_batch_end(self, net, **kwargs):
         if len(net.history) == 2 and len(net.history[-1]["batches"]) == 2:
             raise KeyboardInterrupt
+
+
+def test_a_process_that_ignores_ctrl_c_keeps_ignoring_it_during_fit():
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup
+    try:
+        clf = CapsNetClassifier(**{**SMALL, "max_epochs": 3}, callbacks=[CtrlCAt(2, 2)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # no "interrupted" warning
+            clf.fit(X, Y)
+        assert clf.n_iter_ == 3
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_an_interrupt_inside_an_epoch_drops_its_row_and_leaves_float_losses():

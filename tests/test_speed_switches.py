@@ -48,16 +48,69 @@ def test_training_under_bf16_autocast_learns(digits):
     assert clf.score(X_test, y_test) > 0.85
 
 
-def test_auto_precision_is_float32_on_the_cpu_and_bf16_on_capable_gpus(monkeypatch):
+def test_auto_precision_is_bf16_on_capable_gpus_and_on_bf16_cpus_for_images_of_16x16_and_more(
+    monkeypatch,
+):
+    from sklearn_capsnet import _device
     from sklearn_capsnet._device import autocast_dtype
 
-    assert autocast_dtype("auto", "cpu") is None
     assert autocast_dtype("bf16", "cpu") is torch.bfloat16
     assert autocast_dtype("no", "cuda") is None
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     assert autocast_dtype("auto", "cuda:0") is torch.bfloat16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
     assert autocast_dtype("auto", "cuda:0") is None
+    monkeypatch.setattr(_device, "cpu_has_native_bf16", lambda: True)
+    assert autocast_dtype("auto", "cpu", (1, 28, 28)) is torch.bfloat16
+    assert autocast_dtype("auto", "cpu", (3, 16, 16)) is torch.bfloat16
+    assert autocast_dtype("auto", "cpu", (1, 15, 16)) is None  # 240 pixels
+    assert autocast_dtype("auto", "cpu", (1, 8, 8)) is None  # the digits
+    assert autocast_dtype("auto", "cpu", (64, 1, 1)) is None  # a table
+    assert autocast_dtype("no", "cpu", (1, 28, 28)) is None
+    assert autocast_dtype("auto", "mps", (1, 28, 28)) is None
+    monkeypatch.setattr(_device, "cpu_has_native_bf16", lambda: False)
+    assert autocast_dtype("auto", "cpu", (1, 28, 28)) is None
+
+
+def test_native_bf16_is_read_from_torchs_cpu_probes_and_absent_probes_mean_no(monkeypatch):
+    from sklearn_capsnet._device import cpu_has_native_bf16
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert cpu_has_native_bf16()
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not cpu_has_native_bf16()
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert cpu_has_native_bf16()
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    assert not cpu_has_native_bf16()  # an older torch without the probes
+
+
+def test_fit_and_prediction_follow_auto_precision_by_image_size(monkeypatch):
+    from sklearn_capsnet import _device
+
+    monkeypatch.setattr(_device, "cpu_has_native_bf16", lambda: True)
+    rng = np.random.default_rng(0)
+    y = np.arange(8) % 2
+    seen = {}
+    for side in (8, 16):
+        X = rng.integers(0, 256, (8, side, side), dtype=np.uint8)
+        clf = CapsNetClassifier(**tiny(max_epochs=1, device="cpu")).fit(X, y)
+        seen[side] = clf.net_.precision
+    assert seen == {8: None, 16: torch.bfloat16}
+    calls = []
+    real = _device.autocast
+
+    def spy(precision, x):
+        calls.append(precision)
+        return real(precision, x)
+
+    monkeypatch.setattr("sklearn_capsnet._trainer.autocast", spy)
+    clf.predict(X)
+    assert calls and set(calls) == {torch.bfloat16}
+    clf.set_params(mixed_precision="no").predict(X)
+    assert calls[-1] is None
 
 
 class NaNGradientOnce(Callback):
@@ -225,3 +278,25 @@ def test_the_copied_epoch_loop_is_the_installed_skorchs():
         "skorch's run_single_epoch changed: update CapsNetTrainer.run_single_epoch to "
         "match, then this copy and the skorch bound in pyproject.toml"
     )
+
+
+def test_adam_is_fused_on_the_cpu_unless_the_user_says_otherwise():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:32].reshape(-1, 8, 8), y[:32]
+    fused = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
+    assert fused.net_.optimizer_.defaults["fused"] is True
+    plain = CapsNetClassifier(**tiny(max_epochs=1), optimizer__fused=False).fit(X, y)
+    assert not plain.net_.optimizer_.defaults["fused"]
+    foreach = CapsNetClassifier(**tiny(max_epochs=1), optimizer__foreach=True).fit(X, y)
+    assert not foreach.net_.optimizer_.defaults["fused"]
+    sgd = CapsNetClassifier(**tiny(max_epochs=1), optimizer=torch.optim.SGD).fit(X, y)
+    assert "fused" not in sgd.net_.optimizer_.defaults or not sgd.net_.optimizer_.defaults["fused"]
+
+
+def test_fused_adam_takes_the_same_steps_as_torchs_default_adam():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:64].reshape(-1, 8, 8), y[:64]
+    fused = CapsNetClassifier(**tiny(max_epochs=2), random_state=0).fit(X, y)
+    plain = CapsNetClassifier(**tiny(max_epochs=2), optimizer__fused=False, random_state=0)
+    plain.fit(X, y)
+    np.testing.assert_allclose(fused.predict_proba(X), plain.predict_proba(X), atol=1e-4)

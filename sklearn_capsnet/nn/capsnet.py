@@ -165,13 +165,63 @@ class CapsNet(nn.Module):
         if self.channels_last:
             self.to(memory_format=torch.channels_last)  # the convolution weights
 
+    @property
+    def n_primary(self) -> int:
+        """Number of primary capsules: capsule types × primary grid positions."""
+        return self.classes.weight.shape[0]
+
     def forward(self, x: Tensor) -> Tensor:
+        return self.classes(self._primary_capsules(x))  # [B, J, D]
+
+    def _primary_capsules(self, x: Tensor) -> Tensor:
         x = x.reshape(x.shape[0], *self.input_shape)  # [B, C, H, W] (flat rows accepted)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        features = self.conv(x)  # [B, 256, H1, W1]
-        primary = self.primary(features)  # [B, I, P]
-        return self.classes(primary)  # [B, J, D]
+        return self.primary(self.conv(x))  # [B, I, P]
+
+    def route(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Class capsules ``[B, J, D]`` and the routing's coupling ``[B, I, J]``.
+
+        Primary capsule ``i`` is type ``t`` at grid position ``(h, w)`` with
+        ``i = (t * grid_h + h) * grid_w + w`` (see :meth:`receptive_fields`). For
+        dynamic routing the coupling is the last iteration's ``c``, each row summing
+        to 1 over the classes; for self-attention routing, ``c + b`` (see
+        :class:`~sklearn_capsnet.nn.SelfAttentionRouting`).
+
+        Examples
+        --------
+        >>> import torch
+        >>> net = CapsNet((1, 28, 28), 10)
+        >>> capsules, coupling = net.route(torch.zeros(2, 1, 28, 28))
+        >>> coupling.shape  # 32 types × 6 × 6 positions
+        torch.Size([2, 1152, 10])
+        """
+        return self.classes.route(self._primary_capsules(x))
+
+    def receptive_fields(self) -> Tensor:
+        """Which input pixels each primary capsule position reads: ``[gh, gw, H, W]`` bool.
+
+        Position ``(h, w)`` of the ``grid`` reads the rows ``2h`` to ``2h + k1 + k2 - 2``
+        (``k1``, ``k2`` the two kernels, stride 2) and likewise the columns; every type
+        at one position reads the same pixels.
+
+        Examples
+        --------
+        >>> fields = CapsNet((1, 8, 8), 3).receptive_fields()
+        >>> fields.shape, fields[0, 0].sum().item()  # 2×2 grid; 6×6 pixels each
+        (torch.Size([2, 2, 8, 8]), 36)
+        """
+        _, height, width = self.input_shape
+        axes = []
+        kernels = zip(self.geometry.conv_kernel, self.geometry.primary_kernel, strict=True)
+        for size, (k1, k2), cells in zip(
+            (height, width), kernels, self.geometry.grid, strict=True
+        ):
+            start = torch.arange(cells) * PRIMARY_STRIDE
+            pixel = torch.arange(size)
+            axes.append((pixel >= start[:, None]) & (pixel < start[:, None] + k1 + k2 - 1))
+        rows, cols = axes  # [gh, H], [gw, W]
+        return rows[:, None, :, None] & cols[None, :, None, :]
 
     def reconstruct(self, capsules: Tensor, labels: Tensor | None = None) -> Tensor:
         """Decode the capsule of ``labels`` (or of the predicted class): ``[B, C*H*W]``."""

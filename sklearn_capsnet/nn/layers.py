@@ -201,6 +201,10 @@ class ClassCapsules(nn.Module):
     def forward(self, u: Tensor) -> Tensor:
         return self.routing(self.predictions(u))  # [B, J, D]
 
+    def route(self, u: Tensor) -> tuple[Tensor, Tensor]:
+        """Class capsules ``[B, J, D]`` and the routing's coupling ``[B, I, J]``."""
+        return self.routing.route(self.predictions(u))
+
 
 def mask_capsules(capsules: Tensor, labels: Tensor | None = None) -> Tensor:
     """Zero every class capsule except the labelled (or the longest) ones.

@@ -3,8 +3,10 @@
 A routing algorithm is a module whose ``forward`` takes the predictions
 ``u_hat`` of shape ``[B, I, J, D]`` (``I`` child capsules, each predicting all
 ``J`` parents as ``D``-dimensional vectors) and returns the parent capsules
-``[B, J, D]``. Its constructor takes the keyword arguments ``iterations``,
-``n_children`` and ``n_parents`` and uses those it needs. Adding an algorithm
+``[B, J, D]``; its ``route`` returns them with the coupling ``[B, I, J]``, the
+weights by which each child's predictions entered each parent. Its constructor
+takes the keyword arguments ``iterations``, ``n_children`` and ``n_parents`` and
+uses those it needs. Adding an algorithm
 means adding one such module here and one entry in :data:`ROUTINGS`.
 """
 
@@ -44,6 +46,11 @@ class DynamicRouting(nn.Module):
         self.iterations = iterations
 
     def forward(self, u_hat: Tensor) -> Tensor:
+        return self.route(u_hat)[0]
+
+    def route(self, u_hat: Tensor) -> tuple[Tensor, Tensor]:
+        """Parent capsules ``[B, J, D]`` and the last iteration's coupling ``c``
+        ``[B, I, J]`` (each child's row sums to 1 over the parents)."""
         # u_hat: [B, I, J, D]
         logits = u_hat.new_zeros(u_hat.shape[:3])  # b: [B, I, J], one set per example
         for iteration in range(self.iterations):
@@ -52,7 +59,7 @@ class DynamicRouting(nn.Module):
             v = squash(s)  # [B, J, D]
             if iteration + 1 < self.iterations:
                 logits = logits + torch.einsum("bijd,bjd->bij", u_hat, v)
-        return v
+        return v, coupling
 
     @staticmethod
     def agreement(n_parents: int, dim: int) -> float:
@@ -114,12 +121,18 @@ class SelfAttentionRouting(nn.Module):
         return float(dim) ** 0.5
 
     def forward(self, u_hat: Tensor) -> Tensor:
+        return self.route(u_hat)[0]
+
+    def route(self, u_hat: Tensor) -> tuple[Tensor, Tensor]:
+        """Parent capsules ``[B, J, D]`` and the coupling ``c + b`` ``[B, I, J]``: the
+        softmax coupling (rows sum to 1) plus the learnt log-prior, so rows sum to
+        ``1 + Σ_j b_nj`` and entries may be negative."""
         # u_hat: [B, I, J, D]
         total = u_hat.sum(dim=1, keepdim=True)  # Σ_k û_j|k: [B, 1, J, D]
         agreement = (u_hat * total).sum(dim=-1) / u_hat.shape[-1] ** 0.5  # Σ_k A_j[n,k]: [B, I, J]
         coupling = torch.softmax(agreement, dim=2) + self.log_prior  # c + b: [B, I, J]
         s = torch.einsum("bij,bijd->bjd", coupling, u_hat)  # [B, J, D]
-        return squash_exp(s)
+        return squash_exp(s), coupling
 
 
 ROUTINGS = {"dynamic": DynamicRouting, "self_attention": SelfAttentionRouting}

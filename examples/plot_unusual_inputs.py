@@ -1,0 +1,95 @@
+"""
+==============================================================
+Flagging inputs unlike the training data by reconstruction
+==============================================================
+
+A CapsNet decodes each input back from its winning class capsule. Frosst, Sabour & Hinton
+(2018, "DARCCC") observed that inputs unlike the training data are drawn back badly:
+the decoder only knows how to draw the classes it was trained on.
+:meth:`~sklearn_capsnet.CapsNetClassifier.reconstruction_error` gives that distance, one
+float per sample: the root mean squared difference between input and reconstruction in
+the network's units (the training data's range mapped to [0, 1]), so the same number
+whatever the units of ``X``.
+
+Here a model learns the digits 0-7 and meets four kinds of input: held-out digits of
+those classes (the normal case), random noise, digits with their pixels shuffled, and the
+digits 8 and 9 it never saw. For each unusual kind, the ROC AUC says how well a score
+separates it from the normal held-out digits (1: perfectly, 0.5: not at all), for the
+reconstruction error and for the usual baseline, one minus the largest ``predict_proba``.
+"""
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from sklearn_capsnet import CapsNetClassifier
+from sklearn_capsnet.plotting import ReconstructionDisplay
+
+X, y = load_digits(return_X_y=True)
+X = X.reshape(-1, 8, 8)  # images: no guessing whether 64 columns are a table
+known = y < 8
+X_train, X_test, y_train, y_test = train_test_split(
+    X[known], y[known], test_size=0.25, stratify=y[known], random_state=0
+)
+clf = CapsNetClassifier(max_epochs=20, random_state=0).fit(X_train, y_train)
+print(f"held-out accuracy on the digits 0-7: {clf.score(X_test, y_test):.2%}")
+
+# %%
+# Four kinds of input
+# -------------------
+rng = np.random.default_rng(0)
+inputs = {
+    "held-out digits 0-7": X_test,
+    "random noise": rng.uniform(0, 16, X_test.shape),
+    "shuffled pixels": np.array([rng.permutation(d.ravel()).reshape(8, 8) for d in X_test]),
+    "digits 8 and 9 (never seen)": X[~known],
+}
+errors = {name: clf.reconstruction_error(data) for name, data in inputs.items()}
+doubt = {name: 1 - clf.predict_proba(data).max(axis=1) for name, data in inputs.items()}
+
+# %%
+# A threshold from the training data
+# ----------------------------------
+# The training errors say what "normal" looks like: flag what reconstructs worse than 99 %
+# of the training images. A lower percentile flags more, normal inputs included.
+threshold = np.percentile(clf.reconstruction_error(X_train), 99)
+print(f"threshold (99th percentile of the training errors): {threshold:.3f}")
+normal = "held-out digits 0-7"
+for name in inputs:
+    flagged = (errors[name] > threshold).mean()
+    line = f"{name:30s} median error {np.median(errors[name]):.3f}, flagged {flagged:6.1%}"
+    if name != normal:
+        truth = np.r_[np.zeros(len(errors[normal])), np.ones(len(errors[name]))]
+        auc_error = roc_auc_score(truth, np.r_[errors[normal], errors[name]])
+        auc_doubt = roc_auc_score(truth, np.r_[doubt[normal], doubt[name]])
+        line += f"; ROC AUC: reconstruction error {auc_error:.3f}, 1 - max proba {auc_doubt:.3f}"
+    print(line)
+
+# %%
+# The distributions
+# -----------------
+fig, ax = plt.subplots(figsize=(7, 3.5))
+bins = np.linspace(0, max(e.max() for e in errors.values()), 50)
+for name, values in errors.items():
+    ax.hist(values, bins=bins, histtype="step", density=True, label=name, linewidth=1.5)
+ax.axvline(threshold, color="k", linestyle="--", label="99th percentile of training")
+ax.set_xlabel("reconstruction error (RMS, network units)")
+ax.set_ylabel("density")
+ax.legend(fontsize=8)
+fig.tight_layout()
+
+# %%
+# Best and worst reconstructions
+# ------------------------------
+# Across all four kinds: the six inputs drawn back best (top) and the six drawn back worst.
+everything = np.concatenate(list(inputs.values()))
+all_errors = np.concatenate(list(errors.values()))
+order = np.argsort(all_errors)
+for title, chosen in (("best", order[:6]), ("worst", order[-6:])):
+    display = ReconstructionDisplay.from_estimator(clf, everything[chosen], n_images=6)
+    low, high = all_errors[chosen].min(), all_errors[chosen].max()
+    display.figure_.suptitle(f"{title} reconstructions (errors {low:.2f} to {high:.2f})")
+plt.show()

@@ -1,0 +1,99 @@
+"""ONNX export of a fitted net: raw rows in, class probabilities and capsules out.
+
+Knows the skorch net's ``reading`` and module, nothing of the estimators.
+"""
+
+import contextlib
+import copy
+import logging
+import os
+import warnings
+
+import torch
+from torch import nn
+
+from ._layout import to_channels_first
+from .nn import capsule_lengths, lengths_to_proba
+
+__all__ = ["ONNX_OPSET", "export_onnx"]
+
+ONNX_OPSET = 18
+INPUT_NAME = "X"
+OUTPUT_NAMES = ("probabilities", "capsules")
+
+
+class RowsToProbabilities(nn.Module):
+    """What ``predict_proba`` computes from rows of ``X``, as one torch module.
+
+    ``rows`` ``[N, F]`` float32 in the order of ``X``'s values are scaled to
+    ``(rows - offset) / scale``, rearranged to channels first, routed by the CapsNet,
+    and turned into probabilities (multilabel: the capsule lengths).
+    """
+
+    def __init__(self, capsnet, reading, multilabel: bool) -> None:
+        super().__init__()
+        self.capsnet = capsnet
+        self.input_shape = tuple(reading.input_shape)
+        self.data_format = reading.data_format
+        self.multilabel = multilabel
+        offset = torch.as_tensor(reading.offset, dtype=torch.float32).reshape(1, -1)
+        scale = torch.as_tensor(reading.scale, dtype=torch.float32).reshape(1, -1)
+        self.register_buffer("offset", offset)
+        self.register_buffer("inv_scale", 1.0 / scale)
+
+    def forward(self, rows: torch.Tensor):
+        x = (rows - self.offset) * self.inv_scale
+        x = to_channels_first(x, self.input_shape, self.data_format)
+        capsules = self.capsnet(x)  # [N, J, D]
+        lengths = capsule_lengths(capsules)
+        probabilities = lengths if self.multilabel else lengths_to_proba(lengths).float()
+        return probabilities, capsules
+
+
+def export_onnx(net, path, *, multilabel: bool, opset: int = ONNX_OPSET) -> None:
+    """Write the fitted skorch ``net`` as an ONNX graph with a dynamic batch size.
+
+    A float32 copy of the module on the CPU is exported with torch's ONNX exporter
+    (``dynamo=True``, which needs ``onnxscript``); the net itself is not touched.
+    """
+    try:
+        import onnxscript  # noqa: F401  (torch's exporter imports it)
+    except ImportError:
+        raise ImportError(
+            "to_onnx needs the optional packages onnx and onnxscript (and onnxruntime to "
+            "run the file): pip install 'sklearn-capsnet[onnx]'."
+        ) from None
+    capsnet = copy.deepcopy(net.capsnet()).float().cpu().eval()
+    model = RowsToProbabilities(capsnet, net.reading, multilabel).eval()
+    n_features = len(net.reading.offset)
+    example = torch.zeros(2, n_features)
+    batch = torch.export.Dim("batch")
+    with torch.no_grad(), _quiet_exporter():
+        program = torch.onnx.export(
+            model,
+            (example,),
+            dynamo=True,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_shapes=({0: batch},),
+            opset_version=opset,
+            external_data=False,
+            verbose=False,
+        )
+    program.save(os.fspath(path))
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Hide the exporter's notes that concern torch, not the user (missing torchvision
+    operators, internal deprecations); errors still show."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
+    finally:
+        logger.setLevel(level)

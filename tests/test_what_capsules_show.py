@@ -1,0 +1,193 @@
+"""Reconstruction error and coupling coefficients of fitted estimators, against
+independent computations (float64 loops of the paper's equations, numpy)."""
+
+import numpy as np
+import pytest
+import torch
+from reference import predictions_loop, routing_one_example, self_attention_one_example
+from sklearn.datasets import make_multilabel_classification
+
+from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
+from sklearn_capsnet._testing import tiny
+from sklearn_capsnet.plotting import CouplingDisplay, coupling_maps
+
+IMAGES = (1, 8, 8)
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    X_train, _, y_train, _ = digits
+    return CapsNetClassifier(**tiny(max_epochs=15, input_shape=IMAGES), random_state=0).fit(
+        X_train, y_train
+    )
+
+
+def network_input(estimator, X):
+    """Rows as the network reads them: (X - offset) / scale, channels first, float64."""
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    return (X - estimator.input_offset_) / estimator.input_scale_
+
+
+def test_reconstruction_error_is_the_rms_pixel_difference_in_the_networks_units(fitted, digits):
+    _, X_test, _, _ = digits
+    errors = fitted.reconstruction_error(X_test)
+    assert errors.shape == (len(X_test),) and errors.dtype == np.float32
+    decoded = network_input(fitted, fitted.reconstruct(X_test))
+    expected = np.sqrt(((decoded - network_input(fitted, X_test)) ** 2).mean(axis=1))
+    np.testing.assert_allclose(errors, expected, rtol=1e-4, atol=1e-6)
+    assert 0 < errors.min() and errors.max() < 1
+
+
+def test_reconstruction_error_does_not_depend_on_the_units_of_X(digits):
+    X_train, X_test, y_train, _ = digits
+    errors = []
+    for factor in (1.0, 1000.0):  # digits in 0-16, or in 0-16000
+        clf = CapsNetClassifier(**tiny(max_epochs=2, input_shape=IMAGES), random_state=0)
+        clf.fit(X_train[:200] * factor, y_train[:200])
+        errors.append(clf.reconstruction_error(X_test[:50] * factor))
+    np.testing.assert_allclose(errors[0], errors[1], rtol=1e-3)
+
+
+def test_inputs_unlike_the_training_data_reconstruct_worse(fitted, digits):
+    _, X_test, _, _ = digits
+    rng = np.random.default_rng(0)
+    noise = rng.uniform(0, 16, X_test.shape)
+    shuffled = np.array([rng.permutation(row) for row in X_test])
+    held_out = np.median(fitted.reconstruction_error(X_test))
+    assert np.median(fitted.reconstruction_error(noise)) > 1.5 * held_out
+    assert np.median(fitted.reconstruction_error(shuffled)) > 1.2 * held_out
+
+
+def test_multilabel_reconstruction_error_decodes_every_active_capsule():
+    X, Y = make_multilabel_classification(
+        n_samples=200, n_features=16, n_classes=4, n_labels=2, random_state=0
+    )
+    clf = CapsNetClassifier(**tiny(max_epochs=10, input_shape=(16, 1, 1)), random_state=0)
+    clf.fit(X, Y)
+    assert (clf.predict(X).sum(axis=1) > 1).any()  # several active capsules somewhere
+    decoded = network_input(clf, clf.reconstruct(X))
+    expected = np.sqrt(((decoded - network_input(clf, X)) ** 2).mean(axis=1))
+    np.testing.assert_allclose(clf.reconstruction_error(X), expected, rtol=1e-4, atol=1e-6)
+
+
+def reference_coupling(estimator, X):
+    """Coupling of the float64 per-example loops, from a float64 copy of the network."""
+    module = estimator.net_.capsnet()
+    double = type(module)(
+        module.input_shape,
+        len(estimator.classes_),
+        routing=estimator.routing,
+        routing_iterations=estimator.routing_iterations,
+        conv_channels=estimator.conv_channels,
+        primary_types=estimator.primary_types,
+        primary_dim=estimator.primary_dim,
+        capsule_dim=estimator.capsule_dim,
+        decoder_hidden=estimator.decoder_hidden,
+    ).double()
+    double.load_state_dict({k: v.double() for k, v in module.state_dict().items()})
+    x = torch.as_tensor(network_input(estimator, X)).view(len(X), *module.input_shape)
+    with torch.no_grad():
+        u = double.primary(double.conv(x))
+        weight = double.classes.prediction_weight
+        rows = []
+        for example in u:
+            u_hat = predictions_loop(weight, example)
+            if estimator.routing == "dynamic":
+                _, c = routing_one_example(u_hat, estimator.routing_iterations, True)
+            else:
+                _, c = self_attention_one_example(u_hat, double.classes.routing.log_prior, True)
+            rows.append(c)
+    return torch.stack(rows).numpy()
+
+
+@pytest.mark.parametrize("routing", ["dynamic", "self_attention"])
+def test_coupling_coefficients_match_the_float64_routing_loops(digits, routing):
+    X_train, X_test, y_train, _ = digits
+    names = np.array(list("abcdefghij"))[y_train[:150]]  # string classes: columns follow classes_
+    clf = CapsNetClassifier(
+        **tiny(max_epochs=3, input_shape=IMAGES, routing=routing, routing_iterations=2),
+        random_state=0,
+    ).fit(X_train[:150], names)
+    coupling = clf.coupling_coefficients(X_test[:4])
+    assert coupling.shape == (4, 4 * 2 * 2, 10) and coupling.dtype == np.float32
+    np.testing.assert_allclose(coupling, reference_coupling(clf, X_test[:4]), atol=2e-5)
+    if routing == "dynamic":
+        np.testing.assert_allclose(coupling.sum(axis=2), 1.0, atol=1e-5)
+
+
+def test_coupling_coefficients_are_computed_one_prediction_batch_at_a_time(fitted, digits):
+    _, X_test, _, _ = digits
+    sizes = []
+    real = fitted.net_.forward_coupling
+
+    def spy(x, precision=None):
+        sizes.append(len(x))
+        return real(x, precision)
+
+    fitted.net_.forward_coupling = spy
+    try:
+        fitted.set_params(predict_batch_size=7)
+        coupling = fitted.coupling_coefficients(X_test[:30])
+    finally:
+        fitted.set_params(predict_batch_size=None)
+        del fitted.net_.forward_coupling
+    assert sizes == [7] * 5  # 30 rows: four full batches and a padded one
+    np.testing.assert_allclose(coupling, fitted.coupling_coefficients(X_test[:30]), atol=1e-6)
+
+
+def test_the_transformer_has_reconstruction_error_and_coupling_too(digits):
+    X_train, X_test, y_train, _ = digits
+    transformer = CapsuleTransformer(**tiny(max_epochs=1, input_shape=IMAGES), random_state=0)
+    transformer.fit(X_train[:100], y_train[:100])
+    assert transformer.reconstruction_error(X_test[:3]).shape == (3,)
+    assert transformer.coupling_coefficients(X_test[:3]).shape == (3, 16, 10)
+
+
+def test_coupling_maps_average_types_then_the_positions_reading_each_pixel():
+    rng = np.random.default_rng(0)
+    fields = np.zeros((2, 2, 3, 3), dtype=bool)  # a 2×2 grid over 3×3 pixels
+    fields[0, 0, :2, :2] = fields[0, 1, :2, 1:] = fields[1, 0, 1:, :2] = fields[1, 1, 1:, 1:] = (
+        True
+    )
+    coupling = rng.dirichlet(np.ones(3), size=2 * 4)  # 2 types × 4 positions, 3 classes
+    maps = coupling_maps(coupling, fields)
+    per_position = {}  # written out by hand: (h, w) -> mean over the 2 types
+    for h in range(2):
+        for w in range(2):
+            per_position[h, w] = (coupling[h * 2 + w] + coupling[4 + h * 2 + w]) / 2
+    np.testing.assert_allclose(maps[:, 0, 0], per_position[0, 0])
+    np.testing.assert_allclose(maps[:, 0, 1], (per_position[0, 0] + per_position[0, 1]) / 2)
+    np.testing.assert_allclose(maps[:, 1, 1], sum(per_position.values()) / 4)
+    np.testing.assert_allclose(maps.sum(axis=0), 1.0)
+
+
+def test_coupling_display_draws_the_input_and_one_map_per_chosen_class(fitted, digits):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    _, X_test, _, _ = digits
+    display = CouplingDisplay.from_estimator(fitted, X_test[0])
+    assert display.axes_.shape == (11,) and display.maps.shape == (10, 8, 8)
+    np.testing.assert_allclose(display.maps.sum(axis=0), 1.0, atol=1e-5)
+    assert display.center == pytest.approx(0.1)
+    np.testing.assert_allclose(display.scores, fitted.predict_proba(X_test[:1])[0])
+    some = CouplingDisplay.from_estimator(fitted, X_test[0], classes=[3, 7])
+    assert some.axes_.shape == (3,) and some.class_labels == [3, 7]
+    assert some.center == pytest.approx(0.1)  # an even share of ten classes, not these maps' mean
+    np.testing.assert_array_equal(some.maps, display.maps[[3, 7]])
+
+
+def test_coupling_display_of_a_channels_last_colour_image():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
+    y = np.repeat(["cat", "dog"], 20)
+    clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
+    assert clf.data_format_ == "channels_last"
+    display = CouplingDisplay.from_estimator(clf, X[0])
+    assert display.maps.shape == (2, 16, 16) and display.class_labels == ["cat", "dog"]
+    assert not np.isnan(display.maps).any()  # every pixel reaches a primary capsule
