@@ -10,6 +10,7 @@ holds the public methods and hands them the values.
 """
 
 import contextlib
+import json
 import math
 import os
 
@@ -387,11 +388,14 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         The root mean squared difference between a sample and its reconstruction
         (:meth:`reconstruct`), both in the units the network reads: the training
         data's range mapped to [0, 1] (``input_offset_``, ``input_scale_``). So the
-        number does not depend on the units of ``X`` (uint8 or floats) nor on the
-        number of features: 0 is a perfect reconstruction, 0.5 about as far off as
-        the decoder's sigmoid can be on data that spans [0, 1]. Inputs unlike the
-        training data reconstruct badly from their winning capsule (Frosst, Sabour &
-        Hinton 2018, "DARCCC"); see the user guide for choosing a threshold.
+        number does not depend on the units the model was fitted in (uint8 or
+        floats; pass ``X`` in those same units) nor on the number of features: 0 is
+        a perfect reconstruction, 1 the largest difference for values within the
+        training range. Inputs unlike the training data reconstruct badly from their
+        winning capsule (Frosst, Sabour & Hinton 2018, "DARCCC"), once the decoder has
+        learned to draw the training data: on a model trained for a few epochs only,
+        every input reconstructs about equally badly. See the user guide for choosing
+        a threshold.
 
         Parameters
         ----------
@@ -402,7 +406,7 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,), float32
             Multilabel models reconstruct from every capsule longer than
-            ``threshold``.
+            ``threshold`` (from none, an all-zero mask, where none is).
 
         Examples
         --------
@@ -490,11 +494,23 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         ``X``'s values (images: ``X.reshape(len(X), -1).astype(np.float32)``, the
         layout the model was fitted on). Its outputs are ``"probabilities"``
         ``(batch, n_classes)``, columns in the order of ``classes_`` (multilabel: the
-        capsule lengths), and ``"capsules"`` ``(batch, n_classes, capsule_dim)``.
-        Opset 18, float32 whatever ``mixed_precision``, exported by torch's ONNX
-        exporter (``dynamo=True``). Not exported: training, the decoder
-        (:meth:`reconstruct`, :meth:`reconstruction_error`), ``classes_`` (map the
-        column argmax through it) and ``threshold``.
+        capsule lengths; for a :class:`CapsuleTransformer`, the probabilities a
+        classifier would give), and ``"capsules"`` ``(batch, n_classes, capsule_dim)``
+        (``transform``'s features, flattened there). Opset 18, exported by torch's ONNX
+        exporter (``dynamo=True``). Feed at least one row: onnxruntime 1.32 stops the
+        process on an empty batch.
+
+        The graph computes in float32 whatever ``mixed_precision``: it matches
+        ``predict_proba`` within 1e-4 where that runs in float32
+        (``mixed_precision="no"``, and ``"auto"`` on CPUs without bf16 or for images
+        under 16×16). Where ``predict_proba`` runs in bf16 the two differ by bf16's
+        rounding (about 1e-3 on a trained model), and a close call may fall the other
+        way. Not exported: training and the decoder (:meth:`reconstruct`,
+        :meth:`reconstruction_error`). ``classes_`` (map the argmax of the
+        probabilities through it), ``threshold``, ``input_shape_``, ``data_format_``
+        and ``feature_names_in_`` travel as JSON strings in the file's metadata
+        (``onnxruntime``: ``session.get_modelmeta().custom_metadata_map``, keys
+        ``"sklearn_capsnet.classes"`` and so on).
 
         Needs the optional packages onnx and onnxscript; onnxruntime runs the file:
         ``pip install 'sklearn-capsnet[onnx]'``.
@@ -519,7 +535,22 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
                 f"cannot write {os.fspath(path)!r}: the folder {folder!r} does not exist; "
                 "create it first or pass another path."
             )
-        export_onnx(self.net_, path, multilabel=self.multilabel_)
+        export_onnx(self.net_, path, multilabel=self.multilabel_, metadata=self._onnx_metadata())
+
+    def _onnx_metadata(self) -> dict:
+        """What a user of the ONNX file needs besides the graph, as JSON strings."""
+        metadata = {
+            "sklearn_capsnet.estimator": type(self).__name__,
+            "sklearn_capsnet.classes": json.dumps(np.asarray(self.classes_).tolist()),
+            "sklearn_capsnet.multilabel": json.dumps(bool(self.multilabel_)),
+            "sklearn_capsnet.threshold": json.dumps(self.threshold),
+            "sklearn_capsnet.input_shape": json.dumps(list(self.input_shape_)),
+            "sklearn_capsnet.data_format": self.data_format_,
+        }
+        if hasattr(self, "feature_names_in_"):
+            names = np.asarray(self.feature_names_in_).tolist()
+            metadata["sklearn_capsnet.feature_names_in"] = json.dumps(names)
+        return metadata
 
     def save(self, path) -> None:
         """Save the fitted model to one safetensors file that loads without unpickling.

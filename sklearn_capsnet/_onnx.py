@@ -50,11 +50,12 @@ class RowsToProbabilities(nn.Module):
         return probabilities, capsules
 
 
-def export_onnx(net, path, *, multilabel: bool, opset: int = ONNX_OPSET) -> None:
+def export_onnx(net, path, *, multilabel: bool, metadata=None, opset: int = ONNX_OPSET) -> None:
     """Write the fitted skorch ``net`` as an ONNX graph with a dynamic batch size.
 
     A float32 copy of the module on the CPU is exported with torch's ONNX exporter
     (``dynamo=True``, which needs ``onnxscript``); the net itself is not touched.
+    ``metadata`` (str to str) goes into the file's ``metadata_props``.
     """
     try:
         import onnxscript  # noqa: F401  (torch's exporter imports it)
@@ -81,6 +82,12 @@ def export_onnx(net, path, *, multilabel: bool, opset: int = ONNX_OPSET) -> None
             verbose=False,
         )
     program.save(os.fspath(path))
+    if metadata:
+        import onnx
+
+        model = onnx.load(os.fspath(path))
+        onnx.helper.set_model_props(model, dict(metadata))
+        onnx.save(model, os.fspath(path))
 
 
 @contextlib.contextmanager

@@ -432,7 +432,7 @@ PARAMS: tuple[Param, ...] = (
         kind='{"auto", "bf16", "no"}',
         doc="""
         Run the network under bfloat16 autocast: ``"auto"`` on CUDA GPUs that support
-        bf16 and, for images of 16×16 pixels or more, on CPUs with bf16 arithmetic
+        bf16 and, for images of at least 256 pixels (16×16), on CPUs with bf16 arithmetic
         (AVX512-BF16 or AMX); ``"bf16"`` everywhere, ``"no"`` never. Capsules, losses
         and outputs stay float32; a CPU step whose bf16 gradients are not finite is
         redone in float32. Prediction follows the current value, also on a fitted model.

@@ -7,6 +7,28 @@ from ._layout import as_array
 __all__ = ["CouplingDisplay", "PerturbationDisplay", "ReconstructionDisplay", "coupling_maps"]
 
 
+def _one_sample(estimator, x) -> np.ndarray:
+    """``x`` as a batch of one for ``estimator``: one row, one image, or a batch of one."""
+    if type(x).__module__.startswith("PIL."):
+        x = [x]  # one PIL image
+    x = np.asarray(as_array(x))
+    if x.ndim <= 1:
+        return x.reshape(1, -1)  # one row
+    n_features = getattr(estimator, "n_features_in_", None)
+    batch_of_one = x.shape[0] == 1 and (x.ndim >= 3 or x.shape[1] == n_features)
+    if batch_of_one:
+        return x
+    if x.ndim == 2 and x.shape[1] == n_features:
+        raise ValueError(
+            f"this display draws one sample; got {len(x)} rows. Pass one of them, e.g. X[0]."
+        )
+    if x.ndim >= 3 and x.size // x.shape[0] == n_features:
+        raise ValueError(
+            f"this display draws one sample; got {len(x)} images. Pass one of them, e.g. X[0]."
+        )
+    return x[None]  # one image
+
+
 def _as_images(rows: np.ndarray, input_shape, data_format="channels_first") -> np.ndarray:
     """Rows in ``data_format`` order as images matplotlib draws: ``(n, H, W)`` or RGB."""
     channels, height, width = input_shape
@@ -149,7 +171,7 @@ class PerturbationDisplay:
         Parameters
         ----------
         estimator : fitted CapsNetClassifier or CapsuleTransformer
-        x : array-like of shape (n_features,) or one image
+        x : array-like of shape (n_features,), one image, or a batch of one
         deltas : array-like, default=``np.linspace(-0.25, 0.25, 11)``
         dims : array-like of int, default=all ``capsule_dim`` dimensions
 
@@ -160,8 +182,7 @@ class PerturbationDisplay:
         """
         deltas = np.linspace(-0.25, 0.25, 11) if deltas is None else np.asarray(deltas)
         dims = np.arange(estimator.capsule_dim) if dims is None else np.asarray(dims)
-        x = np.asarray(x)
-        sample = x[None] if x.ndim > 1 else x.reshape(1, -1)  # one image, or one row
+        sample = _one_sample(estimator, x)
         capsules = estimator.capsules(sample)[0]  # [J, D]
         label = int(np.argmax(np.linalg.norm(capsules, axis=1)))
         edited = np.repeat(capsules[None, None], len(dims) * len(deltas), axis=0)
@@ -214,6 +235,22 @@ class PerturbationDisplay:
         fig.tight_layout()
         self.figure_, self.axes_ = fig, ax
         return self
+
+
+def _class_indices(classes_, classes) -> np.ndarray:
+    """Positions in ``classes_`` of the chosen ``classes`` (one value or a list; None: all)."""
+    if classes is None:
+        return np.arange(len(classes_))
+    if isinstance(classes, str) or np.ndim(classes) == 0:
+        classes = [classes]
+    known = list(classes_)
+    unknown = [c for c in classes if c not in known]
+    if unknown:
+        raise ValueError(
+            f"classes={list(classes)!r} holds values the model does not know: {unknown!r}; "
+            f"choose among classes_ = {known!r}."
+        )
+    return np.array([known.index(c) for c in classes])
 
 
 def coupling_maps(coupling, receptive_fields) -> np.ndarray:
@@ -275,8 +312,9 @@ class CouplingDisplay:
     scores : array-like of shape (n_classes,), default=None
         Shown under each class (e.g. ``predict_proba``).
     center : float, default=None
-        The neutral value; None takes ``1 / n_classes`` of the estimator's classes
-        (dynamic routing's coupling before agreement) or, built by hand, the maps' mean.
+        The neutral value; None takes the maps' mean. :meth:`from_estimator` passes
+        ``1 / n_classes`` for dynamic routing (the coupling before any agreement) and
+        None for self-attention routing.
     data_format : {"channels_first", "channels_last"}, default="channels_first"
 
     Examples
@@ -312,11 +350,11 @@ class CouplingDisplay:
         Parameters
         ----------
         estimator : fitted CapsNetClassifier or CapsuleTransformer
-            Trained on images.
-        x : array-like of shape (n_features,) or one image
-            In the layout the estimator was fitted on.
-        classes : array-like, default=None
-            Which classes (values of ``classes_``) to draw; None draws all.
+            Trained on images (a table has no picture to draw on: a clear error).
+        x : array-like of shape (n_features,), one image, or a batch of one
+            In the layout the estimator was fitted on; a PIL image works too.
+        classes : value or array-like of values of ``classes_``, default=None
+            Which classes to draw; None draws all.
         ax : array of matplotlib Axes of shape (1 + n_drawn_classes,), default=None
 
         Returns
@@ -324,8 +362,14 @@ class CouplingDisplay:
         CouplingDisplay
             Plotted.
         """
-        x = np.asarray(as_array(x))
-        sample = x[None] if x.ndim > 1 else x.reshape(1, -1)  # one image, or one row
+        if tuple(estimator.input_shape_[1:]) == (1, 1):
+            raise ValueError(
+                f"CouplingDisplay draws coupling over an image, but this model was fitted on "
+                f"a table (input_shape_={tuple(estimator.input_shape_)}); read "
+                "coupling_coefficients(X) directly for tables."
+            )
+        keep = _class_indices(estimator.classes_, classes)
+        sample = _one_sample(estimator, x)
         coupling = estimator.coupling_coefficients(sample)[0]  # [I, J]
         fields = estimator.net_.capsnet().receptive_fields().cpu().numpy()
         maps = coupling_maps(coupling, fields)
@@ -333,16 +377,16 @@ class CouplingDisplay:
             scores = estimator.predict_proba(sample)[0]
         else:
             scores = np.linalg.norm(estimator.capsules(sample)[0], axis=1)
-        keep = np.arange(len(estimator.classes_))
-        if classes is not None:
-            keep = np.array([list(estimator.classes_).index(c) for c in classes])
+        # dynamic routing starts every coupling at 1 / n_classes; self-attention has no
+        # such level, so its maps are centred on their own mean
+        even = 1.0 / len(estimator.classes_) if estimator.routing == "dynamic" else None
         display = cls(
             sample.reshape(-1),
             maps[keep],
             estimator.input_shape_,
             np.asarray(estimator.classes_)[keep],
             np.asarray(scores)[keep],
-            1.0 / len(estimator.classes_),
+            even,
             estimator.data_format_,
         )
         return display.plot(ax=ax)
@@ -365,6 +409,11 @@ class CouplingDisplay:
         n_panels = 1 + len(self.maps)
         if ax is None:
             fig, ax = plt.subplots(1, n_panels, figsize=(1.3 * n_panels, 1.9), squeeze=False)
+        if np.size(ax) != n_panels:
+            raise ValueError(
+                f"ax holds {np.size(ax)} axes; this display needs {n_panels}: the input and "
+                f"{n_panels - 1} class map(s)."
+            )
         ax = np.asarray(ax).reshape(n_panels)
         fig = ax[0].figure
         image = _as_images(self.original[None], self.input_shape, self.data_format)[0]

@@ -1,5 +1,7 @@
 """to_onnx: the exported graph predicts from raw rows as predict_proba does (onnxruntime)."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -51,6 +53,27 @@ def test_onnx_probabilities_match_predict_proba_on_a_new_batch_size(tmp_path, ro
     np.testing.assert_allclose(one, clf.predict_proba(X[:1]), atol=1e-4)
     predicted = clf.classes_[probabilities.argmax(axis=1)]
     np.testing.assert_array_equal(predicted, clf.predict(X[:13]))
+
+
+def test_the_onnx_file_carries_classes_and_reading_as_metadata(tmp_path):
+    X, y = colour_images()
+    clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
+    clf.to_onnx(tmp_path / "model.onnx")
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    meta = session.get_modelmeta().custom_metadata_map
+    classes = np.array(json.loads(meta["sklearn_capsnet.classes"]))
+    np.testing.assert_array_equal(classes, ["blue", "red"])
+    assert json.loads(meta["sklearn_capsnet.input_shape"]) == [3, 12, 12]
+    assert meta["sklearn_capsnet.data_format"] == "channels_last"
+    assert json.loads(meta["sklearn_capsnet.multilabel"]) is False
+    probabilities, _ = run(tmp_path / "model.onnx", X[:6].reshape(6, -1))
+    np.testing.assert_array_equal(classes[probabilities.argmax(axis=1)], clf.predict(X[:6]))
+    frame, labels = table()
+    clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(frame, labels)
+    clf.to_onnx(tmp_path / "table.onnx")
+    session = onnxruntime.InferenceSession(str(tmp_path / "table.onnx"))
+    meta = session.get_modelmeta().custom_metadata_map
+    assert json.loads(meta["sklearn_capsnet.feature_names_in"]) == list("abcdef")
 
 
 def test_onnx_of_a_bf16_model_is_float32_and_matches_float32_prediction(tmp_path):

@@ -191,3 +191,48 @@ def test_coupling_display_of_a_channels_last_colour_image():
     display = CouplingDisplay.from_estimator(clf, X[0])
     assert display.maps.shape == (2, 16, 16) and display.class_labels == ["cat", "dog"]
     assert not np.isnan(display.maps).any()  # every pixel reaches a primary capsule
+
+
+@pytest.fixture
+def agg():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def test_coupling_display_takes_one_sample_in_the_shapes_people_hold_it(agg):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
+    y = np.repeat(["cat", "dog"], 20)
+    clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
+    expected = CouplingDisplay.from_estimator(clf, X[0]).maps
+    for one in (X[:1], Image.fromarray(X[0]), [Image.fromarray(X[0])]):
+        np.testing.assert_allclose(CouplingDisplay.from_estimator(clf, one).maps, expected)
+    with pytest.raises(ValueError, match="draws one sample; got 2 images"):
+        CouplingDisplay.from_estimator(clf, X[:2])
+
+
+def test_coupling_display_refuses_a_table_and_bad_choices_clearly(agg, fitted, digits):
+    _, X_test, _, _ = digits
+    with pytest.raises(ValueError, match=r"holds values the model does not know: \[10\]"):
+        CouplingDisplay.from_estimator(fitted, X_test[0], classes=[3, 10])
+    one = CouplingDisplay.from_estimator(fitted, X_test[0], classes=3)  # one value
+    assert one.class_labels == [3]
+    with pytest.raises(ValueError, match="needs 11: the input and 10 class map"):
+        CouplingDisplay.from_estimator(fitted, X_test[0], ax=np.empty(3, dtype=object))
+    X, y = make_multilabel_classification(n_samples=40, n_features=6, random_state=0)
+    table = CapsNetClassifier(**tiny(max_epochs=1, input_shape=(6, 1, 1))).fit(X, y[:, 0])
+    with pytest.raises(ValueError, match="fitted on a table.*coupling_coefficients"):
+        CouplingDisplay.from_estimator(table, X[0])
+
+
+def test_self_attention_maps_are_centred_on_their_own_mean(agg, digits):
+    X_train, X_test, y_train, _ = digits
+    clf = CapsNetClassifier(
+        **tiny(max_epochs=1, input_shape=IMAGES, routing="self_attention"), random_state=0
+    ).fit(X_train[:100], y_train[:100])
+    display = CouplingDisplay.from_estimator(clf, X_test[0])
+    assert display.center == pytest.approx(np.nanmean(display.maps))
