@@ -45,6 +45,8 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
         if not reset and hasattr(estimator, "input_shape_"):
             check_sample_shape(estimator, sample_shape, X.shape)  # before the feature count
         X = X.reshape(X.shape[0], math.prod(sample_shape))
+    elif not reset and isinstance(X, np.ndarray) and X.ndim == 2:
+        _refuse_one_grey_image(estimator, X.shape)
     common = dict(
         reset=reset,
         accept_sparse=False,
@@ -65,6 +67,21 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
             f"{type(estimator).__name__} computes in float32: rescale X first."
         )
     return X, y, sample_shape
+
+
+def _refuse_one_grey_image(estimator, shape) -> None:
+    """A 2-D array shaped as one of the model's grey images: say how to pass it."""
+    image = getattr(estimator, "input_shape_", None)
+    n_features = getattr(estimator, "n_features_in_", None)
+    if image is None or image[0] != 1 or tuple(shape) != tuple(image[1:]):
+        return
+    if shape[1] == n_features:
+        return  # also a batch of rows: read as such
+    height, width = shape
+    raise ValueError(
+        f"X is one {height}×{width} image, but {type(estimator).__name__} reads a batch: "
+        f"pass X[None] (shape (1, {height}, {width})) or a list of images."
+    )
 
 
 def example_weights(estimator, X, y, sample_weight, *, incremental=False, labels=None):

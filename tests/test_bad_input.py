@@ -119,6 +119,13 @@ def test_bad_prediction_params_set_after_fit_are_refused_at_predict(fitted, monk
         fitted.predict(X_OK)
 
 
+def test_one_grey_image_at_predict_is_told_to_add_the_batch_axis(fitted_images):
+    image = rng.random((4, 4))
+    with pytest.raises(ValueError, match=r"X is one 4×4 image.*pass X\[None\]"):
+        fitted_images.predict(image)
+    assert fitted_images.predict(image[None]).shape == (1,)
+
+
 def test_predict_rejects_images_of_another_shape(fitted_images):
     with pytest.raises(ValueError, match=r"fitted on images of shape \(4, 4\); resize X"):
         fitted_images.predict(rng.random((5, 2, 8)))
