@@ -1,7 +1,7 @@
-"""Prediction in batches: the class capsules of a fitted net, mapped into one array.
+"""Prediction in batches: a function of each batch of network input, mapped into one array.
 
-Everything here takes what it needs as arguments (the skorch net, the batch
-size, the autocast dtype) and knows nothing of the estimators.
+Everything here takes what it needs as arguments (the skorch net, the function,
+the batch size) and knows nothing of the estimators.
 """
 
 import warnings
@@ -13,7 +13,7 @@ from ._device import flushed_denormals
 from ._loader import ArrayDataset, BatchLoader
 from .nn import capsule_lengths, lengths_to_proba
 
-__all__ = ["capsule_probabilities", "map_capsules", "map_inputs", "prediction_batch_size"]
+__all__ = ["capsule_probabilities", "map_inputs", "prediction_batch_size"]
 
 OUTPUT_READBACK = 16  # prediction batches between two copies of results to the host
 GPU_PREDICT_BATCH = 1024  # smallest default prediction batch on a GPU
@@ -42,19 +42,6 @@ def capsule_probabilities(capsules, multilabel: bool):
     """
     lengths = capsule_lengths(capsules)
     return lengths if multilabel else lengths_to_proba(lengths.double())
-
-
-def map_capsules(net, X, fn, shape=(), dtype=np.float32, *, batch_size, precision):
-    """Apply ``fn`` to the class capsules of the rows ``X``, batch by batch, into one array.
-
-    ``fn`` maps capsules ``[b, J, D]`` to a tensor of shape ``[b, *shape]``. See
-    :func:`map_inputs`.
-    """
-
-    def from_input(x):
-        return fn(net.forward_capsules(x, precision))
-
-    return map_inputs(net, X, from_input, shape, dtype, batch_size=batch_size)
 
 
 def map_inputs(net, X, fn, shape=(), dtype=np.float32, *, batch_size):
