@@ -44,6 +44,27 @@ class InputReading:
     scale: np.ndarray
 
 
+class RowReader(torch.nn.Module):
+    """Rows ``[b, F]`` of ``X``'s values to network input: ``(row - offset) / scale`` in
+    float32, rearranged to channels first (:class:`InputReading`).
+
+    A module, so the loaders move it to their device and the ONNX export carries it
+    in its graph.
+    """
+
+    def __init__(self, reading: InputReading) -> None:
+        super().__init__()
+        self.input_shape = tuple(reading.input_shape)
+        self.data_format = reading.data_format
+        scale = torch.as_tensor(np.asarray(reading.scale, np.float32))
+        self.register_buffer("offset", torch.as_tensor(np.asarray(reading.offset, np.float32)))
+        self.register_buffer("inv_scale", 1.0 / scale)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        x = (rows.float() - self.offset) * self.inv_scale  # [b, F], in [0, 1] on training data
+        return to_channels_first(x, self.input_shape, self.data_format)
+
+
 class ArrayDataset(torch.utils.data.Dataset):
     """Rows of ``X`` (ndarray or tensor) with optional labels ``y`` and example weights.
 
@@ -152,7 +173,6 @@ class BatchLoader:
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.input_shape = tuple(reading.input_shape)
-        self.data_format = reading.data_format
         self.shift = int(shift)
         self.flip = bool(flip)
         self.shard_index, self.shard_count = (int(v) for v in shard)
@@ -161,9 +181,7 @@ class BatchLoader:
         self.X = _to_tensor(X).to(self.device) if preload else X
         self.y = None if y is None else _to_tensor(y).to(self.device)
         self.weight = None if weight is None else _to_tensor(weight).to(self.device)
-        self.offset = torch.as_tensor(np.asarray(reading.offset, np.float32), device=self.device)
-        scale = torch.as_tensor(np.asarray(reading.scale, np.float32), device=self.device)
-        self.inv_scale = 1.0 / scale
+        self.read = RowReader(reading).to(self.device)
 
     def __len__(self) -> int:
         return math.ceil(len(self.X) / self.batch_size) // self.shard_count
@@ -186,8 +204,7 @@ class BatchLoader:
                 if not isinstance(self.X, torch.Tensor):
                     index = index.numpy()
             rows = _to_tensor(self.X[index]).to(self.device, non_blocking=True)
-            x = (rows.float() - self.offset) * self.inv_scale  # [b, F] in [0, 1] on training data
-            x = to_channels_first(x, self.input_shape, self.data_format)
+            x = self.read(rows)  # [b, F], channels first
             if self.y is None and len(x) < self.batch_size:
                 x = torch.nn.functional.pad(x, (0, 0, 0, self.batch_size - len(x)))  # [B, F]
             if self.shift or self.flip:

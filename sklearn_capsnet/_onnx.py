@@ -12,8 +12,8 @@ import warnings
 import torch
 from torch import nn
 
-from ._layout import to_channels_first
-from .nn import capsule_lengths, lengths_to_proba
+from ._loader import RowReader
+from ._prediction import capsule_probabilities
 
 __all__ = ["ONNX_OPSET", "export_onnx"]
 
@@ -32,22 +32,13 @@ class RowsToProbabilities(nn.Module):
 
     def __init__(self, capsnet, reading, multilabel: bool) -> None:
         super().__init__()
+        self.read = RowReader(reading)
         self.capsnet = capsnet
-        self.input_shape = tuple(reading.input_shape)
-        self.data_format = reading.data_format
         self.multilabel = multilabel
-        offset = torch.as_tensor(reading.offset, dtype=torch.float32).reshape(1, -1)
-        scale = torch.as_tensor(reading.scale, dtype=torch.float32).reshape(1, -1)
-        self.register_buffer("offset", offset)
-        self.register_buffer("inv_scale", 1.0 / scale)
 
     def forward(self, rows: torch.Tensor):
-        x = (rows - self.offset) * self.inv_scale
-        x = to_channels_first(x, self.input_shape, self.data_format)
-        capsules = self.capsnet(x)  # [N, J, D]
-        lengths = capsule_lengths(capsules)
-        probabilities = lengths if self.multilabel else lengths_to_proba(lengths).float()
-        return probabilities, capsules
+        capsules = self.capsnet(self.read(rows))  # [N, J, D]
+        return capsule_probabilities(capsules, self.multilabel).float(), capsules
 
 
 def export_onnx(net, path, *, multilabel: bool, metadata=None, opset: int = ONNX_OPSET) -> None:

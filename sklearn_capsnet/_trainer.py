@@ -92,16 +92,18 @@ class CapsNetTrainer(NeuralNet):
         Evaluation mode, no gradients, the forward pass under ``precision`` (the
         estimator's current ``mixed_precision``, which may differ from training's).
         """
-        self._set_training(False)
-        with torch.inference_mode(), autocast(precision, x):
-            return self.module_(x).float()
+        return self._evaluate(self.module_, x, precision)
 
     def forward_coupling(self, x, precision=None):
         """The routing's coupling ``[b, I, J]`` of one prediction batch, in float32
         (see :meth:`sklearn_capsnet.nn.CapsNet.route`)."""
+        return self._evaluate(lambda batch: self.capsnet().route(batch)[1], x, precision)
+
+    def _evaluate(self, forward, x, precision):
+        """``forward(x)`` in evaluation mode, without gradients, under ``precision``."""
         self._set_training(False)
         with torch.inference_mode(), autocast(precision, x):
-            return self.capsnet().route(x)[1].float()
+            return forward(x).float()
 
     def infer(self, x, **fit_params):
         x, _ = _unweighted(x)

@@ -354,8 +354,10 @@ def test_every_loader_of_the_net_reads_rows_through_its_one_reading_onto_its_dat
     for training in (True, False):
         loader = net.get_iterator(ArrayDataset(X_train[:8], y_train[:8]), training=training)
         assert loader.device == torch.device("cpu:0")
-        np.testing.assert_allclose(loader.inv_scale.numpy(), 1 / fitted.input_scale_, rtol=1e-6)
-        np.testing.assert_array_equal(loader.offset.numpy(), fitted.input_offset_)
+        np.testing.assert_allclose(
+            loader.read.inv_scale.numpy(), 1 / fitted.input_scale_, rtol=1e-6
+        )
+        np.testing.assert_array_equal(loader.read.offset.numpy(), fitted.input_offset_)
 
 
 def test_the_progress_bar_shows_batch_losses_still_on_the_device_as_numbers():
