@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from test_datasets import write_idx
 
 from sklearn_capsnet._testing import TINY_NETWORK
@@ -78,6 +79,32 @@ def test_speed_benchmark_compares_the_defaults_with_the_plain_loop():
     assert len(record["baseline_fit_s"]) == len(record["defaults_predict_s"]) == 1
     expected = record["baseline_fit_s"][0] / record["defaults_fit_s"][0]
     assert record["fit_speedup"] == pytest.approx(expected, rel=0.05, abs=0.02)
+
+
+def test_parts_benchmark_times_both_hot_spots_each_against_torchs_own_way():
+    records = run_benchmark("bench_parts.py", "--batch-size", 1, "--steps", 1, "--repeats", 2)
+    timed = {(r["benchmark"], r["implementation"], r["pass"]): r for r in records}
+    assert set(timed) == {
+        (part, name, kind)
+        for part, names in (
+            ("primary_convolution", ("torch_conv2d", "patch_conv2d")),
+            ("routing", ("einsum_autograd", "dynamic_routing")),
+        )
+        for name in names
+        for kind in ("forward", "forward_backward")
+    }
+    for record in records:
+        assert len(record["ms"]) == 2 and record["median_ms"] > 0
+        assert record["precision"] == "bf16" and record["device"] == "cpu"
+
+
+def test_einsum_routing_of_the_parts_benchmark_is_dynamic_routing():
+    from bench_parts import einsum_routing
+
+    from sklearn_capsnet.nn import DynamicRouting
+
+    u_hat = torch.randn(2, 7, 3, 4, dtype=torch.float64)
+    torch.testing.assert_close(einsum_routing(u_hat).double(), DynamicRouting(3)(u_hat))
 
 
 def test_translation_benchmark_tests_both_models_on_the_same_shifted_images(fashion_home):

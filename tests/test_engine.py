@@ -87,6 +87,105 @@ def test_dynamic_routing_coupling_is_the_last_iterations_c_of_the_float64_loop(g
     torch.testing.assert_close(coupling.sum(dim=2), torch.ones(3, 6, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("iterations", [1, 2, 3])
+@pytest.mark.parametrize("uses", ["capsules and coupling", "coupling only"])
+def test_dynamic_routing_gradients_through_the_coupling_match_the_float64_loop(
+    gen, iterations, uses
+):
+    u_hat = torch.randn(2, 6, 4, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    v, coupling = DynamicRouting(iterations).route(u_hat)
+    reference = [routing_one_example(x, iterations, with_coupling=True) for x in u_hat]
+    expected_v = torch.stack([v_k for v_k, _ in reference])
+    expected_c = torch.stack([c_k for _, c_k in reference])
+    up_v = torch.randn(v.shape, generator=gen, dtype=torch.float64)
+    up_c = torch.randn(coupling.shape, generator=gen, dtype=torch.float64)
+    with_v = 1.0 if uses == "capsules and coupling" else 0.0
+
+    def loss(v, c):
+        return with_v * (v * up_v).sum() + (c * up_c).sum()
+
+    (grad,) = torch.autograd.grad(loss(v, coupling), u_hat)
+    (expected,) = torch.autograd.grad(loss(expected_v, expected_c), u_hat)
+    torch.testing.assert_close(grad, expected)
+
+
+def test_dynamic_routing_trains_through_its_written_out_backward_pass(gen):
+    u_hat = torch.randn(2, 6, 4, 5, generator=gen, requires_grad=True)
+    v, coupling = DynamicRouting(3).route(u_hat)
+    assert type(v.grad_fn).__name__ == "_RoutingByAgreementBackward"
+    with torch.no_grad():
+        assert DynamicRouting(3)(u_hat).grad_fn is None
+
+
+def _loop(u_hat, iterations):
+    return torch.stack([routing_one_example(x, iterations) for x in u_hat])
+
+
+def test_second_derivatives_through_dynamic_routing_are_those_of_the_float64_loop(gen):
+    u_hat = torch.randn(2, 5, 3, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    scale = torch.randn(u_hat.shape, generator=gen, dtype=torch.float64, requires_grad=True)
+    second = []
+    for routing in (DynamicRouting(2), lambda x: _loop(x, 2)):
+        (grad,) = torch.autograd.grad(routing(u_hat * scale).sum(), scale, create_graph=True)
+        second.append(torch.autograd.grad(grad.square().sum(), u_hat)[0])
+    torch.testing.assert_close(*second)
+    jacobians = [
+        torch.func.jacrev(f)(u_hat.detach()) for f in (DynamicRouting(2), lambda x: _loop(x, 2))
+    ]
+    torch.testing.assert_close(*jacobians)
+
+
+def test_dynamic_routing_outputs_may_be_changed_in_place_before_backward(gen):
+    u_hat = torch.randn(2, 6, 4, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    v, coupling = DynamicRouting(3).route(u_hat)
+    v.clamp_(max=0.5)
+    coupling.mul_(2.0)
+    (v.sum() + coupling.sum()).backward()
+    expected = torch.autograd.grad(
+        _loop(u_hat, 3).clamp(max=0.5).sum()
+        + 2 * torch.stack([routing_one_example(x, 3, with_coupling=True)[1] for x in u_hat]).sum(),
+        u_hat,
+    )[0]
+    torch.testing.assert_close(u_hat.grad, expected)
+
+
+def test_compiled_dynamic_routing_trains_through_the_plain_loop_without_graph_breaks(gen):
+    from torch._dynamo.utils import counters
+
+    u_hat = torch.randn(2, 6, 4, 5, generator=gen, requires_grad=True)
+    routing = DynamicRouting(3)
+    counters.clear()
+    torch.compile(lambda x: routing(x).sum(), backend="aot_eager")(u_hat).backward()
+    assert not counters["graph_break"]
+    (expected,) = torch.autograd.grad(routing(u_hat).sum(), u_hat)
+    torch.testing.assert_close(u_hat.grad, expected)
+
+
+def test_dynamic_routing_under_bf16_autocast_matches_float64_with_its_gradients(gen):
+    # parent-major bf16 predictions, as ClassCapsules makes them under CPU autocast
+    u_hat = torch.randn(3, 4, 40, 8, generator=gen, dtype=torch.float64) / 4
+    u_hat = u_hat.to(torch.bfloat16).transpose(1, 2).requires_grad_()  # [B, I, J, D]
+    exact = u_hat.detach().double().requires_grad_()
+    up_v = torch.randn(3, 4, 8, generator=gen, dtype=torch.float64)
+    up_c = torch.randn(3, 40, 4, generator=gen, dtype=torch.float64)
+    with torch.autocast("cpu", torch.bfloat16):
+        v, coupling = DynamicRouting(3).route(u_hat)
+    loss = (v.double() * up_v).sum() + (coupling.double() * up_c).sum()
+    (grad,) = torch.autograd.grad(loss, u_hat)
+    reference = [routing_one_example(x, 3, with_coupling=True) for x in exact]
+    expected_v = torch.stack([v_k for v_k, _ in reference])
+    expected_c = torch.stack([c_k for _, c_k in reference])
+    expected_loss = (expected_v * up_v).sum() + (expected_c * up_c).sum()
+    (expected_grad,) = torch.autograd.grad(expected_loss, exact)
+    assert grad.dtype == torch.bfloat16
+
+    def error(value, reference):
+        return ((value.double() - reference).norm() / reference.norm()).item()
+
+    assert error(v, expected_v) < 1e-2 and error(coupling, expected_c) < 1e-2
+    assert error(grad, expected_grad) < 2e-2
+
+
 def test_self_attention_coupling_is_softmax_plus_log_prior_of_the_float64_loop(gen):
     routing = SelfAttentionRouting(n_children=7, n_parents=3).double()
     with torch.no_grad():

@@ -12,6 +12,7 @@ from .functional import (
 )
 from .layers import ClassCapsules, Decoder, PrimaryCapsules, class_capsule_init_std, mask_capsules
 from .loss import CapsuleLoss
+from .patch_conv import PatchConv2d
 from .routing import ROUTINGS, DynamicRouting, SelfAttentionRouting, make_routing
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ClassCapsules",
     "Decoder",
     "DynamicRouting",
+    "PatchConv2d",
     "PrimaryCapsules",
     "SelfAttentionRouting",
     "capsule_lengths",

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from .layers import ClassCapsules, Decoder, PrimaryCapsules, mask_capsules
+from .patch_conv import PatchConv2d
 from .routing import make_routing
 
 __all__ = ["CapsNet", "Geometry", "geometry"]
@@ -143,7 +144,7 @@ class CapsNet(nn.Module):
         self.input_shape = (channels, height, width)
         self.geometry = geometry(height, width)
         self.conv = nn.Sequential(
-            nn.Conv2d(channels, conv_channels, self.geometry.conv_kernel),
+            PatchConv2d(channels, conv_channels, self.geometry.conv_kernel),
             nn.ReLU(inplace=True),
         )
         self.primary = PrimaryCapsules(

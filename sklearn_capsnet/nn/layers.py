@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from .functional import squash
+from .patch_conv import PatchConv2d
 
 __all__ = [
     "PrimaryCapsules",
@@ -105,7 +106,7 @@ class PrimaryCapsules(nn.Module):
         super().__init__()
         self.capsule_types = capsule_types
         self.capsule_dim = capsule_dim
-        self.conv = nn.Conv2d(in_channels, capsule_types * capsule_dim, kernel_size, stride)
+        self.conv = PatchConv2d(in_channels, capsule_types * capsule_dim, kernel_size, stride)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv(x)  # [B, T*P, H', W']

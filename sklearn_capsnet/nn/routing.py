@@ -26,6 +26,14 @@ class DynamicRouting(nn.Module):
     ``s_j = Σ_i c_ij û_j|i``, ``v_j = squash(s_j)``, and, except after the last
     iteration, ``b_ij += û_j|i · v_j``.
 
+    Gradients flow through every iteration, as autograd takes them through the
+    loop above. When training on a CPU the backward pass is written out: it forms
+    the gradient of ``û`` in one batched product instead of adding one per
+    product over ``û`` (2.4× faster forward and backward in bf16; see the
+    benchmarks). On GPUs, under ``torch.compile`` and inside ``torch.func``
+    transforms autograd differentiates the loop itself, and so it does for
+    second derivatives (``create_graph=True``).
+
     Parameters
     ----------
     iterations : int, default=3
@@ -51,15 +59,13 @@ class DynamicRouting(nn.Module):
     def route(self, u_hat: Tensor) -> tuple[Tensor, Tensor]:
         """Parent capsules ``[B, J, D]`` and the last iteration's coupling ``c``
         ``[B, I, J]`` (each child's row sums to 1 over the parents)."""
-        # u_hat: [B, I, J, D]
-        logits = u_hat.new_zeros(u_hat.shape[:3])  # b: [B, I, J], one set per example
-        for iteration in range(self.iterations):
-            coupling = torch.softmax(logits, dim=2)  # c: [B, I, J], sums to 1 over parents
-            s = torch.einsum("bij,bijd->bjd", coupling, u_hat)  # [B, J, D]
-            v = squash(s)  # [B, J, D]
-            if iteration + 1 < self.iterations:
-                logits = logits + torch.einsum("bijd,bjd->bij", u_hat, v)
-        return v, coupling
+        # u_hat: [B, I, J, D]; the sums over children read it parent-major, [B, J, I, D]
+        parent_major = u_hat.transpose(1, 2)
+        if _trains_on_the_cpu(u_hat):
+            v, coupling = _RoutingByAgreement.apply(parent_major, self.iterations)
+        else:
+            v, coupling, _ = _agree(parent_major, self.iterations)
+        return v, coupling.transpose(1, 2)
 
     @staticmethod
     def agreement(n_parents: int, dim: int) -> float:
@@ -133,6 +139,133 @@ class SelfAttentionRouting(nn.Module):
         coupling = torch.softmax(agreement, dim=2) + self.log_prior  # c + b: [B, I, J]
         s = torch.einsum("bij,bijd->bjd", coupling, u_hat)  # [B, J, D]
         return squash_exp(s), coupling
+
+
+def _agree(u_hat: Tensor, iterations: int):
+    """Procedure 1 on parent-major predictions ``u_hat`` ``[B, J, I, D]``.
+
+    Returns ``v`` ``[B, J, D]`` (float32 or float64), the last coupling ``c``
+    ``[B, J, I]`` and each iteration's ``(c, s, v)`` for the backward pass. The
+    sums over children are matrix products in ``u_hat``'s dtype (bf16 under
+    autocast); logits, coupling and capsules stay in float32 or wider.
+    """
+    batch, n_parents, n_children, dim = u_hat.shape
+    flat = u_hat.reshape(batch * n_parents, n_children, dim)
+    wide = torch.promote_types(u_hat.dtype, torch.float32)
+    logits = u_hat.new_zeros((batch, n_parents, n_children), dtype=wide)  # b: [B, J, I]
+    steps = []
+    for iteration in range(iterations):
+        coupling = torch.softmax(logits, dim=1)  # c: [B, J, I], each child sums to 1 over J
+        s = _sum_over_children(coupling, flat, wide)  # Σ_i c_ij û_j|i: [B, J, D]
+        v = squash(s)  # [B, J, D]
+        steps.append((coupling, s, v))
+        if iteration + 1 < iterations:  # b_ij += û_j|i · v_j
+            agreement = torch.bmm(flat, v.to(u_hat.dtype).view(batch * n_parents, dim, 1))
+            logits = logits + agreement.view(batch, n_parents, n_children)
+    return v, coupling, steps
+
+
+def _trains_on_the_cpu(u_hat: Tensor) -> bool:
+    """Whether routing ``u_hat`` takes :class:`_RoutingByAgreement`: eager CPU training.
+
+    On GPUs (not measured) and under ``torch.compile`` (which fuses the plain
+    loop itself) or ``torch.func`` transforms, autograd goes through the loop.
+    """
+    stack = getattr(torch._C._functorch, "peek_interpreter_stack", lambda: None)
+    return (
+        torch.is_grad_enabled()
+        and u_hat.requires_grad
+        and u_hat.device.type == "cpu"
+        and not torch.compiler.is_compiling()
+        and stack() is None
+    )
+
+
+class _RoutingByAgreement(torch.autograd.Function):
+    """:func:`_agree` with a backward pass written out, reading ``û`` as few times as it can.
+
+    Left to autograd, every product over ``û`` in every iteration stores its own
+    gradient of ``û`` and adds it to the others. Here, with ``G_t`` the gradient
+    of the logits ``b_t`` and ``gs_t`` that of ``s_t``, the gradient of ``û`` is
+    ``Σ_t c_t gs_t + Σ_{t<r} G_{t+1} v_t``, formed in one batched product at the
+    end; each iteration reads ``û`` once or twice (``û · gs_t`` for the coupling's
+    gradient, ``Σ_i G_{t+1} û`` for that of ``v_t``). Asked for a graph of the
+    gradient (``create_graph=True``), it differentiates the plain loop instead.
+    """
+
+    @staticmethod
+    def forward(ctx, u_hat: Tensor, iterations: int):
+        v, coupling, steps = _agree(u_hat, iterations)
+        couplings, sums, capsules = zip(*steps, strict=True)
+        # not the outputs themselves: the caller may change those in place
+        couplings = (*couplings[:-1], coupling.clone())
+        ctx.save_for_backward(u_hat, *couplings, *sums, *capsules[:-1])
+        ctx.iterations = iterations
+        return v, coupling
+
+    @staticmethod
+    def backward(ctx, grad_v: Tensor, grad_coupling: Tensor):
+        u_hat, *saved = ctx.saved_tensors
+        r = ctx.iterations
+        if torch.is_grad_enabled():  # create_graph: second derivatives must be right
+            return _plain_gradient(u_hat, r, grad_v, grad_coupling), None
+        couplings, sums, capsules = saved[:r], saved[r : 2 * r], saved[2 * r :]
+        batch, n_parents, n_children, dim = u_hat.shape
+        flat = u_hat.reshape(batch * n_parents, n_children, dim)
+        coefficients, vectors = [], []  # grad û = Σ_m coefficients[m] ⊗ vectors[m]
+        grad_b_next = None  # G_{t+1}, the gradient of the logits after iteration t
+        for t in reversed(range(r)):
+            if t == r - 1:
+                grad_v_t = grad_v if grad_v is not None else torch.zeros_like(sums[t])
+            else:  # v_t fed b_{t+1} = b_t + û · v_t
+                coefficients.append(grad_b_next)
+                vectors.append(capsules[t])
+                grad_v_t = _sum_over_children(grad_b_next, flat, sums[t].dtype)
+            grad_s = _squash_backward(sums[t], grad_v_t)
+            coefficients.append(couplings[t])
+            vectors.append(grad_s)
+            if t == 0:  # b_1 = 0 is a constant
+                break
+            grad_c = torch.bmm(flat, grad_s.to(u_hat.dtype).view(batch * n_parents, dim, 1))
+            grad_c = grad_c.view(batch, n_parents, n_children).to(couplings[t].dtype)
+            if t == r - 1 and grad_coupling is not None:
+                grad_c = grad_c + grad_coupling
+            # softmax over parents (dim 1 here): G_t = G_{t+1} + c ⊙ (gc - Σ_j c gc)
+            c = couplings[t]
+            grad_b = c * (grad_c - (c * grad_c).sum(dim=1, keepdim=True))
+            grad_b_next = grad_b if grad_b_next is None else grad_b_next + grad_b
+        weights = torch.stack(coefficients, dim=2).to(u_hat.dtype)  # [B, J, M, I]
+        outer = torch.stack(vectors, dim=2).to(u_hat.dtype)  # [B, J, M, D]
+        grad_u_hat = torch.bmm(
+            weights.view(batch * n_parents, -1, n_children).transpose(1, 2),
+            outer.view(batch * n_parents, -1, dim),
+        )
+        return grad_u_hat.view(u_hat.shape), None
+
+
+def _squash_backward(s: Tensor, grad_v: Tensor) -> Tensor:
+    """Gradient of ``squash`` at the small ``s`` ``[B, J, D]``, by autograd on ``squash``."""
+    with torch.enable_grad():
+        s = s.detach().requires_grad_()
+        (grad_s,) = torch.autograd.grad(squash(s), s, grad_v.to(s.dtype))
+    return grad_s
+
+
+def _plain_gradient(u_hat, iterations, grad_v, grad_coupling):
+    """The gradient of the plain loop, with its graph (for second derivatives)."""
+    v, coupling, _ = _agree(u_hat, iterations)
+    outputs, grads = zip(
+        *[(out, g) for out, g in ((v, grad_v), (coupling, grad_coupling)) if g is not None],
+        strict=True,
+    )
+    return torch.autograd.grad(outputs, u_hat, grads, create_graph=True)[0]
+
+
+def _sum_over_children(weights: Tensor, flat: Tensor, dtype: torch.dtype) -> Tensor:
+    """``Σ_i w_ij û_j|i``, ``[B, J, D]``, from weights ``[B, J, I]`` and ``û`` ``[B·J, I, D]``."""
+    batch, n_parents, n_children = weights.shape
+    product = torch.bmm(weights.to(flat.dtype).reshape(batch * n_parents, 1, n_children), flat)
+    return product.view(batch, n_parents, -1).to(dtype)
 
 
 ROUTINGS = {"dynamic": DynamicRouting, "self_attention": SelfAttentionRouting}
