@@ -27,10 +27,8 @@ from sklearn_capsnet.nn import DynamicRouting, PatchConv2d, squash
 
 
 def einsum_routing(u_hat, iterations=3):
-    """Routing by agreement on ``[B, I, J, D]`` written plainly, for autograd."""
-    logits = u_hat.new_zeros(
-        u_hat.shape[:3], dtype=torch.promote_types(u_hat.dtype, torch.float32)
-    )
+    """Routing by agreement on ``[B, I, J, D]`` as the package wrote it before, for autograd."""
+    logits = u_hat.new_zeros(u_hat.shape[:3])  # in û's dtype, as before the rewrite
     for iteration in range(iterations):
         coupling = torch.softmax(logits, dim=2)
         v = squash(torch.einsum("bij,bijd->bjd", coupling, u_hat))

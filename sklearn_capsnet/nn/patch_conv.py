@@ -10,6 +10,12 @@ rows at a time, so that each band's patch matrix stays small enough for the
 caches and nothing larger than the input is kept for the backward pass
 (docs/benchmarks.md has the measurements). In every other case (float32, GPUs,
 other autocast dtypes) it is ``nn.Conv2d``.
+
+The input's gradient is scattered back onto the pixels with ``kh·kw`` strided
+additions: as fast as torch's convolution backward on an idle machine, but each
+is a parallel region, so a CPU oversubscribed by other processes slows it more
+(see the user guide on threads).
+
 """
 
 import torch
@@ -194,7 +200,7 @@ class _PatchProduct(torch.autograd.Function):
                 grad_kernels[:, first:last] = band
             if grad_image is None:
                 continue
-            values = grad @ by_row[:, first:last].flatten(1)  # d loss / d patches
+            values = (grad @ by_row[:, first:last].flatten(1)).to(wide)  # d loss / d patches
             values = values.view(-1, out_h, out_w, last - first, kw, channels)
             for ky in range(first, last):  # each patch value back onto its pixel
                 strip = grad_image[:, ky : ky + stride[0] * (out_h - 1) + 1 : stride[0]]

@@ -29,7 +29,7 @@ class DynamicRouting(nn.Module):
     Gradients flow through every iteration, as autograd takes them through the
     loop above. When training on a CPU the backward pass is written out: it forms
     the gradient of ``û`` in one batched product instead of adding one per
-    product over ``û`` (2.4× faster forward and backward in bf16; see the
+    product over ``û`` (2.1× faster forward and backward in bf16; see the
     benchmarks). On GPUs, under ``torch.compile`` and inside ``torch.func``
     transforms autograd differentiates the loop itself, and so it does for
     second derivatives (``create_graph=True``).
