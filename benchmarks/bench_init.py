@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from environment import machine
 
-from sklearn_capsnet.nn import CapsNet, CapsuleLoss, geometry
+from sklearn_capsnet.nn import CapsNet, CapsuleLoss
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from shapes import SIZES, make_shapes, network_inputs  # noqa: E402
@@ -45,8 +45,7 @@ def starting_lengths(sizes) -> None:
             for n_classes in (2, 10, 100):
                 torch.manual_seed(0)
                 net = CapsNet(shape, n_classes, routing=routing)
-                grid = geometry(*shape[1:]).grid
-                n_children = 32 * grid[0] * grid[1]
+                n_children = net.n_primary
                 children = torch.nn.functional.normalize(torch.randn(16, n_children, 8), dim=-1)
                 with torch.no_grad():
                     on_images = net(network_inputs(shape)).norm(dim=-1)

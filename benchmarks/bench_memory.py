@@ -5,6 +5,12 @@ Anonymous memory (RssAnon: the heap, tensors, the output) is sampled every 20 ms
 file-backed pages of the memmap are the kernel's page cache, counted apart.
 
     python benchmarks/bench_memory.py --samples 100000 1000000 --batch-size 512
+    python benchmarks/bench_memory.py --shape 224 224 3 --network default \
+        --samples 2000 8000 --batch-size 32
+
+``--shape`` is one image, channels last (``H W 1`` is a grey stack ``(n, H, W)``);
+``--network small`` is a network of 16 channels and 4 capsule types, ``default`` the
+default ``CapsNetClassifier``.
 """
 
 import argparse
@@ -51,21 +57,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--shape", type=int, nargs=3, default=[28, 28, 1], metavar=("H", "W", "C"))
+    parser.add_argument("--network", choices=["small", "default"], default="small")
+    parser.add_argument("--train", type=int, default=512)
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    train = rng.integers(0, 256, (512, 28, 28), dtype=np.uint8)
+    height, width, channels = args.shape
+    image = (height, width) if channels == 1 else (height, width, channels)
+    small = dict(conv_channels=16, primary_types=4, decoder_hidden=(32,))
     clf = CapsNetClassifier(
-        conv_channels=16, primary_types=4, decoder_hidden=(32,), max_epochs=1, random_state=0
-    ).fit(train, np.arange(512) % 10)
+        **(small if args.network == "small" else {}), max_epochs=1, random_state=0
+    ).fit(rng.integers(0, 256, (args.train, *image), dtype=np.uint8), np.arange(args.train) % 10)
     clf.set_params(batch_size=args.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.samples:
             path = Path(tmp) / f"X_{n}.npy"
-            data = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(n, 28, 28))
-            for start in range(0, n, 100_000):  # write in chunks, then drop it from memory
-                stop = min(start + 100_000, n)
-                data[start:stop] = rng.integers(0, 256, (stop - start, 28, 28), dtype=np.uint8)
+            data = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(n, *image))
+            chunk = max(1, 2**26 // data[0].nbytes)  # write 64 MB at a time, then drop it
+            for start in range(0, n, chunk):
+                stop = min(start + chunk, n)
+                data[start:stop] = rng.integers(0, 256, (stop - start, *image), dtype=np.uint8)
             data.flush()
             del data
             X = np.load(path, mmap_mode="r")
@@ -79,6 +91,8 @@ def main() -> None:
                     {
                         "benchmark": "predict_proba_memmap",
                         "samples": n,
+                        "shape": list(image),
+                        "network": clf.net_.capsnet().describe(),
                         "batch_size": args.batch_size,
                         "memmap_mb": round(X.nbytes / 2**20, 1),
                         "output_mb": round(proba.nbytes / 2**20, 1),

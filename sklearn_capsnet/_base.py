@@ -62,6 +62,7 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         flip=False,
         input_shape=None,
         data_format="auto",
+        front_end="conv",
         conv_channels=256,
         primary_types=32,
         primary_dim=8,
@@ -99,6 +100,7 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         self.flip = flip
         self.input_shape = input_shape
         self.data_format = data_format
+        self.front_end = front_end
         self.conv_channels = conv_channels
         self.primary_types = primary_types
         self.primary_dim = primary_dim
@@ -357,8 +359,8 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         if labels is not None:
             labels = torch.as_tensor(np.asarray(labels), device=self.device_)
         with torch.inference_mode():
-            decoded = self._decoded(capsules, labels).float().cpu().numpy()
-        return self._in_input_units(decoded)
+            decoded = self.net_.capsnet().to_input_size(self._decoded(capsules, labels))
+        return self._in_input_units(decoded.float().cpu().numpy())
 
     def reconstruct(self, X):
         """Decode each sample from its predicted class capsule, in the units of ``X``.
@@ -376,10 +378,17 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
             The decoder's output mapped back through ``input_offset_`` and
             ``input_scale_``, in the order of ``X``'s values: reshape rows to
             ``(C, H, W)`` of ``input_shape_``, or to ``(H, W, C)`` when ``data_format_``
-            is ``"channels_last"``, to see images.
+            is ``"channels_last"``, to see images. Above 28×28 the decoder draws at the
+            working size (see ``front_end``) and its drawings are resized bilinearly to
+            ``X``'s.
         """
         check_is_fitted(self, "net_")
-        decoded = self._map_capsules(X, self._decoded, (math.prod(self.input_shape_),))
+        to_input_size = self.net_.capsnet().to_input_size
+        decoded = self._map_capsules(
+            X,
+            lambda capsules: to_input_size(self._decoded(capsules)),
+            (math.prod(self.input_shape_),),
+        )
         return self._in_input_units(decoded)
 
     def reconstruction_error(self, X):
@@ -391,7 +400,10 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         number does not depend on the units the model was fitted in (uint8 or
         floats; pass ``X`` in those same units) nor on the number of features: 0 is
         a perfect reconstruction, 1 the largest difference for values within the
-        training range. Inputs unlike the training data reconstruct badly from their
+        training range. Above 28×28 the decoder draws at the working size (see
+        ``front_end``), and the sample is compared averaged over the blocks of pixels
+        that make one working position: the picture the decoder learnt to draw.
+        Inputs unlike the training data reconstruct badly from their
         winning capsule (Frosst, Sabour & Hinton 2018, "DARCCC"), once the decoder has
         learned to draw the training data: on a model trained for a few epochs only,
         every input reconstructs about equally badly. See the user guide for choosing
@@ -421,10 +433,12 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         """
         check_is_fitted(self, "net_")
 
+        target = self.net_.capsnet().reconstruction_target
+
         def errors(x, precision):
             capsules = self.net_.forward_capsules(x, precision)
-            reconstruction = self._decoded(capsules).float()
-            return (reconstruction - x.flatten(1)).square().mean(dim=1).sqrt()
+            reconstruction = self._decoded(capsules).float()  # [b, C*h*w]
+            return (reconstruction - target(x)).square().mean(dim=1).sqrt()
 
         return self._map_inputs(X, errors)
 
@@ -468,8 +482,9 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         return self._map_inputs(X, self.net_.forward_coupling, shape)
 
     def _decoded(self, capsules, labels=None):
-        """Decoder output ``[b, F]`` in [0, 1]; without labels, from the predicted
-        capsule (multilabel: every capsule longer than ``threshold``)."""
+        """Decoder output ``[b, C*h*w]`` in [0, 1], at the decoder's size (the input's up
+        to 28×28, the working size above); without labels, from the predicted capsule
+        (multilabel: every capsule longer than ``threshold``)."""
         if labels is None and self.multilabel_:
             labels = self._active_capsules(capsules)
         return self.net_.module_.reconstruct(capsules, labels)

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .nn import ROUTINGS
+from .nn import FRONT_ENDS, ROUTINGS
 
 __all__ = [
     "Param",
@@ -304,6 +304,27 @@ PARAMS: tuple[Param, ...] = (
         :class:`~sklearn_capsnet.ImageShapeWarning`. Flat rows with an ``input_shape`` are channels
         first unless this says ``"channels_last"``. Channels-last data is
         rearranged batch by batch on its way to the device.
+        """,
+    ),
+    Param(
+        name="front_end",
+        default="conv",
+        constraint=[StrOptions(set(FRONT_ENDS))],
+        acts="network",
+        kind='{"conv", "space_to_depth", "resize", "scaled_kernels"}',
+        doc="""
+        How an image with a side over 32 pixels reaches the capsules. Each such side is
+        halved until it is at most 32 (224×224 becomes 28×28, 128×128 becomes 32×32) and
+        the layers after that are those of an image of this working size, so parameters
+        and cost hardly grow with the image; the decoder draws at the working size, and
+        :meth:`reconstruct` brings its drawings back to ``X``'s size. ``"conv"``: learned
+        3×3 convolutions of stride 2, which also see detail finer than the working size;
+        ``"space_to_depth"``: each block of pixels becomes one position, mixed by a
+        learned linear map; ``"resize"``: each block averaged. ``"scaled_kernels"``: no
+        front end, the kernels and the decoder grow with the whole image (cost as the
+        side to the fourth power), as before this parameter existed. Up to 28×28, and for
+        tables, the network is the same whatever this says. See the user guide, "Large
+        images".
         """,
     ),
     Param(

@@ -165,6 +165,8 @@ def load_estimator(cls, path, device="auto"):
         )
     try:
         params = dict(description["params"])
+        # files from before front_end existed were built with kernels scaled to the image
+        params.setdefault("front_end", "scaled_kernels")
         params["optimizer"] = getattr(torch.optim, description["optimizer"])
         params["device"] = device
         params["random_state"] = description["random_state"]

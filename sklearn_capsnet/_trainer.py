@@ -181,11 +181,12 @@ class CapsNetTrainer(NeuralNet):
         y_true = to_tensor(y_true, device=y_pred.device)
         reconstruction = None
         if self.criterion_.reconstruction_weight:
-            reconstruction = self.capsnet().reconstruct(y_pred, y_true)
+            capsnet = self.capsnet()
+            reconstruction = capsnet.reconstruct(y_pred, y_true)  # [B, C*h*w]
             # Inputs are scaled into [0, 1] by the range of the first training data; later
             # partial_fit batches can fall outside it, where the sigmoid decoder cannot
             # follow. It aims at the nearest value it can draw instead.
-            X = X.clamp(0.0, 1.0)
+            X = capsnet.reconstruction_target(X.clamp(0.0, 1.0))  # [B, C*h*w]
         return self.criterion_(y_pred, y_true, reconstruction, X, weight)
 
 

@@ -213,3 +213,56 @@ def test_calibration_benchmark_scores_before_and_after_calibration():
         scores = record[method]
         assert 0 <= scores["ece"] <= 1 and 0 <= scores["accuracy"] <= 1
         assert scores["brier"] >= 0 and scores["log_loss"] >= 0
+
+
+def test_large_images_benchmark_trains_each_front_end_on_each_task(fashion_home):
+    records = run_benchmark(
+        "bench_large_images.py", "--data-home", fashion_home, "--params", json.dumps(SMALL),
+        "--train", 40, "--test", 20, "--epochs", 1, "--fashion-sizes", 28, 40,
+        "--front-ends", "conv", "resize", "--photo-sizes", 16, 40, "--photo-epochs", 1,
+        "--photo-count", 20, "--grating-size", 40, "--grating-train", 20,
+        "--grating-test", 10, "--grating-epochs", 1, "--unusual-sizes", 40,
+    )  # fmt: skip
+    runs = [(r["task"], r["side"], r["front_end"]) for r in records]
+    assert runs == [
+        ("fashion", 28, "conv"), ("fashion", 40, "conv"), ("fashion", 40, "resize"),
+        ("photos", 16, "conv"), ("photos", 40, "conv"), ("photos", 40, "resize"),
+        ("gratings", 40, "conv"), ("gratings", 40, "resize"),
+        ("unusual", 40, "conv"), ("unusual", 40, "resize"),
+    ]  # fmt: skip
+    for record in records:
+        assert 0 <= record["accuracy"] <= 1 and record["fit_images_per_s"] > 0
+    assert 'front end "resize" to 20×20×1' in records[2]["network"]
+    unusual = records[-1]["kinds"]
+    assert set(unusual) == {"uniform_noise", "shuffled_pixels", "unseen_classes_8_9"}
+    assert all(0 <= kind["auc_reconstruction_error"] <= 1 for kind in unusual.values())
+
+
+def test_image_size_benchmark_counts_parameters_and_times_fit_in_one_run():
+    records = run_benchmark(
+        "bench_image_sizes.py", "--param-sizes", 40, "--front-ends", "conv", "scaled_kernels",
+        "--fit-sizes", 16, 40, "--fit-images", 8, "--epochs", 2, "--repeats", 1,
+        "--memory-size", 40, "--memory-images", 8, "--params", json.dumps(SMALL),
+    )  # fmt: skip
+    kinds = [r["benchmark"] for r in records]
+    assert kinds == ["parameters"] * 4 + ["fit_throughput"] * 2 + ["fit_memory"]
+    counts = {(tuple(r["shape"]), r["front_end"]): r["parameters"] for r in records[:4]}
+    assert counts[(1, 28, 28), "conv"] == counts[(1, 28, 28), "scaled_kernels"] == 8_220_432
+    assert counts[(3, 40, 40), "conv"] < counts[(3, 40, 40), "scaled_kernels"]
+    small, large = records[4:6]
+    assert (small["side"], large["side"]) == (16, 40) and small["ratio_to_16"] == 1.0
+    assert large["ratio_to_16"] == pytest.approx(
+        large["median_images_per_s"] / small["median_images_per_s"], rel=0.01
+    )
+    memory = records[-1]
+    assert memory["side"] == 40 and memory["peak_rss_mb"] >= memory["rss_before_fit_mb"] > 0
+
+
+def test_memory_benchmark_reads_large_colour_images_from_a_memmap():
+    records = run_benchmark(
+        "bench_memory.py", "--shape", 40, 40, 3, "--samples", 24, 48, "--train", 16,
+        "--batch-size", 8,
+    )  # fmt: skip
+    assert [r["samples"] for r in records] == [24, 48]
+    assert records[0]["shape"] == [40, 40, 3] and "front end" in records[0]["network"]
+    assert records[1]["memmap_mb"] == pytest.approx(48 * 40 * 40 * 3 / 2**20, abs=0.1)

@@ -6,7 +6,12 @@ import struct
 import numpy as np
 import pytest
 
-from sklearn_capsnet.datasets import FASHION_MNIST_DEFAULT, load_fashion_mnist, read_idx
+from sklearn_capsnet.datasets import (
+    FASHION_MNIST_DEFAULT,
+    load_fashion_mnist,
+    make_gratings,
+    read_idx,
+)
 
 
 def write_idx(path, array, gzipped=True):
@@ -95,3 +100,20 @@ def test_debian_fashion_mnist_files_load():
     X, y = load_fashion_mnist(subset="test", return_X_y=True)
     assert X.shape == (10000, 784)
     np.testing.assert_array_equal(np.bincount(y), np.full(10, 1000))
+
+
+def test_gratings_differ_only_in_detail_that_2x2_block_means_remove():
+    X, y = make_gratings(60, size=(32, 24), noise=0.0, random_state=0)
+    background, same_y = make_gratings(60, size=(32, 24), amplitude=(0, 0), noise=0.0,
+                                       random_state=0)  # fmt: skip
+    np.testing.assert_array_equal(y, same_y)
+    assert X.shape == (60, 32, 24) and X.dtype == np.uint8 and set(y) == {0, 1, 2}
+    texture = X.astype(float) - background  # ± the grating, in grey levels
+    rows, cols = (-1.0) ** np.arange(32)[:, None], (-1.0) ** np.arange(24)[None, :]
+    patterns = np.stack([rows + 0 * cols, 0 * rows + cols, rows * cols])  # [3, 32, 24]
+    amplitude = np.abs(np.einsum("nhw,khw->nk", texture, patterns)) / (32 * 24)
+    assert (amplitude.argmax(axis=1) == y).all()
+    assert amplitude.max(axis=1).min() > 0.05 * 255 - 1  # at least the smallest amplitude
+    blocks = X.reshape(60, 16, 2, 12, 2).astype(float).mean(axis=(2, 4))
+    plain = background.reshape(60, 16, 2, 12, 2).astype(float).mean(axis=(2, 4))
+    assert np.abs(blocks - plain).max() <= 1.0  # the grating is gone, up to rounding

@@ -11,14 +11,14 @@ import torch
 from shapes import SIZES, make_shapes, network_inputs
 
 from sklearn_capsnet import CapsNetClassifier
-from sklearn_capsnet.nn import CapsNet, ClassCapsules, geometry, make_routing
+from sklearn_capsnet.nn import CapsNet, ClassCapsules, geometry, make_routing, working_size
 
 ROUTINGS = ["dynamic", "self_attention"]
 PRIMARY_TYPES, PRIMARY_DIM, CAPSULE_DIM = 32, 8, 16  # the defaults
 
 
 def _n_children(shape) -> int:
-    grid = geometry(*shape[1:]).grid
+    grid = geometry(*working_size(*shape[1:])).grid  # after the front end
     return PRIMARY_TYPES * grid[0] * grid[1]
 
 

@@ -55,6 +55,20 @@ def test_onnx_probabilities_match_predict_proba_on_a_new_batch_size(tmp_path, ro
     np.testing.assert_array_equal(predicted, clf.predict(X[:13]))
 
 
+@pytest.mark.parametrize("front_end", ["conv", "space_to_depth", "resize"])
+def test_onnx_of_a_large_image_model_runs_its_front_end(tmp_path, front_end):
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (40, 40, 70, 3), dtype=np.uint8)  # halved once and twice
+    y = np.where(X[..., 0].mean(axis=(1, 2)) > X[..., 2].mean(axis=(1, 2)), "red", "blue")
+    params = tiny(max_epochs=1, front_end=front_end, mixed_precision="no")  # float32, as ONNX
+    clf = CapsNetClassifier(**params, random_state=0).fit(X, y)
+    assert clf.net_.capsnet().front.output_shape[1:] == (20, 18)
+    clf.to_onnx(tmp_path / "model.onnx")
+    probabilities, capsules = run(tmp_path / "model.onnx", X[:7].reshape(7, -1))
+    np.testing.assert_allclose(probabilities, clf.predict_proba(X[:7]), atol=1e-4)
+    np.testing.assert_allclose(capsules, clf.capsules(X[:7]), atol=1e-4)
+
+
 def test_the_onnx_file_carries_classes_and_reading_as_metadata(tmp_path):
     X, y = colour_images()
     clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)

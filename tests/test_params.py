@@ -30,6 +30,7 @@ NON_DEFAULT = dict(
     flip=True,
     input_shape=(1, 4, 4),
     data_format="channels_first",
+    front_end="resize",
     conv_channels=8,
     primary_types=2,
     primary_dim=4,
@@ -87,6 +88,7 @@ def test_network_parameters_reach_the_module():
     clf = CapsNetClassifier(max_epochs=1, input_shape=(1, 4, 4), **values).fit(X, y)
     net = clf.net_.module_
     assert net.classes.routing.__class__.__name__ == "SelfAttentionRouting"
+    assert net.front_end == values["front_end"]
     assert net.conv[0].out_channels == values["conv_channels"]
     assert net.primary.capsule_types == values["primary_types"]
     assert net.primary.capsule_dim == values["primary_dim"]
@@ -151,3 +153,12 @@ def test_argument_errors_name_the_public_class_not_its_base(cls):
         cls().fit(X, y, weights=np.ones(4))
     with pytest.raises(TypeError, match=rf"^{cls.__name__}\.partial_fit\(\) missing"):
         cls().partial_fit(X)
+
+
+def test_the_engine_has_the_table_defaults_of_the_network_parameters():
+    from sklearn_capsnet.nn import CapsNet
+
+    signature = inspect.signature(CapsNet.__init__).parameters
+    for p in PARAMS:
+        if p.acts == "network":
+            assert signature[p.name].default == p.default, p.name

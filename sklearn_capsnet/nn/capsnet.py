@@ -5,8 +5,10 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
-from .layers import ClassCapsules, Decoder, PrimaryCapsules, mask_capsules
+from .front_end import area_average, make_front_end
+from .layers import ClassCapsules, Decoder, PrimaryCapsules, UpsamplingDecoder, mask_capsules
 from .patch_conv import PatchConv2d
 from .routing import make_routing
 
@@ -85,9 +87,17 @@ def geometry(height: int, width: int) -> Geometry:
 class CapsNet(nn.Module):
     """Capsule network of Sabour, Frosst & Hinton (2017) for any image size.
 
-    Conv (ReLU) → primary capsules → class capsules (routing) → capsule vectors.
-    :meth:`reconstruct` runs the masked decoder. Tabular data enters as
+    Front end → conv (ReLU) → primary capsules → class capsules (routing) → capsule
+    vectors. :meth:`reconstruct` runs the masked decoder. Tabular data enters as
     ``(n_features, 1, 1)``: the convolutions become fully connected layers.
+
+    Images with no side over 32 pixels are read as they are, with kernels scaled to
+    their size (:func:`geometry`). A larger image first passes the front end
+    (:mod:`.front_end`), which halves each side until it is at most 32: the layers
+    after it are those of an image of that working size. Up to 28×28 the decoder
+    draws every input value through fully connected layers (the paper's); above,
+    it draws the image at the working size (:class:`UpsamplingDecoder`), and
+    :meth:`to_input_size` brings its drawings back to the input's size.
 
     Parameters
     ----------
@@ -109,6 +119,10 @@ class CapsNet(nn.Module):
         How convolution inputs and weights lie in memory: ``"channels_last"`` is
         faster on recent GPUs. It changes no result, and it is not the layout of
         the data a user passes.
+    front_end : {"conv", "space_to_depth", "resize", "scaled_kernels"}, default="conv"
+        How images with a side over 32 pixels reach the working size (see
+        :mod:`.front_end`); ``"scaled_kernels"`` has no front end and scales the
+        kernels (and the fully connected decoder) with the whole image.
 
     Examples
     --------
@@ -119,6 +133,8 @@ class CapsNet(nn.Module):
     >>> capsules = net(torch.zeros(2, 1, 28, 28))
     >>> capsules.shape, net.reconstruct(capsules).shape
     (torch.Size([2, 10, 16]), torch.Size([2, 784]))
+    >>> CapsNet((3, 224, 224), 10).describe().split(", ")[:3]  # a front end to 28×28
+    ['224×224×3: front end "conv" to 28×28×16', 'kernels 10×10 and 9×9', '6×6×32 primary capsules']
     """
 
     def __init__(
@@ -133,6 +149,7 @@ class CapsNet(nn.Module):
         capsule_dim: int = 16,
         decoder_hidden: Sequence[int] = (512, 1024),
         memory_format: str = "contiguous",
+        front_end: str = "conv",
     ) -> None:
         super().__init__()
         if memory_format not in MEMORY_FORMATS:
@@ -142,9 +159,12 @@ class CapsNet(nn.Module):
         self.channels_last = memory_format == "channels_last"
         channels, height, width = (int(v) for v in input_shape)
         self.input_shape = (channels, height, width)
-        self.geometry = geometry(height, width)
+        self.front_end = front_end
+        self.front = make_front_end(front_end, self.input_shape)
+        front_channels, *working = self.front.output_shape
+        self.geometry = geometry(*working)
         self.conv = nn.Sequential(
-            PatchConv2d(channels, conv_channels, self.geometry.conv_kernel),
+            PatchConv2d(front_channels, conv_channels, self.geometry.conv_kernel),
             nn.ReLU(inplace=True),
         )
         self.primary = PrimaryCapsules(
@@ -162,7 +182,16 @@ class CapsNet(nn.Module):
             capsule_dim,
             make_routing(routing, routing_iterations, n_children=n_primary, n_parents=n_classes),
         )
-        self.decoder = Decoder(n_classes * capsule_dim, channels * height * width, decoder_hidden)
+        if front_end == "scaled_kernels" or max(height, width) <= PAPER_SIZE:
+            self.decoded_shape = self.input_shape
+            self.decoder = Decoder(
+                n_classes * capsule_dim, channels * height * width, decoder_hidden
+            )
+        else:  # drawn at the working size, whose side is at most 32
+            self.decoded_shape = (channels, *working)
+            self.decoder = UpsamplingDecoder(
+                n_classes * capsule_dim, self.decoded_shape, decoder_hidden
+            )
         if self.channels_last:
             self.to(memory_format=torch.channels_last)  # the convolution weights
 
@@ -178,7 +207,7 @@ class CapsNet(nn.Module):
         x = x.reshape(x.shape[0], *self.input_shape)  # [B, C, H, W] (flat rows accepted)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.primary(self.conv(x))  # [B, I, P]
+        return self.primary(self.conv(self.front(x)))  # [B, I, P]
 
     def route(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Class capsules ``[B, J, D]`` and the routing's coupling ``[B, I, J]``.
@@ -203,8 +232,10 @@ class CapsNet(nn.Module):
         """Which input pixels each primary capsule position reads: ``[gh, gw, H, W]`` bool.
 
         Position ``(h, w)`` of the ``grid`` reads the rows ``2h`` to ``2h + k1 + k2 - 2``
-        (``k1``, ``k2`` the two kernels, stride 2) and likewise the columns; every type
-        at one position reads the same pixels.
+        of the working map (``k1``, ``k2`` the two kernels, stride 2), and likewise
+        the columns; the front end's ``input_span`` turns those into input pixels
+        (the same rows and columns where there is no front end). Every type at one
+        position reads the same pixels.
 
         Examples
         --------
@@ -215,15 +246,78 @@ class CapsNet(nn.Module):
         _, height, width = self.input_shape
         axes = []
         kernels = zip(self.geometry.conv_kernel, self.geometry.primary_kernel, strict=True)
-        for size, (k1, k2), cells in zip(
-            (height, width), kernels, self.geometry.grid, strict=True
+        for axis, (size, (k1, k2), cells) in enumerate(
+            zip((height, width), kernels, self.geometry.grid, strict=True)
         ):
-            start = torch.arange(cells) * PRIMARY_STRIDE
             pixel = torch.arange(size)
-            axes.append((pixel >= start[:, None]) & (pixel < start[:, None] + k1 + k2 - 1))
+            field = torch.zeros(cells, size, dtype=torch.bool)
+            for cell in range(cells):
+                first, last = self.front.input_span(
+                    axis, PRIMARY_STRIDE * cell, PRIMARY_STRIDE * cell + k1 + k2 - 2
+                )
+                field[cell] = (pixel >= first) & (pixel <= last)
+            axes.append(field)
         rows, cols = axes  # [gh, H], [gw, W]
         return rows[:, None, :, None] & cols[None, :, None, :]
 
     def reconstruct(self, capsules: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Decode the capsule of ``labels`` (or of the predicted class): ``[B, C*H*W]``."""
+        """Decode the capsule of ``labels`` (or of the predicted class): ``[B, C*h*w]``.
+
+        At ``decoded_shape`` ``(C, h, w)``: the input's shape up to 28×28 (and for
+        ``"scaled_kernels"``), the working size above; :meth:`to_input_size` brings
+        it to the input's shape.
+        """
         return self.decoder(mask_capsules(capsules, labels))
+
+    def reconstruction_target(self, x: Tensor) -> Tensor:
+        """What the decoder learns to draw from input ``x``: ``[B, C*h*w]``.
+
+        The input itself where the decoder draws at the input's size; else each
+        block of pixels the front end halves into one working position, averaged.
+        """
+        x = x.reshape(x.shape[0], *self.input_shape)  # [B, C, H, W]
+        return area_average(x, self._decoder_factors()).flatten(1)  # [B, C*h*w]
+
+    def to_input_size(self, decoded: Tensor) -> Tensor:
+        """Decoder output ``[B, C*h*w]`` resized (bilinear) to the input's ``[B, C*H*W]``."""
+        if self.decoded_shape == self.input_shape:
+            return decoded
+        images = decoded.reshape(decoded.shape[0], *self.decoded_shape)  # [B, C, h, w]
+        size = self.input_shape[1:]
+        return F.interpolate(images, size=size, mode="bilinear", align_corners=False).flatten(1)
+
+    def _decoder_factors(self) -> tuple[int, int]:
+        if self.decoded_shape == self.input_shape:
+            return (1, 1)
+        return self.front.factors
+
+    def describe(self) -> str:
+        """One line on what was built: sizes, kernels, capsules, parameters.
+
+        Examples
+        --------
+        >>> CapsNet((1, 28, 28), 10).describe()
+        '28×28×1: kernels 10×10 and 9×9, 6×6×32 primary capsules, 10 class capsules, \
+decoder at 28×28, 8.2 M parameters'
+        """
+        channels, height, width = self.input_shape
+        parts = [f"{height}×{width}×{channels}" if height * width > 1 else f"{channels} features"]
+        front_channels, *working = self.front.output_shape
+        if tuple(working) != (height, width):
+            parts.append(
+                f'front end "{self.front_end}" to {working[0]}×{working[1]}×{front_channels}'
+            )
+        (kh1, kw1), (kh2, kw2) = self.geometry.conv_kernel, self.geometry.primary_kernel
+        grid_h, grid_w = self.geometry.grid
+        n_types = self.primary.capsule_types
+        n_classes = self.classes.weight.shape[1]
+        n_parameters = sum(p.numel() for p in self.parameters())
+        _, decoded_h, decoded_w = self.decoded_shape
+        parts += [
+            f"kernels {kh1}×{kw1} and {kh2}×{kw2}",
+            f"{grid_h}×{grid_w}×{n_types} primary capsules",
+            f"{n_classes} class capsules",
+            f"decoder at {decoded_h}×{decoded_w}",
+            f"{n_parameters / 1e6:.1f} M parameters",
+        ]
+        return f"{parts[0]}: " + ", ".join(parts[1:])

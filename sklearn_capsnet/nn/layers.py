@@ -1,5 +1,6 @@
 """The capsule layers: primary capsules, class capsules and the decoder."""
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -12,6 +13,7 @@ __all__ = [
     "PrimaryCapsules",
     "ClassCapsules",
     "Decoder",
+    "UpsamplingDecoder",
     "mask_capsules",
     "class_capsule_init_std",
 ]
@@ -269,3 +271,67 @@ class Decoder(nn.Module):
 
     def forward(self, masked: Tensor) -> Tensor:
         return self.layers(masked)  # [B, out_features]
+
+
+SEED_CHANNELS = 16  # channels of the small map the upsampling decoder starts from
+UPSAMPLING = 4  # its two transposed convolutions of stride 2
+
+
+class UpsamplingDecoder(nn.Module):
+    """Decoder whose size does not grow with the image: dense layers, then upsampling.
+
+    The masked class capsules pass the fully connected ReLU layers of ``hidden``
+    (as in :class:`Decoder`), then one more to a map of 16 channels at a quarter of
+    the output size, which two 4×4 transposed convolutions of stride 2 (ReLU
+    between) bring to ``out_shape``; a sigmoid gives values in [0, 1]. Its
+    parameters depend on the output size only through that quarter-size map (16
+    values per 4×4 pixels), not through every pixel of every channel.
+
+    Parameters
+    ----------
+    in_features : int
+        ``J * D``, the flattened class capsules.
+    out_shape : (int, int, int)
+        ``(C, h, w)`` of the images drawn.
+    hidden : sequence of int, default=(512, 1024)
+        Sizes of the fully connected ReLU layers before the map.
+
+    Examples
+    --------
+    >>> import torch
+    >>> decoder = UpsamplingDecoder(160, (3, 30, 32))
+    >>> decoder(torch.zeros(2, 160)).shape  # 3 × 30 × 32 values per example
+    torch.Size([2, 2880])
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_shape: Sequence[int],
+        hidden: Sequence[int] = (512, 1024),
+    ) -> None:
+        super().__init__()
+        channels, height, width = (int(v) for v in out_shape)
+        self.out_shape = (channels, height, width)
+        self.seed_shape = (
+            SEED_CHANNELS,
+            math.ceil(height / UPSAMPLING),
+            math.ceil(width / UPSAMPLING),
+        )
+        layers: list[nn.Module] = []
+        features = in_features
+        for size in (*hidden, math.prod(self.seed_shape)):
+            layers += [nn.Linear(features, size), nn.ReLU(inplace=True)]
+            features = size
+        self.dense = nn.Sequential(*layers)
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose2d(SEED_CHANNELS, SEED_CHANNELS, 4, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(SEED_CHANNELS, channels, 4, stride=2, padding=1),
+        )
+
+    def forward(self, masked: Tensor) -> Tensor:
+        seed = self.dense(masked).view(-1, *self.seed_shape)  # [B, 16, h/4, w/4]
+        _, height, width = self.out_shape
+        images = self.upsample(seed)[:, :, :height, :width]  # [B, C, h, w]
+        return torch.sigmoid(images).flatten(1)  # [B, C*h*w]

@@ -1,0 +1,392 @@
+"""Large images: a front end brings them to the capsules' working size, the decoder draws
+at that size, and reconstructions come back at the input's.
+
+Reference values are written out (sizes, parameter counts) or computed here
+independently (block means and bilinear resizing as float64 loops).
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from shapes import make_shapes
+from sklearn.model_selection import GridSearchCV
+from torch import nn
+
+from sklearn_capsnet import CapsNetClassifier
+from sklearn_capsnet._testing import tiny
+from sklearn_capsnet.nn import (
+    FRONT_ENDS,
+    CapsNet,
+    Decoder,
+    UpsamplingDecoder,
+    halvings,
+    make_front_end,
+    working_size,
+)
+from sklearn_capsnet.nn.front_end import Unchanged
+
+LEARNED = ("conv", "space_to_depth")
+SHRINKING = (*LEARNED, "resize")
+SMALL_NET = dict(conv_channels=8, primary_types=2, primary_dim=4, capsule_dim=4)
+
+
+def _net(shape, front_end, n_classes=3, **overrides):
+    torch.manual_seed(0)
+    return CapsNet(shape, n_classes, front_end=front_end, **{**SMALL_NET, **overrides})
+
+
+@pytest.mark.parametrize(
+    "size, expected",
+    [
+        (1, 0),
+        (28, 0),
+        (32, 0),
+        (33, 1),
+        (64, 1),
+        (65, 2),
+        (128, 2),
+        (129, 3),
+        (224, 3),
+        (256, 3),
+        (257, 4),
+        (1000, 5),
+    ],
+)
+def test_a_side_is_halved_the_fewest_times_that_leave_at_most_32(size, expected):
+    assert halvings(size) == expected
+
+
+@pytest.mark.parametrize(
+    "shape, working",
+    [
+        ((3, 33, 33), (17, 17)),
+        ((3, 64, 64), (32, 32)),
+        ((1, 65, 65), (17, 17)),
+        ((3, 100, 100), (25, 25)),
+        ((3, 128, 96), (32, 24)),
+        ((3, 224, 224), (28, 28)),
+        ((3, 256, 256), (32, 32)),
+        ((1, 30, 300), (30, 19)),
+        ((2, 257, 1), (17, 1)),
+    ],
+    ids=lambda v: "x".join(map(str, v)),
+)
+@pytest.mark.parametrize("front_end", SHRINKING)
+def test_the_front_end_brings_each_side_to_its_working_size(front_end, shape, working):
+    front = make_front_end(front_end, shape)
+    assert working_size(*shape[1:]) == working
+    out = front(torch.rand(2, *shape))
+    channels = shape[0] if front_end == "resize" else out.shape[1]
+    assert out.shape == (2, channels, *working) == (2, *front.output_shape)
+    assert front.factors == tuple(2 ** halvings(side) for side in shape[1:])
+
+
+@pytest.mark.parametrize(
+    "shape, grid",
+    [
+        ((3, 64, 64), (7, 7)),
+        ((3, 224, 224), (6, 6)),
+        ((1, 128, 96), (7, 5)),
+        ((3, 100, 70), (6, 4)),
+    ],
+)
+@pytest.mark.parametrize("front_end", SHRINKING)
+def test_the_capsules_see_the_working_map_not_the_image(front_end, shape, grid):
+    net = _net(shape, front_end)
+    assert net.geometry.grid == grid
+    capsules, coupling = net.route(torch.rand(2, *shape))
+    assert coupling.shape == (2, 2 * grid[0] * grid[1], 3)  # 2 types at each grid position
+    assert capsules.shape == (2, 3, 4)
+
+
+@pytest.mark.parametrize(
+    "shape, parameters",
+    [
+        ((1, 28, 28), 8_220_432),  # the paper's 8,215,568 and a 10×10 first kernel
+        ((1, 8, 8), 1_431_616),  # the digits: 4×4 and 3×3 kernels, 2×2 grid
+        ((3, 28, 28), 9_878_832),
+        ((13, 1, 1), 731_405),  # a table of 13 features
+    ],
+)
+@pytest.mark.parametrize("front_end", FRONT_ENDS)
+def test_up_to_28_pixels_every_front_end_is_the_papers_network(front_end, shape, parameters):
+    net = CapsNet(shape, 10, front_end=front_end)
+    assert isinstance(net.front, Unchanged)
+    assert type(net.decoder) is Decoder
+    assert net.decoder.layers[-2].out_features == math.prod(shape)
+    assert sum(p.numel() for p in net.parameters()) == parameters
+    assert not any(name.startswith("front") for name in net.state_dict())
+
+
+@pytest.mark.parametrize("side", [32, 64, 96, 128, 160, 192, 224, 256])
+def test_default_networks_stay_under_12_million_parameters_up_to_256_pixels(side):
+    net = CapsNet((3, side, side), 10)
+    assert sum(p.numel() for p in net.parameters()) <= 12_000_000
+
+
+def test_scaled_kernels_keep_the_former_network_at_every_size():
+    net = CapsNet((3, 64, 64), 10, front_end="scaled_kernels")  # the issue's 48.4 M
+    assert isinstance(net.front, Unchanged)
+    assert net.geometry.conv_kernel == (22, 22) and net.geometry.grid == (12, 12)
+    assert type(net.decoder) is Decoder
+    assert 48.3e6 < sum(p.numel() for p in net.parameters()) < 48.5e6
+
+
+def _block_means(x: np.ndarray, factors) -> np.ndarray:
+    """Float64 loop: the mean of each factors-sized block, partial blocks at the end."""
+    n, channels, height, width = x.shape
+    fh, fw = factors
+    out = np.zeros((n, channels, math.ceil(height / fh), math.ceil(width / fw)))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            out[:, :, i, j] = x[:, :, i * fh : (i + 1) * fh, j * fw : (j + 1) * fw].mean(
+                axis=(2, 3)
+            )
+    return out
+
+
+@pytest.mark.parametrize("front_end", SHRINKING)
+def test_the_decoder_learns_to_draw_block_means_at_the_working_size(front_end):
+    shape = (3, 70, 50)  # rows halved twice (blocks of 4, the last of 2), columns once
+    net = _net(shape, front_end, decoder_hidden=(8,))
+    x = torch.rand(2, *shape, dtype=torch.float64)
+    target = net.reconstruction_target(x)
+    assert net.decoded_shape == (3, 18, 25)
+    expected = _block_means(x.numpy(), (4, 2)).reshape(2, -1)
+    np.testing.assert_allclose(target.numpy(), expected, rtol=1e-12)
+    capsules = net(x.float())
+    assert net.reconstruct(capsules).shape == target.shape
+
+
+def test_up_to_28_pixels_the_decoder_learns_to_draw_the_input_itself():
+    net = _net((3, 28, 20), "conv")
+    x = torch.rand(2, 3 * 28 * 20)
+    assert torch.equal(net.reconstruction_target(x), x)
+    assert torch.equal(net.to_input_size(x), x)
+
+
+def _bilinear(images: np.ndarray, size) -> np.ndarray:
+    """Float64 loop: bilinear resizing with pixel centres aligned (half-pixel offsets)."""
+    n, channels, height, width = images.shape
+    out = np.zeros((n, channels, *size))
+    for i in range(size[0]):
+        y = max((i + 0.5) * height / size[0] - 0.5, 0.0)
+        y0 = min(int(y), height - 1)
+        y1, wy = min(y0 + 1, height - 1), y - y0
+        for j in range(size[1]):
+            x = max((j + 0.5) * width / size[1] - 0.5, 0.0)
+            x0 = min(int(x), width - 1)
+            x1, wx = min(x0 + 1, width - 1), x - x0
+            top = (1 - wx) * images[:, :, y0, x0] + wx * images[:, :, y0, x1]
+            bottom = (1 - wx) * images[:, :, y1, x0] + wx * images[:, :, y1, x1]
+            out[:, :, i, j] = (1 - wy) * top + wy * bottom
+    return out
+
+
+def test_drawings_at_the_working_size_are_resized_bilinearly_to_the_input():
+    net = _net((2, 64, 40), "conv")
+    assert net.decoded_shape == (2, 32, 20)
+    decoded = torch.rand(3, 2 * 32 * 20, dtype=torch.float64)
+    resized = net.to_input_size(decoded)
+    assert resized.shape == (3, 2 * 64 * 40)
+    expected = _bilinear(decoded.view(3, 2, 32, 20).numpy(), (64, 40))
+    np.testing.assert_allclose(resized.view(3, 2, 64, 40).numpy(), expected, atol=1e-12)
+
+
+def test_the_upsampling_decoder_does_not_grow_with_the_pixels():
+    small = UpsamplingDecoder(160, (3, 16, 16))
+    large = UpsamplingDecoder(160, (3, 32, 32))
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    # only the quarter-size map grows: 16 channels of 4×4 → 8×8 positions, 1,024 inputs each
+    assert count(large) - count(small) == 1024 * 16 * (64 - 16) + 16 * (64 - 16)
+    out = large(torch.zeros(2, 160))
+    assert out.shape == (2, 3 * 32 * 32) and ((out > 0) & (out < 1)).all()
+
+
+def _positive(net: CapsNet) -> CapsNet:
+    """Every convolution weight and bias made positive: on positive inputs each ReLU then
+    passes, and a change of one pixel reaches everything its windows reach."""
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, nn.Conv2d):
+                module.weight.abs_()
+                if module.bias is not None:
+                    module.bias.abs_()
+    return net
+
+
+@pytest.mark.parametrize("shape", [(1, 70, 40), (2, 33, 65), (1, 100, 9)])
+@pytest.mark.parametrize("front_end", SHRINKING)
+def test_receptive_fields_are_the_input_pixels_that_move_each_primary_position(front_end, shape):
+    net = _positive(_net(shape, front_end).double())
+    channels, height, width = shape
+    grid_h, grid_w = net.geometry.grid
+    fields = net.receptive_fields()
+    assert fields.shape == (grid_h, grid_w, height, width)
+    x = torch.rand(1, *shape, dtype=torch.float64) + 0.1
+    with torch.no_grad():
+        before = net._primary_capsules(x)
+        for row, col in [(r, width // 2) for r in range(height)] + [
+            (height // 2, c) for c in range(width)
+        ]:
+            changed = x.clone()
+            changed[0, -1, row, col] += 1.0
+            moved = (net._primary_capsules(changed) - before).abs().sum(-1) > 0
+            moved = moved.view(2, grid_h, grid_w)  # capsule i = (type * gh + h) * gw + w
+            assert torch.equal(moved[0], fields[:, :, row, col]), (row, col)
+            assert torch.equal(moved[1], fields[:, :, row, col]), (row, col)
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 33, 33), (1, 47, 64), (1, 65, 40), (3, 100, 37), (1, 129, 3), (1, 200, 1)]
+)
+@pytest.mark.parametrize("front_end", SHRINKING)
+def test_every_pixel_of_a_large_image_reaches_the_class_capsules(front_end, shape):
+    net = _positive(_net(shape, front_end).double())
+    x = (torch.rand(1, *shape, dtype=torch.float64) + 0.1).requires_grad_(True)
+    direction = torch.randn(
+        1, 3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1)
+    )
+    (grad,) = torch.autograd.grad((net(x) * direction).sum(), x)
+    unseen = grad[0] == 0
+    assert not unseen.any(), f"{unseen.sum().item()} values unseen at {torch.nonzero(unseen)[:5]}"
+
+
+def test_describe_says_the_geometry_and_the_parameter_count():
+    text = CapsNet((3, 128, 128), 10).describe()
+    assert text.startswith('128×128×3: front end "conv" to 32×32×16')
+    assert "kernels 11×11 and 10×10, 7×7×32 primary capsules" in text
+    count = sum(p.numel() for p in CapsNet((3, 128, 128), 10).parameters())
+    assert text.endswith(f"{count / 1e6:.1f} M parameters")
+    assert CapsNet((1, 28, 28), 10).describe().startswith("28×28×1: kernels 10×10 and 9×9")
+
+
+def test_an_unknown_front_end_is_named_with_the_choices():
+    with pytest.raises(ValueError, match="unknown front end 'conv3'.*conv, space_to_depth"):
+        CapsNet((3, 64, 64), 10, front_end="conv3")
+
+
+# -- the estimators ---------------------------------------------------------------------------
+
+N = 40
+SIZE = (40, 36)  # a side over 32: the front end halves the rows and the columns once
+
+
+@pytest.fixture(scope="module")
+def photos():
+    """Channels-last uint8 colour images (n, 40, 36, 3) of shapes, and labels."""
+    X, y = make_shapes(N, size=SIZE, channels=3, n_classes=3, seed=0)
+    return X.reshape(N, *SIZE, 3), y
+
+
+@pytest.fixture(scope="module")
+def fitted(photos):
+    X, y = photos
+    return CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
+
+
+def test_the_estimator_trains_the_front_end_network(fitted):
+    net = fitted.net_.module_
+    assert fitted.input_shape_ == (3, 40, 36)
+    assert net.front.output_shape[1:] == (20, 18) and net.decoded_shape == (3, 20, 18)
+    assert any(name.startswith("front.") for name in net.state_dict())
+
+
+def test_reconstructions_come_back_at_the_size_layout_and_units_of_x(photos, fitted):
+    X, y = photos
+    rows = fitted.reconstruct(X[:5])
+    assert rows.shape == (5, 40 * 36 * 3)
+    # the same, by hand: the decoder's drawing at 20×18, resized, channels last, in X's units
+    capsules = torch.as_tensor(fitted.capsules(X[:5]))
+    with torch.no_grad():
+        drawn = fitted.net_.module_.reconstruct(capsules).view(5, 3, 20, 18).double().numpy()
+    resized = _bilinear(drawn, SIZE).transpose(0, 2, 3, 1).reshape(5, -1)
+    expected = resized * fitted.input_scale_ + fitted.input_offset_
+    np.testing.assert_allclose(rows, expected, rtol=1e-4, atol=1e-3)
+    first = CapsNetClassifier(**tiny(max_epochs=1), random_state=0)
+    first.fit(X.transpose(0, 3, 1, 2), y)
+    from_first = first.reconstruct(X[:5].transpose(0, 3, 1, 2)).reshape(5, 3, *SIZE)
+    np.testing.assert_allclose(
+        rows.reshape(5, *SIZE, 3), from_first.transpose(0, 2, 3, 1), atol=1e-3
+    )
+
+
+def test_decode_draws_images_of_x_s_size(photos, fitted):
+    X, _ = photos
+    capsules = fitted.capsules(X[:3])
+    np.testing.assert_allclose(fitted.decode(capsules), fitted.reconstruct(X[:3]), atol=1e-4)
+
+
+def test_reconstruction_error_compares_block_means_at_the_working_size(photos, fitted):
+    X, _ = photos
+    errors = fitted.reconstruction_error(X[:6])
+    scaled = (X[:6].reshape(6, -1) - fitted.input_offset_) / fitted.input_scale_
+    images = scaled.reshape(6, *SIZE, 3).transpose(0, 3, 1, 2)  # the network's units, C first
+    target = _block_means(images, (2, 2)).reshape(6, -1)
+    capsules = torch.as_tensor(fitted.capsules(X[:6]))
+    with torch.no_grad():
+        drawn = fitted.net_.module_.reconstruct(capsules).double().numpy()
+    expected = np.sqrt(((drawn - target) ** 2).mean(axis=1))
+    np.testing.assert_allclose(errors, expected, rtol=1e-4)
+
+
+def test_verbose_says_the_geometry_and_the_parameter_count(photos, capsys):
+    X, y = photos
+    CapsNetClassifier(**tiny(max_epochs=1), verbose=1, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert 'Network: 40×36×3: front end "conv" to 20×18×' in out
+    assert "5×4×4 primary capsules, 3 class capsules, decoder at 20×18" in out
+    assert "M parameters." in out
+
+
+def test_front_end_is_validated_before_training(photos, fitted):
+    X, y = photos
+    before = fitted.net_
+    with pytest.raises(ValueError, match="front_end.*'conv'"):
+        fitted.set_params(front_end="stride").fit(X, y)
+    assert fitted.net_ is before
+    fitted.set_params(front_end="conv")
+
+
+def test_front_end_is_grid_searchable(photos):
+    X, y = photos
+    search = GridSearchCV(
+        CapsNetClassifier(**tiny(max_epochs=1), random_state=0),
+        {"front_end": ["conv", "resize"]},
+        cv=2,
+    ).fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    best = search.best_estimator_
+    assert best.net_.module_.front_end == best.front_end == search.best_params_["front_end"]
+
+
+@pytest.mark.parametrize("front_end", ["resize", "scaled_kernels"])
+def test_the_front_end_is_saved_and_loaded(photos, tmp_path, front_end):
+    X, y = photos
+    clf = CapsNetClassifier(**tiny(max_epochs=1), front_end=front_end, random_state=0).fit(X, y)
+    clf.save(tmp_path / "m.safetensors")
+    loaded = CapsNetClassifier.load(tmp_path / "m.safetensors")
+    assert loaded.front_end == front_end
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_file_from_before_front_ends_loads_with_scaled_kernels(photos, tmp_path):
+    X, y = photos
+    clf = CapsNetClassifier(**tiny(max_epochs=1), front_end="scaled_kernels", random_state=0)
+    clf.fit(X, y).save(tmp_path / "m.safetensors")
+    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    description = json.loads(metadata["sklearn-capsnet"])
+    del description["params"]["front_end"]  # as written before the parameter existed
+    save_file(
+        tensors, str(tmp_path / "old.safetensors"), {"sklearn-capsnet": json.dumps(description)}
+    )
+    loaded = CapsNetClassifier.load(tmp_path / "old.safetensors")
+    assert loaded.front_end == "scaled_kernels"
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
