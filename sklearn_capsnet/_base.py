@@ -355,12 +355,40 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self, "net_")
-        capsules = torch.as_tensor(np.asarray(capsules, dtype=np.float32), device=self.device_)
-        if labels is not None:
-            labels = torch.as_tensor(np.asarray(labels), device=self.device_)
+        capsules, labels = self._decodable(capsules, labels)
         with torch.inference_mode():
             decoded = self.net_.capsnet().to_input_size(self._decoded(capsules, labels))
         return self._in_input_units(decoded.float().cpu().numpy())
+
+    def _decodable(self, capsules, labels):
+        """``decode``'s arguments as tensors on the device, or a ValueError that says why not."""
+        n_classes = len(self.classes_)
+        capsules = np.asarray(capsules, dtype=np.float32)
+        expected = (n_classes, self.capsule_dim)
+        if capsules.ndim != 3 or capsules.shape[1:] != expected:
+            raise ValueError(
+                f"capsules must have shape (n_samples, {n_classes}, {self.capsule_dim}), as "
+                f"capsules(X) returns them; got {capsules.shape}."
+            )
+        if labels is not None:
+            labels = np.asarray(labels)
+            shapes = [(len(capsules),), (len(capsules), n_classes)]
+            if labels.shape not in shapes or labels.dtype.kind not in "biu":
+                raise ValueError(
+                    f"labels must be indices into classes_ of shape ({len(capsules)},), or 0/1 "
+                    f"indicators of shape ({len(capsules)}, {n_classes}); got {labels.dtype} "
+                    f"values of shape {labels.shape}. For class names: "
+                    "np.searchsorted(clf.classes_, names)."
+                )
+            if labels.ndim == 1 and (
+                labels.min(initial=0) < 0 or labels.max(initial=0) >= n_classes
+            ):
+                raise ValueError(
+                    f"labels must be indices into classes_, from 0 to {n_classes - 1}; got "
+                    f"values from {labels.min()} to {labels.max()}."
+                )
+            labels = torch.as_tensor(labels, device=self.device_)
+        return torch.as_tensor(capsules, device=self.device_), labels
 
     def reconstruct(self, X):
         """Decode each sample from its predicted class capsule, in the units of ``X``.
@@ -402,7 +430,8 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         a perfect reconstruction, 1 the largest difference for values within the
         training range. Above 28×28 the decoder draws at the working size (see
         ``front_end``), and the sample is compared averaged over the blocks of pixels
-        that make one working position: the picture the decoder learnt to draw.
+        that make one working position: the picture the decoder learnt to draw, so
+        damage finer than such a block (noise from pixel to pixel) hardly moves it.
         Inputs unlike the training data reconstruct badly from their
         winning capsule (Frosst, Sabour & Hinton 2018, "DARCCC"), once the decoder has
         learned to draw the training data: on a model trained for a few epochs only,
@@ -571,7 +600,9 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         """Save the fitted model to one safetensors file that loads without unpickling.
 
         The file holds the network weights, the input scaling and a JSON description
-        (hyper-parameters, classes, shapes, a checksum of the tensors). Callbacks,
+        (hyper-parameters, classes, shapes, a checksum of the tensors). Network
+        parameters (``front_end``, ``conv_channels``, ...) are saved as ``fit`` built the
+        network: a ``set_params`` since then acts at the next ``fit``, not in the file. Callbacks,
         ``train_split`` and the optimizer state are not saved: a loaded model predicts,
         and ``partial_fit`` continues with a fresh optimizer. For everything, use
         pickle or joblib, which only load files you trust.

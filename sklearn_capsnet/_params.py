@@ -323,8 +323,9 @@ PARAMS: tuple[Param, ...] = (
         learned linear map; ``"resize"``: each block averaged. ``"scaled_kernels"``: no
         front end, the kernels and the decoder grow with the whole image (cost as the
         side to the fourth power), as before this parameter existed. Up to 28×28, and for
-        tables, the network is the same whatever this says. See the user guide, "Large
-        images".
+        tables, the network is the same whatever this says; at 29 to 32 pixels only the
+        decoder differs (``"scaled_kernels"`` keeps the dense one). See the user guide,
+        "Large images".
         """,
     ),
     Param(

@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from ._params import saved_names
+from ._params import PARAMS, saved_names
 
 __all__ = ["save_estimator", "load_estimator"]
 
@@ -72,6 +72,12 @@ def _optimizer_name(optimizer) -> str:
 def save_estimator(estimator, path) -> None:
     """Write a fitted estimator to ``path`` (see module docstring)."""
     params = estimator.get_params(deep=False)
+    # the network as fit built it, whatever set_params said since: the tensors fit these
+    built = estimator.net_.get_params()
+    for p in PARAMS:
+        if p.acts == "network":
+            value = built[f"module__{p.name}"]
+            params[p.name] = list(value) if isinstance(value, tuple) else value
     description = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

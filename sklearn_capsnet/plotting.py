@@ -29,20 +29,44 @@ def _one_sample(estimator, x) -> np.ndarray:
     return x[None]  # one image
 
 
-def _as_images(rows: np.ndarray, input_shape, data_format="channels_first") -> np.ndarray:
-    """Rows in ``data_format`` order as images matplotlib draws: ``(n, H, W)`` or RGB."""
+def _as_images(
+    rows: np.ndarray, input_shape, data_format="channels_first", value_range=None
+) -> np.ndarray:
+    """Rows in ``data_format`` order as images in [0, 1] to draw: ``(n, H, W)`` or RGB.
+
+    ``value_range`` ``(low, high)`` maps to black and white (colour: no channel, full
+    channel); None takes [0, 1] when every value lies there, else the rows' own range.
+    """
     channels, height, width = input_shape
     if data_format == "channels_last":
         images = rows.reshape(len(rows), height, width, channels)
     else:
         images = rows.reshape(len(rows), channels, height, width).transpose(0, 2, 3, 1)
-    if channels == 1:
-        return images[..., 0]
     images = images[..., :3].astype(np.float64)
-    if images.min() < 0 or images.max() > 1:  # drawn in the data's own range
-        low, high = images.min(), images.max()
-        images = (images - low) / (high - low if high > low else 1.0)
-    return np.clip(images, 0.0, 1.0)
+    low, high = _value_range(rows) if value_range is None else value_range
+    images = np.clip((images - low) / (high - low if high > low else 1.0), 0.0, 1.0)
+    return images[..., 0] if channels == 1 else images
+
+
+def _value_range(*arrays) -> tuple[float, float]:
+    """[0, 1] when every value lies there, else the values' own minimum and maximum."""
+    low = min(float(np.min(a)) for a in arrays)
+    high = max(float(np.max(a)) for a in arrays)
+    return (0.0, 1.0) if low >= 0 and high <= 1 else (low, high)
+
+
+def _training_range(estimator) -> tuple[float, float]:
+    """The range of the training data in X's units: drawn from black to white."""
+    low = np.asarray(estimator.input_offset_, dtype=np.float64)
+    return float(low.min()), float((low + estimator.input_scale_).max())
+
+
+def _show(ax, image) -> None:
+    """Draw one image of :func:`_as_images`: grey from black (0) to white (1), or RGB."""
+    if image.ndim == 2:
+        ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0)
+    else:
+        ax.imshow(image)
 
 
 class ReconstructionDisplay:
@@ -60,6 +84,10 @@ class ReconstructionDisplay:
         Titles of the columns (e.g. the predicted classes).
     data_format : {"channels_first", "channels_last"}, default="channels_first"
         The order of the values in one row (an estimator's ``data_format_``).
+    value_range : (float, float), default=None
+        The values drawn black and white (no colour and full colour), the same for
+        every image; None: [0, 1] when every value lies there, else the range of the
+        values drawn. :meth:`from_estimator` passes the training data's range.
 
     Examples
     --------
@@ -70,13 +98,20 @@ class ReconstructionDisplay:
     """
 
     def __init__(
-        self, originals, reconstructions, input_shape, labels=None, data_format="channels_first"
+        self,
+        originals,
+        reconstructions,
+        input_shape,
+        labels=None,
+        data_format="channels_first",
+        value_range=None,
     ):
         self.originals = np.asarray(originals)
         self.reconstructions = np.asarray(reconstructions)
         self.input_shape = tuple(input_shape)
         self.labels = labels
         self.data_format = data_format
+        self.value_range = value_range
 
     @classmethod
     def from_estimator(cls, estimator, X, *, n_images: int = 10, ax=None):
@@ -90,6 +125,7 @@ class ReconstructionDisplay:
             estimator.input_shape_,
             labels,
             estimator.data_format_,
+            _training_range(estimator),
         )
         return display.plot(ax=ax)
 
@@ -113,9 +149,11 @@ class ReconstructionDisplay:
         else:
             ax = np.asarray(ax).reshape(2, n_images)
             fig = ax[0, 0].figure
+        value_range = self.value_range or _value_range(self.originals, self.reconstructions)
         for row, rows in enumerate((self.originals, self.reconstructions)):
-            for k, image in enumerate(_as_images(rows, self.input_shape, self.data_format)):
-                ax[row, k].imshow(image, cmap="gray_r" if image.ndim == 2 else None)
+            images = _as_images(rows, self.input_shape, self.data_format, value_range)
+            for k, image in enumerate(images):
+                _show(ax[row, k], image)
                 ax[row, k].set_xticks([])
                 ax[row, k].set_yticks([])
         ax[0, 0].set_ylabel("input")
@@ -145,6 +183,9 @@ class PerturbationDisplay:
         The class whose capsule was perturbed.
     data_format : {"channels_first", "channels_last"}, default="channels_first"
         The order of the values in one row (an estimator's ``data_format_``).
+    value_range : (float, float), default=None
+        The values drawn black and white, the same for every image; None: [0, 1] when
+        every value lies there, else the range of the values drawn.
 
     Examples
     --------
@@ -155,7 +196,14 @@ class PerturbationDisplay:
     """
 
     def __init__(
-        self, images, deltas, input_shape, dims, label=None, data_format="channels_first"
+        self,
+        images,
+        deltas,
+        input_shape,
+        dims,
+        label=None,
+        data_format="channels_first",
+        value_range=None,
     ):
         self.images = np.asarray(images)
         self.deltas = np.asarray(deltas)
@@ -163,6 +211,7 @@ class PerturbationDisplay:
         self.dims = np.asarray(dims)
         self.label = label
         self.data_format = data_format
+        self.value_range = value_range
 
     @classmethod
     def from_estimator(cls, estimator, x, *, deltas=None, dims=None):
@@ -195,7 +244,13 @@ class PerturbationDisplay:
         images = decoded.reshape(len(dims), len(deltas), -1)
         label_name = estimator.classes_[label]
         display = cls(
-            images, deltas, estimator.input_shape_, dims, label_name, estimator.data_format_
+            images,
+            deltas,
+            estimator.input_shape_,
+            dims,
+            label_name,
+            estimator.data_format_,
+            _training_range(estimator),
         )
         return display.plot()
 
@@ -220,11 +275,11 @@ class PerturbationDisplay:
         else:
             ax = np.asarray(ax).reshape(n_dims, n_deltas)
             fig = ax[0, 0].figure
+        value_range = self.value_range or _value_range(self.images)
         for i in range(n_dims):
-            for k, image in enumerate(
-                _as_images(self.images[i], self.input_shape, self.data_format)
-            ):
-                ax[i, k].imshow(image, cmap="gray_r" if image.ndim == 2 else None)
+            images = _as_images(self.images[i], self.input_shape, self.data_format, value_range)
+            for k, image in enumerate(images):
+                _show(ax[i, k], image)
                 ax[i, k].set_xticks([])
                 ax[i, k].set_yticks([])
             ax[i, 0].set_ylabel(f"dim {self.dims[i]}", rotation=0, ha="right", va="center")
@@ -316,6 +371,10 @@ class CouplingDisplay:
         ``1 / n_classes`` for dynamic routing (the coupling before any agreement) and
         None for self-attention routing.
     data_format : {"channels_first", "channels_last"}, default="channels_first"
+    value_range : (float, float), default=None
+        The input values drawn black and white; None: [0, 1] when every value lies
+        there, else the input's own range. :meth:`from_estimator` passes the training
+        data's range.
 
     Examples
     --------
@@ -334,6 +393,7 @@ class CouplingDisplay:
         scores=None,
         center=None,
         data_format="channels_first",
+        value_range=None,
     ):
         self.original = np.asarray(original)
         self.maps = np.asarray(maps)
@@ -342,6 +402,7 @@ class CouplingDisplay:
         self.scores = scores
         self.center = float(np.nanmean(self.maps)) if center is None else center
         self.data_format = data_format
+        self.value_range = value_range
 
     @classmethod
     def from_estimator(cls, estimator, x, *, classes=None, ax=None):
@@ -388,6 +449,7 @@ class CouplingDisplay:
             np.asarray(scores)[keep],
             even,
             estimator.data_format_,
+            _training_range(estimator),
         )
         return display.plot(ax=ax)
 
@@ -416,9 +478,10 @@ class CouplingDisplay:
             )
         ax = np.asarray(ax).reshape(n_panels)
         fig = ax[0].figure
-        image = _as_images(self.original[None], self.input_shape, self.data_format)[0]
-        grey = image if image.ndim == 2 else image.mean(axis=2)
-        ax[0].imshow(image, cmap="gray_r" if image.ndim == 2 else None)
+        value_range = self.value_range or _value_range(self.original)
+        image = _as_images(self.original[None], self.input_shape, self.data_format, value_range)
+        grey = image[0] if image.ndim == 3 else image[0].mean(axis=2)
+        _show(ax[0], image[0])
         ax[0].set_title("input", fontsize=8)
         spread = np.nanmax(np.abs(self.maps - self.center))
         spread = spread if spread > 0 else 1.0
@@ -426,7 +489,7 @@ class CouplingDisplay:
         for k, (values, label) in enumerate(
             zip(self.maps, self.class_labels, strict=True), start=1
         ):
-            ax[k].imshow(grey, cmap="gray_r" if image.ndim == 2 else "gray")
+            _show(ax[k], grey)
             shown = ax[k].imshow(values, cmap="RdBu_r", norm=norm, alpha=0.75)
             ax[k].set_title(str(label), fontsize=8)
             if self.scores is not None:

@@ -232,7 +232,7 @@ def test_large_images_benchmark_trains_each_front_end_on_each_task(fashion_home)
     ]  # fmt: skip
     for record in records:
         assert 0 <= record["accuracy"] <= 1 and record["fit_images_per_s"] > 0
-    assert 'front end "resize" to 20×20×1' in records[2]["network"]
+    assert 'front end "resize" to 20x20x1' in records[2]["network"]
     unusual = records[-1]["kinds"]
     assert set(unusual) == {"uniform_noise", "shuffled_pixels", "unseen_classes_8_9"}
     assert all(0 <= kind["auc_reconstruction_error"] <= 1 for kind in unusual.values())

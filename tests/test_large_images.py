@@ -258,12 +258,19 @@ def test_every_pixel_of_a_large_image_reaches_the_class_capsules(front_end, shap
 
 
 def test_describe_says_the_geometry_and_the_parameter_count():
-    text = CapsNet((3, 128, 128), 10).describe()
-    assert text.startswith('128×128×3: front end "conv" to 32×32×16')
-    assert "kernels 11×11 and 10×10, 7×7×32 primary capsules" in text
-    count = sum(p.numel() for p in CapsNet((3, 128, 128), 10).parameters())
-    assert text.endswith(f"{count / 1e6:.1f} M parameters")
-    assert CapsNet((1, 28, 28), 10).describe().startswith("28×28×1: kernels 10×10 and 9×9")
+    net = CapsNet((3, 128, 128), 10)
+    text = net.describe()
+    assert text.startswith('128x128x3: front end "conv" to 32x32x16')
+    assert "kernels 11x11 and 10x10, 7x7x32 primary capsules" in text
+    assert "upsampling decoder at 32x32" in text
+    assert text.endswith(f"{sum(p.numel() for p in net.parameters()):,} parameters")
+    assert CapsNet((1, 28, 28), 10).describe() == (
+        "28x28x1: kernels 10x10 and 9x9, 6x6x32 primary capsules, 10 class capsules, "
+        "dense decoder at 28x28, 8,220,432 parameters"
+    )
+    assert (
+        "dense decoder at 32x32" in CapsNet((3, 32, 32), 10, front_end="scaled_kernels").describe()
+    )
 
 
 def test_an_unknown_front_end_is_named_with_the_choices():
@@ -339,9 +346,9 @@ def test_verbose_says_the_geometry_and_the_parameter_count(photos, capsys):
     X, y = photos
     CapsNetClassifier(**tiny(max_epochs=1), verbose=1, random_state=0).fit(X, y)
     out = capsys.readouterr().out
-    assert 'Network: 40×36×3: front end "conv" to 20×18×' in out
-    assert "5×4×4 primary capsules, 3 class capsules, decoder at 20×18" in out
-    assert "M parameters." in out
+    assert 'Network: 40x36x3: front end "conv" to 20x18x16' in out
+    assert "5x4x4 primary capsules, 3 class capsules, upsampling decoder at 20x18" in out
+    assert " parameters." in out
 
 
 def test_front_end_is_validated_before_training(photos, fitted):
@@ -390,3 +397,56 @@ def test_a_file_from_before_front_ends_loads_with_scaled_kernels(photos, tmp_pat
     loaded = CapsNetClassifier.load(tmp_path / "old.safetensors")
     assert loaded.front_end == "scaled_kernels"
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_model_saved_after_set_params_loads_as_the_network_fit_built(photos, tmp_path):
+    X, y = photos
+    clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
+    clf.set_params(front_end="resize", conv_channels=16)  # acts at the next fit only
+    clf.save(tmp_path / "m.safetensors")
+    loaded = CapsNetClassifier.load(tmp_path / "m.safetensors")
+    assert (loaded.front_end, loaded.conv_channels) == ("conv", 8)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_decode_says_what_capsules_and_labels_it_takes(photos, fitted):
+    X, _ = photos
+    capsules = fitted.capsules(X[:2])
+    with pytest.raises(
+        ValueError, match=r"capsules must have shape \(n_samples, 3, 4\).*\(2, 2, 4\)"
+    ):
+        fitted.decode(capsules[:, :2])
+    with pytest.raises(ValueError, match="indices into classes_.*np.searchsorted"):
+        fitted.decode(capsules, ["a", "b"])
+    with pytest.raises(ValueError, match="from 0 to 2; got values from 1 to 3"):
+        fitted.decode(capsules, [1, 3])
+    one_hot = np.eye(3, dtype=int)[[2, 0]]
+    np.testing.assert_array_equal(
+        fitted.decode(capsules, one_hot), fitted.decode(capsules, [2, 0])
+    )
+
+
+def test_displays_draw_x_s_units_from_black_to_white_over_the_training_range(photos, fitted):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from sklearn_capsnet.plotting import PerturbationDisplay, ReconstructionDisplay
+
+    X, y = photos
+    low, high = float(X.min()), float(X.max())  # one range for all pixels of the images
+    display = ReconstructionDisplay.from_estimator(fitted, X, n_images=2)
+    drawn = [display.axes_[row, 0].images[0].get_array() for row in (0, 1)]
+    rows = [X[0].astype(float), fitted.reconstruct(X[:1]).reshape(*SIZE, 3)]
+    for image, values in zip(drawn, rows, strict=True):  # the same scale for both
+        np.testing.assert_allclose(image, np.clip((values - low) / (high - low), 0, 1), atol=1e-6)
+    dim = X[..., 1] // 4  # grey images in 0-63: drawn over that range, bright values bright
+    grey = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(dim, y)
+    shown = PerturbationDisplay.from_estimator(grey, dim[0], dims=[0]).axes_[0, 5].images[0]
+    assert shown.get_cmap().name == "gray" and shown.get_clim() == (0.0, 1.0)
+    expected = (grey.reconstruct(dim[:1]).reshape(SIZE) - dim.min()) / (dim.max() - dim.min())
+    np.testing.assert_allclose(shown.get_array(), np.clip(expected, 0, 1), atol=1e-5)
+    darker = dim[:2] // 2  # drawn darker than the training images, not stretched
+    display = ReconstructionDisplay.from_estimator(grey, darker, n_images=2)
+    expected = (darker[0] - dim.min()) / (dim.max() - dim.min())
+    np.testing.assert_allclose(display.axes_[0, 0].images[0].get_array(), expected)
+    plt.close("all")

@@ -134,7 +134,7 @@ class CapsNet(nn.Module):
     >>> capsules.shape, net.reconstruct(capsules).shape
     (torch.Size([2, 10, 16]), torch.Size([2, 784]))
     >>> CapsNet((3, 224, 224), 10).describe().split(", ")[:3]  # a front end to 28×28
-    ['224×224×3: front end "conv" to 28×28×16', 'kernels 10×10 and 9×9', '6×6×32 primary capsules']
+    ['224x224x3: front end "conv" to 28x28x16', 'kernels 10x10 and 9x9', '6x6x32 primary capsules']
     """
 
     def __init__(
@@ -292,32 +292,32 @@ class CapsNet(nn.Module):
         return self.front.factors
 
     def describe(self) -> str:
-        """One line on what was built: sizes, kernels, capsules, parameters.
+        """One line on what was built: sizes, kernels, capsules, decoder, parameters.
+
+        Plain ASCII (``x`` for "by"), so that it prints on any console.
 
         Examples
         --------
         >>> CapsNet((1, 28, 28), 10).describe()
-        '28×28×1: kernels 10×10 and 9×9, 6×6×32 primary capsules, 10 class capsules, \
-decoder at 28×28, 8.2 M parameters'
+        '28x28x1: kernels 10x10 and 9x9, 6x6x32 primary capsules, 10 class capsules, \
+dense decoder at 28x28, 8,220,432 parameters'
         """
         channels, height, width = self.input_shape
-        parts = [f"{height}×{width}×{channels}" if height * width > 1 else f"{channels} features"]
+        parts = [f"{height}x{width}x{channels}" if height * width > 1 else f"{channels} features"]
         front_channels, *working = self.front.output_shape
         if tuple(working) != (height, width):
             parts.append(
-                f'front end "{self.front_end}" to {working[0]}×{working[1]}×{front_channels}'
+                f'front end "{self.front_end}" to {working[0]}x{working[1]}x{front_channels}'
             )
         (kh1, kw1), (kh2, kw2) = self.geometry.conv_kernel, self.geometry.primary_kernel
         grid_h, grid_w = self.geometry.grid
-        n_types = self.primary.capsule_types
-        n_classes = self.classes.weight.shape[1]
-        n_parameters = sum(p.numel() for p in self.parameters())
         _, decoded_h, decoded_w = self.decoded_shape
+        kind = "upsampling" if isinstance(self.decoder, UpsamplingDecoder) else "dense"
         parts += [
-            f"kernels {kh1}×{kw1} and {kh2}×{kw2}",
-            f"{grid_h}×{grid_w}×{n_types} primary capsules",
-            f"{n_classes} class capsules",
-            f"decoder at {decoded_h}×{decoded_w}",
-            f"{n_parameters / 1e6:.1f} M parameters",
+            f"kernels {kh1}x{kw1} and {kh2}x{kw2}",
+            f"{grid_h}x{grid_w}x{self.primary.capsule_types} primary capsules",
+            f"{self.classes.weight.shape[1]} class capsules",
+            f"{kind} decoder at {decoded_h}x{decoded_w}",
+            f"{sum(p.numel() for p in self.parameters()):,} parameters",
         ]
         return f"{parts[0]}: " + ", ".join(parts[1:])
