@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from . import _prediction, _training
+from ._checkpoint import folder_lock, resume
 from ._device import autocast_dtype, resolve_device
 from ._layout import read_layout, to_user_layout
 from ._loader import InputReading
@@ -237,9 +238,10 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
             y = self._encode_targets(y, reset=True)
             _training.check_hold_out(self.get_params(deep=False), X, y, self.multilabel_)
             self._start_net()
-            if self.checkpoint is not None:
-                _training.resume_from_checkpoint(self.net_, self.checkpoint)
-            self._train(X, y, weight, epochs=self.max_epochs - len(self.net_.history))
+            with folder_lock(self.checkpoint, self.accelerator):  # one writer per folder
+                if self.checkpoint is not None:
+                    resume(self.net_, self.checkpoint)
+                self._train(X, y, weight, epochs=self.max_epochs - len(self.net_.history))
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -278,7 +280,8 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
             else:
                 X, y, weight = self._validate_more_data(X, y, sample_weight)
                 _training.without_early_stopping(self.net_)
-            self._train(X, y, weight, epochs=1)
+            with folder_lock(self.checkpoint, self.accelerator):
+                self._train(X, y, weight, epochs=1)
         return self
 
     def _validate_more_data(self, X, y, sample_weight):

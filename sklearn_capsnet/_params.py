@@ -503,7 +503,11 @@ PARAMS: tuple[Param, ...] = (
         doc="""
         A directory where each epoch saves weights, optimizer state and history. If it
         already holds a checkpoint, :meth:`fit` resumes after its last epoch (use one
-        directory per model).
+        directory per model). Each epoch's files become the checkpoint together or not
+        at all, so a process killed at any moment leaves the last complete epoch; a
+        write that fails (full disk, no permission) raises an ``OSError`` during that
+        ``fit``; a second process fitting into the same directory at the same time is
+        refused. See "Faults" in the bad-input page.
         """,
         saved=False,
     ),

@@ -15,8 +15,9 @@ import os
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
+from ._files import write_atomically
 from ._params import PARAMS, saved_names
 
 __all__ = ["save_estimator", "load_estimator"]
@@ -70,7 +71,8 @@ def _optimizer_name(optimizer) -> str:
 
 
 def save_estimator(estimator, path) -> None:
-    """Write a fitted estimator to ``path`` (see module docstring)."""
+    """Write a fitted estimator to ``path`` (see module docstring), all at once: a failed
+    write raises an ``OSError`` that names the path and leaves any earlier file there."""
     params = estimator.get_params(deep=False)
     # the network as fit built it, whatever set_params said since: the tensors fit these
     built = estimator.net_.get_params()
@@ -111,7 +113,10 @@ def save_estimator(estimator, path) -> None:
     tensors["input_offset"] = torch.from_numpy(np.ascontiguousarray(estimator.input_offset_))
     tensors["input_scale"] = torch.from_numpy(np.ascontiguousarray(estimator.input_scale_))
     description["sha256"] = _digest(tensors)
-    save_file(tensors, os.fspath(path), metadata={FORMAT: json.dumps(description)})
+    data = save(tensors, metadata={FORMAT: json.dumps(description)})
+    write_atomically(
+        path, data, what="the model", outcome="any earlier file at that path is intact"
+    )
 
 
 def _plain_module(net):
@@ -121,7 +126,10 @@ def _plain_module(net):
 
 
 def _invalid(path, why: str) -> ValueError:
-    return ValueError(f"{os.fspath(path)!r} is not a valid sklearn-capsnet model file: {why}.")
+    return ValueError(
+        f"{os.fspath(path)!r} is not a valid sklearn-capsnet model file: {why}. Nothing was "
+        "loaded; use a copy of the file saved before, or save the fitted model again."
+    )
 
 
 def _read(path) -> tuple[dict, dict]:

@@ -8,7 +8,6 @@ outputs, the device); none reads an estimator.
 import contextlib
 import copy
 import functools
-import os
 import signal
 import threading
 import warnings
@@ -16,10 +15,11 @@ import warnings
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from skorch.callbacks import Checkpoint, EpochScoring, LRScheduler
+from skorch.callbacks import EpochScoring, LRScheduler
 from skorch.dataset import ValidSplit
 
 from ._callbacks import EpochProgressBar, EpochSeed, StopOnPlateau
+from ._checkpoint import AtomicCheckpoint
 from ._device import autocast_dtype, flushed_denormals, seeded
 from ._loader import ArrayDataset, BatchLoader
 from ._params import module_params, passed_through
@@ -27,17 +27,11 @@ from ._trainer import AcceleratedCapsNetTrainer, CapsNetTrainer
 from ._validation import is_image
 from .nn import CapsNet, CapsuleLoss
 
-__all__ = ["draw_seed", "max_shift", "new_trainer", "resume_from_checkpoint", "train"]
+__all__ = ["draw_seed", "max_shift", "new_trainer", "train"]
 
 VALID_SCORE = "valid_acc"  # the history column of the early-stopping score
 
 PAPER_SHIFT, PAPER_SIZE = 2, 28
-
-CHECKPOINT_FILES = {
-    "f_params": "params.pt",
-    "f_optimizer": "optimizer.pt",
-    "f_history": "history.json",
-}
 
 
 def max_shift(shift, input_shape) -> int:
@@ -66,11 +60,6 @@ def draw_seed(random_state, accelerator=None) -> int:
     return seed
 
 
-def _checkpoint_files(dirname) -> dict:
-    """skorch ``Checkpoint`` arguments: every epoch, weights + optimizer + history."""
-    return dict(dirname=os.fspath(dirname), monitor=None, f_criterion=None, **CHECKPOINT_FILES)
-
-
 def _callbacks(params: dict, seed: int) -> list:
     """The user's callbacks (copied: each fit starts afresh) and those parameters ask for."""
     callbacks = copy.deepcopy(list(params["callbacks"] or []))
@@ -85,7 +74,7 @@ def _callbacks(params: dict, seed: int) -> list:
     if params["progress_bar"]:
         callbacks.append(("progress_bar", EpochProgressBar()))
     if params["checkpoint"] is not None:
-        callbacks.append(("checkpoint", Checkpoint(**_checkpoint_files(params["checkpoint"]))))
+        callbacks.append(("checkpoint", AtomicCheckpoint(params["checkpoint"])))
     if params["early_stopping"]:
         callbacks.append(("early_stopping", _early_stopping(params)))
     return callbacks
@@ -213,22 +202,6 @@ def _fused_adam(params: dict, device: str) -> dict:
     if "optimizer__foreach" in keywords or torch.device(device).type not in ("cpu", "cuda"):
         return {}
     return {"optimizer__fused": True}
-
-
-def resume_from_checkpoint(net, dirname) -> None:
-    """Load weights, optimizer state and history saved in ``dirname`` by an earlier run, if any."""
-    files = _checkpoint_files(dirname)
-    paths = {key: os.path.join(files["dirname"], files[key]) for key in CHECKPOINT_FILES}
-    if not all(os.path.exists(path) for path in paths.values()):
-        return
-    try:
-        net.load_params(**paths)
-    except (RuntimeError, ValueError, KeyError) as error:
-        raise ValueError(
-            f"the checkpoint in {files['dirname']!r} does not fit this model and data "
-            f"({str(error).splitlines()[0]}); delete it or pass another checkpoint "
-            "directory."
-        ) from error
 
 
 def train(net, X, y, weight=None, *, epochs: int, seed: int, device: str) -> None:

@@ -23,8 +23,8 @@ PARAMS = tiny(max_epochs=6, batch_size=32)
 def main(out: Path) -> None:
     accelerator = Accelerator(cpu=True)
     wrote = []
-    real_save_file = persistence.save_file
-    persistence.save_file = lambda *a, **k: (wrote.append(True), real_save_file(*a, **k))
+    real_write = persistence.write_atomically
+    persistence.write_atomically = lambda *a, **k: (wrote.append(True), real_write(*a, **k))
 
     X_train, X_test, y_train, y_test = digits_split()
     clf = CapsNetClassifier(

@@ -137,8 +137,11 @@ def test_training_resumes_from_the_checkpoint_of_a_killed_run(tmp_path):
     uninterrupted = CapsNetClassifier(**{**params, "max_epochs": 5}).fit(X, Y)
     # the "killed" run: its last checkpoint is after epoch 3
     CapsNetClassifier(**{**params, "max_epochs": 3}, checkpoint=tmp_path).fit(X, Y)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "LATEST", "epoch-000003"]
+    assert (tmp_path / "LATEST").read_text() == "epoch-000003"
+    assert sorted(p.name for p in (tmp_path / "epoch-000003").iterdir()) == [
         "history.json",
+        "manifest.json",
         "optimizer.pt",
         "params.pt",
     ]

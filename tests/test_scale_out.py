@@ -42,11 +42,9 @@ def test_two_cpu_processes_train_one_shared_model_and_only_the_main_one_writes(t
     # only the main process wrote files
     assert [r["wrote_model"] for r in ranks] == [True, False]
     assert (tmp_path / "model.safetensors").exists()
-    assert sorted(p.name for p in (tmp_path / "checkpoint").iterdir()) == [
-        "history.json",
-        "optimizer.pt",
-        "params.pt",
-    ]
+    checkpoint = tmp_path / "checkpoint"
+    assert (checkpoint / "LATEST").read_text() == "epoch-000006"  # one complete set
+    assert sorted(p.name for p in checkpoint.iterdir()) == [".lock", "LATEST", "epoch-000006"]
     # the same kind of model as training in one process (same epochs, twice the batch)
     X_train, X_test, y_train, y_test = digits_split()
     single = CapsNetClassifier(**{**PARAMS, "batch_size": 64}, random_state=0)
