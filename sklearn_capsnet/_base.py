@@ -265,7 +265,8 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
         self
         """
         with self._unchanged_on_error():
-            if not hasattr(self, "net_"):
+            fitted = hasattr(self, "net_")
+            if not fitted:
                 X, y = self._prepare_training_data(X, y)
                 labels = None if classes is None else np.asarray(classes)
                 weight = example_weights(
@@ -280,7 +281,9 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
             else:
                 X, y, weight = self._validate_more_data(X, y, sample_weight)
                 _training.without_early_stopping(self.net_)
-            with folder_lock(self.checkpoint, self.accelerator):
+            # the net is trained in place: put it back too if this call fails
+            kept = _training.restored_on_error(self.net_) if fitted else contextlib.nullcontext()
+            with folder_lock(self.checkpoint, self.accelerator), kept:
                 self._train(X, y, weight, epochs=1)
         return self
 

@@ -2,7 +2,8 @@
 
 A checkpoint folder holds::
 
-    LATEST              the name of the newest complete set (replaced atomically)
+    LATEST              the name of the newest complete set (replaced atomically); empty
+                        until the first set is complete
     epoch-000012/       params.pt, optimizer.pt, history.json, manifest.json
     .lock               held by the one process that writes here (released when it dies)
 
@@ -16,9 +17,13 @@ killed write left behind. A write that fails raises a :class:`~._files.WriteErro
 checks every file against the manifest before loading any, and names a damaged one.
 
 Folders written before this layout (the three files at the top) are still read.
+A folder whose ``LATEST`` was deleted while it holds sets is refused, never emptied.
+Under data-parallel training only the main process writes, locks and cleans up; all
+processes read the checkpoint, and all are refused when the folder is in use.
 """
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -97,10 +102,15 @@ def write_set(net, dirname) -> None:
     if name == previous:  # this epoch again (partial_fit does not resume): a name of its own
         name += f".{os.getpid()}"
     temporary = os.path.join(folder, f"{TEMPORARY_PREFIX}{os.getpid()}-{epoch}")
-    if previous is None:
+    if not previous:
         outcome = f"{folder!r} held no checkpoint yet"
     else:
         outcome = f"the checkpoint of epoch {_epoch_of(previous)} in {folder!r} is intact"
+    if previous is None:  # say "no set yet" before the first one appears (see resume)
+        write_atomically(
+            os.path.join(folder, POINTER), b"", what=f"the checkpoint of epoch {epoch}",
+            outcome=outcome,
+        )  # fmt: skip
     path = temporary
     try:
         os.makedirs(folder, exist_ok=True)
@@ -141,18 +151,24 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _epoch_of(set_name: str) -> int:
-    return int(set_name.removeprefix(SET_PREFIX).split(".")[0])
+def _epoch_of(set_name: str) -> str:
+    """The epoch a set's name says, for messages ("3"), or its name if it says none."""
+    number = set_name.removeprefix(SET_PREFIX).split(".")[0]
+    return str(int(number)) if number.isdigit() else repr(set_name)
 
 
 def current_set(folder) -> str | None:
-    """The name of the complete set ``LATEST`` points to, or None."""
+    """What ``LATEST`` says: the name of the current set, ``""`` before the first set is
+    complete, None when there is no ``LATEST``."""
     try:
-        with open(os.path.join(folder, POINTER), encoding="utf-8") as handle:
-            name = handle.read().strip()
+        with open(os.path.join(folder, POINTER), "rb") as handle:
+            return handle.read().decode("utf-8", errors="replace").strip()
     except FileNotFoundError:
         return None
-    return name or None
+
+
+def _is_main_process(accelerator) -> bool:
+    return accelerator is None or accelerator.is_main_process
 
 
 def _remove_stale(folder, keep: str | None, *, old_layout: bool = False) -> None:
@@ -162,7 +178,7 @@ def _remove_stale(folder, keep: str | None, *, old_layout: bool = False) -> None
         path = os.path.join(folder, entry)
         if entry.startswith((SET_PREFIX, TEMPORARY_PREFIX)) and entry != keep:
             shutil.rmtree(path, ignore_errors=True)
-        elif old_layout and entry in FILES:
+        elif entry.startswith(f".{POINTER}.") or (old_layout and entry in FILES):
             with contextlib.suppress(OSError):
                 os.remove(path)
 
@@ -171,24 +187,35 @@ def resume(net, dirname) -> None:
     """Load the checkpoint in ``dirname`` into ``net``, if there is one.
 
     Every file is checked (sizes and SHA-256 against the manifest; in the old layout,
-    each file parsed) before any is loaded.
+    each file parsed) before any is loaded. The main process then removes what killed
+    writes left behind.
 
     Raises
     ------
     ValueError
-        A damaged file (named, with what is wrong), or a checkpoint of another model.
+        A damaged file (named, with what is wrong), a folder whose ``LATEST`` was
+        removed, or a checkpoint of another model.
     """
     folder = os.fspath(dirname)
     if not os.path.isdir(folder):
         return
     name = current_set(folder)
-    if name is not None:
+    old_files = [f for f in FILES if os.path.exists(os.path.join(folder, f))]
+    sets = sorted(e for e in os.listdir(folder) if e.startswith(SET_PREFIX))
+    if name:
         contents = _read_set(folder, name)
-    elif all(os.path.exists(os.path.join(folder, f)) for f in FILES):
-        contents = _read_old_layout(folder)
+    elif old_files:
+        contents = _read_old_layout(folder, old_files)
+    elif name is None and sets:
+        raise ValueError(
+            f"the checkpoint folder {folder!r} holds {', '.join(sets)} but no {POINTER} "
+            f"file, which names the complete one; write that name into {POINTER} to resume "
+            "from it, or delete the folder to train from the start. Nothing was loaded."
+        )
     else:
         contents = None
-    _remove_stale(folder, name)
+    if _is_main_process(getattr(net, "accelerator", None)):
+        _remove_stale(folder, name)
     if contents is None:
         return
     try:
@@ -217,14 +244,18 @@ def _read_set(folder, name) -> dict:
     """The verified files of set ``name``: each exactly as the manifest describes it."""
     set_folder = os.path.join(folder, name)
     manifest_path = os.path.join(set_folder, MANIFEST)
+    if not os.path.isdir(set_folder):
+        raise _damaged(
+            os.path.join(folder, POINTER), f"it names {name!r}, which is not there", folder
+        )
     try:
         with open(manifest_path, "rb") as handle:
             manifest = json.loads(handle.read())
         described = manifest["files"]
+        if not isinstance(described, dict):
+            raise TypeError("'files' is not a mapping")
     except FileNotFoundError:
-        raise _damaged(
-            manifest_path, f"{POINTER} names {name!r}, which is missing", folder
-        ) from None
+        raise _damaged(manifest_path, "it is missing", folder) from None
     except (ValueError, KeyError, TypeError) as error:
         raise _damaged(
             manifest_path, f"it is not the manifest written with it ({error})", folder
@@ -251,10 +282,13 @@ def _read_set(folder, name) -> dict:
     return contents
 
 
-def _read_old_layout(folder) -> dict:
+def _read_old_layout(folder, present) -> dict:
     """The three files of a folder written before manifests, each parsed to find damage."""
     import torch
 
+    for file_name in FILES:
+        if file_name not in present:
+            raise _damaged(os.path.join(folder, file_name), "it is missing", folder)
     contents = {}
     for file_name in FILES:
         path = os.path.join(folder, file_name)
@@ -277,46 +311,77 @@ def folder_lock(dirname, accelerator=None):
     """Hold the checkpoint folder for this process; refuse if another live one holds it.
 
     The lock is the operating system's (``flock`` on the folder's ``.lock`` file), so
-    a killed process releases it. Under data-parallel training only the main process
-    writes, and only it takes the lock. None: no checkpoint, nothing to hold.
+    a killed process releases it. Under data-parallel training the main process takes
+    it and every process raises what the main process met. None: no checkpoint,
+    nothing to hold.
+
+    Raises
+    ------
+    CheckpointInUse
+        Another live process holds the folder (an ``OSError``, ``EBUSY``).
+    WriteError
+        The folder or its lock file cannot be created or locked.
     """
-    if dirname is None or (accelerator is not None and not accelerator.is_main_process):
+    if dirname is None:
         yield
         return
-    folder = os.fspath(dirname)
+    fd, error = None, None
+    if _is_main_process(accelerator):
+        try:
+            fd = _acquire(os.fspath(dirname))
+        except OSError as caught:
+            error = caught
+    if accelerator is not None:  # every process stops, or none
+        from accelerate.utils import broadcast_object_list
+
+        (error,) = broadcast_object_list([error])
+    if error is not None:
+        raise error
+    try:
+        yield
+    finally:
+        if fd is not None:
+            _unlock(fd)
+            os.close(fd)
+
+
+def _acquire(folder: str) -> int:
+    """The locked descriptor of ``folder``'s lock file (created, with the folder, if needed)."""
     path = os.path.join(folder, LOCK)
     try:
-        os.makedirs(folder, exist_ok=True)
+        if not os.path.isdir(folder):
+            os.makedirs(folder)
+            fsync_folder(os.path.dirname(os.path.abspath(folder)))
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
         raise write_error(
-            error,
-            path,
-            what="the checkpoint folder's lock",
-            outcome="any checkpoint there is intact",
+            error, path, what="the checkpoint folder's lock", outcome="nothing was written"
         ) from error
     try:
-        if not _try_lock(fd):
-            try:
-                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
-            except OSError:  # Windows: the locked byte cannot be read either
-                holder = "unknown"
-            raise CheckpointInUse(
-                16,  # EBUSY
-                f"the checkpoint folder {folder!r} is in use by another running fit "
-                f"(process {holder}); wait for it to end, or pass another checkpoint "
-                "directory (one per model)",
-                path,
-            )
+        locked = _try_lock(fd)
+    except OSError as error:  # a file system without locks (some network mounts)
+        os.close(fd)
+        raise write_error(
+            error, path, what="a lock on the checkpoint folder", outcome="nothing was written"
+        ) from error
+    if not locked:
+        try:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+        except OSError:  # Windows: the locked byte cannot be read either
+            holder = "unknown"
+        os.close(fd)
+        raise CheckpointInUse(
+            errno.EBUSY,
+            f"the checkpoint folder {folder!r} is in use by another running fit "
+            f"(process {holder}); wait for it to end, or pass another checkpoint "
+            "directory (one per model)",
+            path,
+        )
+    with contextlib.suppress(OSError):  # who holds it, for the refusal above; best effort
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, str(os.getpid()).encode())
-        try:
-            yield
-        finally:
-            _unlock(fd)
-    finally:
-        os.close(fd)
+    return fd
 
 
 def _try_lock(fd) -> bool:

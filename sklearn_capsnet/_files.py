@@ -1,15 +1,17 @@
 """Writing files so that a crash or a full disk loses nothing already saved.
 
-A file is written under a temporary name in its own folder, flushed to the disk,
-then renamed over its final name (atomic on POSIX and Windows), and the folder is
-flushed so the rename itself survives a power cut. A write that fails (disk full,
-no permission, read-only file system, missing folder) raises :class:`WriteError`,
-an ``OSError`` that names the path and the cause; whatever was at the final name
-before is untouched, and the temporary file is removed.
+A file is written under a temporary name in its own folder (``.<name>.<random>``),
+flushed to the disk, then renamed over its final name (atomic on POSIX and Windows),
+and the folder is flushed so the rename itself survives a power cut. A process killed
+before the rename leaves that temporary file, and the earlier file, behind. A write
+that fails (disk full, no permission, read-only file system, missing folder) raises
+:class:`WriteError`, an ``OSError`` that names the path and the cause; whatever was at
+the final name before is untouched, and the temporary file is removed.
 """
 
 import errno as errno_codes
 import os
+import tempfile
 
 __all__ = ["WriteError", "fsync_folder", "write_atomically", "write_durably"]
 
@@ -30,19 +32,22 @@ def fsync_folder(folder) -> None:
         os.close(fd)
 
 
-def write_durably(path, data: bytes) -> None:
-    """Write ``data`` to a new file ``path`` and flush it to the disk.
+def write_durably(path, data: bytes, *, new: bool = True) -> None:
+    """Write ``data`` to the file ``path`` and flush it to the disk.
 
-    Raises the plain ``OSError`` of the failing call (the caller says what it was
-    writing); a partly written file is removed.
+    ``new``: the file must not exist yet (and is removed again if the write fails);
+    otherwise it is overwritten. Raises the plain ``OSError`` of the failing call (the
+    caller says what it was writing).
     """
+    handle = open(path, "xb" if new else "wb")
     try:
-        with open(path, "xb") as handle:
+        with handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
     except OSError:
-        _remove_quietly(path)
+        if new:
+            _remove_quietly(path)
         raise
 
 
@@ -65,15 +70,23 @@ def write_atomically(path, data: bytes, *, what: str, outcome: str) -> None:
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    temporary = None
     try:
-        _remove_quietly(temporary)  # left by a killed process of the same pid
-        write_durably(temporary, data)
+        handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=folder)
+        os.close(handle)
+        write_durably(temporary, data, new=False)
         os.replace(temporary, path)
+    except OSError as error:
+        if temporary is not None:
+            _remove_quietly(temporary)
+        raise write_error(error, path, what=what, outcome=outcome) from error
+    try:
         fsync_folder(folder)
     except OSError as error:
-        _remove_quietly(temporary)
-        raise write_error(error, path, what=what, outcome=outcome) from error
+        raise write_error(
+            error, path, what=what, outcome="the new file is in place but may not survive a "
+            "power cut",
+        ) from error  # fmt: skip
 
 
 def write_error(error: OSError, path, *, what: str, outcome: str) -> WriteError:

@@ -27,7 +27,7 @@ from ._trainer import AcceleratedCapsNetTrainer, CapsNetTrainer
 from ._validation import is_image
 from .nn import CapsNet, CapsuleLoss
 
-__all__ = ["draw_seed", "max_shift", "new_trainer", "train"]
+__all__ = ["draw_seed", "max_shift", "new_trainer", "restored_on_error", "train"]
 
 VALID_SCORE = "valid_acc"  # the history column of the early-stopping score
 
@@ -202,6 +202,23 @@ def _fused_adam(params: dict, device: str) -> dict:
     if "optimizer__foreach" in keywords or torch.device(device).type not in ("cpu", "cuda"):
         return {}
     return {"optimizer__fused": True}
+
+
+@contextlib.contextmanager
+def restored_on_error(net):
+    """Put the net's weights, optimizer state and history back if the block raises: a
+    failed ``partial_fit`` (a checkpoint that cannot be written, a NaN loss) leaves the
+    model as it was, as a failed ``fit`` does."""
+    module = copy.deepcopy(net.module_.state_dict())
+    optimizer = copy.deepcopy(net.optimizer_.state_dict())
+    history = copy.deepcopy(net.history)
+    try:
+        yield
+    except BaseException:
+        net.module_.load_state_dict(module)
+        net.optimizer_.load_state_dict(optimizer)
+        net.history = history
+        raise
 
 
 def train(net, X, y, weight=None, *, epochs: int, seed: int, device: str) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from checkpoint_job import X, Y, params
 from skorch.callbacks import Callback
 
@@ -35,11 +36,15 @@ def uninterrupted():
 
 
 def start_job(folder, *hook) -> subprocess.Popen:
+    # the job computes with this process's threads, so that its epochs and the ones
+    # resumed here are the same float operations (other tests may leave OMP_NUM_THREADS)
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     return subprocess.Popen(
         [sys.executable, str(JOB), str(folder), str(EPOCHS), *map(str, hook)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
 
 
@@ -66,6 +71,7 @@ WRITE_STEPS = [
     ("history.json", 1),
     ("manifest.json", 1),
     ("renamed", 1),
+    ("inside:LATEST", 1),
     ("LATEST", 2),
 ]
 
@@ -102,15 +108,20 @@ def test_writing_the_current_epoch_again_never_removes_the_checkpoint(tmp_path, 
     assert (tmp_path / "LATEST").read_text() == name == f"epoch-000001.{os.getpid()}"
 
 
-@pytest.mark.parametrize("after", [0.2, 0.6, 1.0])
+@pytest.mark.parametrize("epoch, after", [(1, 0.0), (1, 0.1), (2, 0.05), (3, 0.05)])
 def test_a_kill_at_any_moment_of_training_resumes_to_the_same_model(
-    tmp_path, uninterrupted, after
+    tmp_path, uninterrupted, epoch, after
 ):
     job = start_job(tmp_path)
-    assert job.stdout.readline().strip() == "fitting"
+    while job.stdout.readline().strip() != f"epoch {epoch}":  # that epoch trained
+        assert job.poll() is None, job.stderr.read()[-2000:]
     time.sleep(after)
     job.send_signal(signal.SIGKILL)
     job.communicate(timeout=60)
+    assert job.returncode == -signal.SIGKILL  # killed before the end
+    latest = tmp_path / "LATEST"  # none yet, empty, or a complete epoch's set
+    sets = ["", *(f"epoch-{k:06d}" for k in range(1, EPOCHS + 1))]
+    assert not latest.exists() or latest.read_text() in sets
     np.testing.assert_array_equal(resume(tmp_path).predict_proba(X), uninterrupted)
 
 
@@ -163,8 +174,8 @@ def test_a_checkpoint_that_cannot_be_written_says_why(tmp_path, monkeypatch, cod
 def test_a_second_process_fitting_into_a_folder_in_use_is_refused(tmp_path, uninterrupted):
     job = start_job(tmp_path, "wait", 1)
     try:
-        assert job.stdout.readline().strip() == "fitting"
-        assert job.stdout.readline().strip() == "waiting"  # epoch 1 written, folder held
+        lines = [job.stdout.readline().strip() for _ in range(3)]
+        assert lines == ["fitting", "epoch 1", "waiting"]  # epoch 1 written, folder held
         second = CapsNetClassifier(**params(EPOCHS), checkpoint=tmp_path)
         with pytest.raises(checkpoint.CheckpointInUse, match=f"process {job.pid}\\)"):
             second.fit(X, Y)
@@ -175,12 +186,84 @@ def test_a_second_process_fitting_into_a_folder_in_use_is_refused(tmp_path, unin
     np.testing.assert_array_equal(second.fit(X, Y).predict_proba(X), uninterrupted)
 
 
+def test_a_failed_partial_fit_leaves_the_model_as_it_was(tmp_path, monkeypatch):
+    reference = CapsNetClassifier(**params(EPOCHS))
+    for _ in range(2):
+        reference.partial_fit(X, Y)
+    clf = CapsNetClassifier(**params(EPOCHS), checkpoint=tmp_path).partial_fit(X, Y)
+    before = clf.predict_proba(X)
+    monkeypatch.setattr(checkpoint, "write_durably", FullDisk("params.pt", 2))
+    with pytest.raises(OSError, match="could not write the checkpoint of epoch 2"):
+        clf.partial_fit(X, Y)
+    assert clf.n_iter_ == len(clf.history_) == 1
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+    monkeypatch.undo()
+    clf.partial_fit(X, Y)
+    assert clf.n_iter_ == 2
+    np.testing.assert_array_equal(clf.predict_proba(X), reference.predict_proba(X))
+
+
+def test_a_folder_whose_latest_was_deleted_is_refused_not_emptied(two_epochs):
+    (two_epochs / "LATEST").unlink()
+    with pytest.raises(ValueError, match="holds epoch-000002 but no LATEST file.*write that name"):
+        CapsNetClassifier(**params(3), checkpoint=two_epochs).fit(X, Y)
+    assert (two_epochs / "epoch-000002" / "params.pt").exists()
+    (two_epochs / "LATEST").write_text("epoch-000002")  # as the message says
+    assert CapsNetClassifier(**params(3), checkpoint=two_epochs).fit(X, Y).n_iter_ == 3
+
+
+def test_a_first_set_never_made_current_is_removed_by_the_next_fit(tmp_path):
+    assert run_job(tmp_path, "renamed", 1) == -signal.SIGKILL
+    assert (tmp_path / "LATEST").read_text() == ""  # no set yet, though epoch-000001 is there
+    assert CapsNetClassifier(**params(1), checkpoint=tmp_path).fit(X, Y).n_iter_ == 1
+    assert entries(tmp_path) == [".lock", "LATEST", "epoch-000001"]
+
+
 def test_a_lock_is_released_when_fit_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoint, "write_durably", FullDisk("params.pt", 1))
     with pytest.raises(OSError):
         CapsNetClassifier(**params(1), checkpoint=tmp_path).fit(X, Y)
     monkeypatch.undo()
     assert CapsNetClassifier(**params(1), checkpoint=tmp_path).fit(X, Y).n_iter_ == 1
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads file names of fds")
+def test_every_file_and_folder_is_flushed_before_the_step_that_relies_on_it(tmp_path, monkeypatch):
+    events = []
+    fsync, rename, replace = os.fsync, os.rename, os.replace
+
+    def logged_fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    def logged_folder(folder):
+        events.append(("fsync", os.path.abspath(folder)))
+
+    monkeypatch.setattr(os, "fsync", logged_fsync)
+    monkeypatch.setattr(checkpoint, "fsync_folder", logged_folder)
+    monkeypatch.setattr(files, "fsync_folder", logged_folder)
+    monkeypatch.setattr(os, "rename", lambda a, b: (events.append(("rename", b)), rename(a, b)))
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("move", a)), replace(a, b)))
+    CapsNetClassifier(**params(1), checkpoint=tmp_path).fit(X, Y)
+
+    def first(kind, path):
+        return next(i for i, (k, p) in enumerate(events) if k == kind and p.startswith(path))
+
+    folder, latest = str(tmp_path), str(tmp_path / ".LATEST.")
+    set_renamed = first("rename", f"{folder}/epoch-000001")
+    temporary = next(p for k, p in events if k == "fsync" and "/.tmp-" in p)
+    temporary = temporary[: temporary.index("/.tmp-") + 1] + temporary.split("/")[-2]
+    for name in ("params.pt", "optimizer.pt", "history.json", "manifest.json"):
+        assert first("fsync", f"{temporary}/{name}") < set_renamed, name
+    assert max(i for i, (k, p) in enumerate(events) if p == temporary) < set_renamed
+    folder_flushed = next(
+        i for i, (k, p) in enumerate(events) if (k, p) == ("fsync", folder) and i > set_renamed
+    )
+    moves = [i for i, (k, p) in enumerate(events) if k == "move" and p.startswith(latest)]
+    assert len(moves) == 2 and folder_flushed < moves[1]  # the set is there before LATEST
+    for move in moves:  # each LATEST flushed before it replaces the last, the folder after
+        assert events[move - 1][0] == "fsync" and events[move - 1][1].startswith(latest)
+        assert events[move + 1] == ("fsync", folder)
 
 
 @pytest.fixture
@@ -223,6 +306,12 @@ def test_a_damaged_checkpoint_file_is_named_and_nothing_is_loaded(
     assert not hasattr(clf, "net_") and (two_epochs / "epoch-000002").exists()
 
 
+def test_a_latest_naming_a_missing_set_is_named(two_epochs):
+    (two_epochs / "LATEST").write_text("epoch-000007")
+    with pytest.raises(ValueError, match="LATEST' is damaged: it names 'epoch-000007'"):
+        CapsNetClassifier(**params(3), checkpoint=two_epochs).fit(X, Y)
+
+
 def old_layout(folder: Path, epochs: int) -> None:
     """A folder as sklearn-capsnet wrote it before sets: three files at the top."""
     clf = CapsNetClassifier(**params(epochs)).fit(X, Y)
@@ -248,6 +337,9 @@ def test_a_damaged_file_of_the_former_layout_is_named(tmp_path):
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(ValueError, match=f"{str(path)!r} is damaged: it cannot be read"):
         resume(tmp_path)
+    (tmp_path / "history.json").unlink()
+    with pytest.raises(ValueError, match="history.json' is damaged: it is missing"):
+        resume(tmp_path)
 
 
 # -- model files -------------------------------------------------------------------------------
@@ -262,8 +354,8 @@ def test_a_failed_save_keeps_the_earlier_file_and_names_the_path(tmp_path, model
     path = tmp_path / "model.safetensors"
     models[0].save(path)
 
-    def half_then_full(target, data):
-        with open(target, "xb") as handle:
+    def half_then_full(target, data, new=True):
+        with open(target, "wb") as handle:
             handle.write(data[: len(data) // 2])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), target)
 

@@ -1,6 +1,7 @@
 """Scaling out: data-parallel training through accelerate, search on a Dask cluster."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,15 +66,20 @@ def test_grid_search_runs_on_a_dask_cluster_with_the_same_result():
     def search():
         return GridSearchCV(CapsNetClassifier(**small, random_state=0), grid, cv=2, n_jobs=-1)
 
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-        distributed.get_task_stream(client) as tasks,
-        joblib.parallel_config(backend="dask"),
-    ):
-        remote = search().fit(X, y)
+    environment = dict(os.environ)  # dask sets OMP_NUM_THREADS=1 here for its workers
+    try:
+        with (
+            distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+            distributed.get_task_stream(client) as tasks,
+            joblib.parallel_config(backend="dask"),
+        ):
+            remote = search().fit(X, y)
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
     workers = {task["worker"] for task in tasks.data}
     assert len(workers) == 2  # the fits ran on both workers of the cluster
     local = search().set_params(n_jobs=1).fit(X, y)
