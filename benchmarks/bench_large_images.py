@@ -19,9 +19,9 @@ runs once there):
   against uniform noise, the held-out images with shuffled pixels, and classes 8-9
   (never trained on): ROC AUC of the error, and of ``1 - max predict_proba``.
 
-How the default ``"conv"`` front end was chosen: ``--conv-norm`` puts a GroupNorm (4
-groups) or a BatchNorm after each of its convolutions, and ``--front-channels`` sets its
-width (16 in the package).
+How the default ``"conv"`` front end was chosen: ``--conv-norm`` replaces the BatchNorm
+after each of its convolutions by a GroupNorm (4 groups) or by nothing, and
+``--front-channels`` sets its width (16 in the package).
 
     python benchmarks/bench_large_images.py --tasks fashion --front-ends conv resize
 """
@@ -47,27 +47,31 @@ from sklearn_capsnet.nn import halvings
 TASKS = ("fashion", "photos", "gratings", "unusual")
 
 
-NORMS = {"groupnorm": lambda channels: nn.GroupNorm(4, channels), "batchnorm": nn.BatchNorm2d}
+NORMS = {
+    "batchnorm": nn.BatchNorm2d,  # the package's
+    "groupnorm": lambda channels: nn.GroupNorm(4, channels),
+    "none": lambda channels: nn.Identity(),
+}
 
 
 def use_conv_variant(norm: str, channels: int) -> None:
     """Make the "conv" front end this variant: ``channels`` wide, ``norm`` after each conv."""
     front_ends.FRONT_CHANNELS = channels
-    if norm == "none":
+    if norm == "batchnorm":
         return
     make_norm = NORMS[norm]
 
-    class Normalised(front_ends.StridedConvolutions):
+    class Variant(front_ends.StridedConvolutions):
         def __init__(self, input_shape):
             super().__init__(input_shape)
-            layers = []
-            for layer in self.stages:
-                layers.append(layer)
-                if isinstance(layer, nn.Conv2d):
-                    layers.append(make_norm(layer.out_channels))
-            self.stages = nn.Sequential(*layers)
+            self.stages = nn.Sequential(
+                *(
+                    make_norm(layer.num_features) if isinstance(layer, nn.BatchNorm2d) else layer
+                    for layer in self.stages
+                )
+            )
 
-    front_ends.FRONT_ENDS["conv"] = Normalised
+    front_ends.FRONT_ENDS["conv"] = Variant
 
 
 def upsample(images: np.ndarray, side: int) -> np.ndarray:
@@ -244,7 +248,7 @@ def main() -> None:
     parser.add_argument("--unusual-sizes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-home", default=None, help="Fashion-MNIST's folder")
-    parser.add_argument("--conv-norm", choices=["none", *NORMS], default="none")
+    parser.add_argument("--conv-norm", choices=list(NORMS), default="batchnorm")
     parser.add_argument("--front-channels", type=int, default=front_ends.FRONT_CHANNELS)
     parser.add_argument(
         "--params", type=json.loads, default={}, help="JSON of other CapsNetClassifier params"

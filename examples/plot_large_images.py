@@ -9,10 +9,11 @@ pixels until it is not (``front_end``): a 96×96 image reaches the capsules as a
 and the layers after it are those of a 24×24 image. So the parameters and the cost of a
 pass hardly grow with the image (``verbose=1`` prints what was built).
 
-The default front end, ``"conv"``, learns the halving (3×3 convolutions of stride 2), so
-it can keep detail finer than the working size. Here the three classes differ *only* in
-such detail: a grating of period 2 pixels, of rows, of columns, or both
-(:func:`~sklearn_capsnet.datasets.make_gratings`), over a smooth random background.
+The default front end, ``"conv"``, learns the halving (3×3 convolutions of stride 2, each
+with a BatchNorm and a ReLU), so it can keep detail finer than the working size. Here the
+three classes differ *only* in such detail: a grating of period 2 pixels, of rows, of
+columns, or both (:func:`~sklearn_capsnet.datasets.make_gratings`), over a smooth random
+background.
 """
 
 # %%

@@ -318,7 +318,8 @@ PARAMS: tuple[Param, ...] = (
         the layers after that are those of an image of this working size, so parameters
         and cost hardly grow with the image; the decoder draws at the working size, and
         :meth:`reconstruct` brings its drawings back to ``X``'s size. ``"conv"``: learned
-        3×3 convolutions of stride 2, which also see detail finer than the working size;
+        3×3 convolutions of stride 2 (each with a BatchNorm and a ReLU), which also see
+        detail finer than the working size;
         ``"space_to_depth"``: each block of pixels becomes one position, mixed by a
         learned linear map; ``"resize"``: each block averaged. ``"scaled_kernels"``: no
         front end, the kernels and the decoder grow with the whole image (cost as the

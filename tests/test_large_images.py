@@ -17,7 +17,7 @@ from shapes import make_shapes
 from sklearn.model_selection import GridSearchCV
 from torch import nn
 
-from sklearn_capsnet import CapsNetClassifier
+from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
 from sklearn_capsnet._testing import tiny
 from sklearn_capsnet.nn import (
     FRONT_ENDS,
@@ -208,16 +208,25 @@ def test_the_upsampling_decoder_does_not_grow_with_the_pixels():
     assert out.shape == (2, 3 * 32 * 32) and ((out > 0) & (out < 1)).all()
 
 
+def test_the_conv_front_end_hands_on_a_map_of_the_same_scale_whatever_the_units():
+    front = make_front_end("conv", (3, 64, 48)).double().train()
+    x = torch.rand(4, 3, 64, 48, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    in_unit_range = front(x)
+    in_byte_units = front(255.0 * x)  # the same images in 0-255 units
+    torch.testing.assert_close(in_byte_units, in_unit_range, rtol=1e-3, atol=1e-3)
+
+
 def _positive(net: CapsNet) -> CapsNet:
-    """Every convolution weight and bias made positive: on positive inputs each ReLU then
-    passes, and a change of one pixel reaches everything its windows reach."""
+    """Every convolution weight and bias made positive, in evaluation (where a BatchNorm
+    scales each channel by a positive number): on positive inputs each ReLU then passes,
+    and a change of one pixel reaches everything its windows reach."""
     with torch.no_grad():
         for module in net.modules():
             if isinstance(module, nn.Conv2d):
                 module.weight.abs_()
                 if module.bias is not None:
                     module.bias.abs_()
-    return net
+    return net.eval()
 
 
 @pytest.mark.parametrize("shape", [(1, 70, 40), (2, 33, 65), (1, 100, 9)])
@@ -302,6 +311,26 @@ def test_the_estimator_trains_the_front_end_network(fitted):
     assert fitted.input_shape_ == (3, 40, 36)
     assert net.front.output_shape[1:] == (20, 18) and net.decoded_shape == (3, 20, 18)
     assert any(name.startswith("front.") for name in net.state_dict())
+
+
+def test_every_answer_for_an_image_depends_on_that_image_alone(photos, fitted):
+    # the front end's BatchNorm uses its running statistics after fit, and answering
+    # leaves them as fit left them
+    X, y = photos
+    transformer = CapsuleTransformer(**tiny(max_epochs=1), random_state=0).fit(X, y)
+    state = {k: v.clone() for k, v in fitted.net_.module_.state_dict().items()}
+    answers = {
+        "predict_proba": fitted.predict_proba,
+        "transform": transformer.transform,
+        "reconstruct": fitted.reconstruct,
+        "reconstruction_error": fitted.reconstruction_error,
+    }
+    for name, answer in answers.items():
+        together = answer(X[:6])
+        alone = np.concatenate([answer(X[k : k + 1]) for k in range(6)])
+        np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-5, err_msg=name)
+    after = fitted.net_.module_.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in state.items())
 
 
 def test_reconstructions_come_back_at_the_size_layout_and_units_of_x(photos, fitted):
