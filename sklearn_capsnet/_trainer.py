@@ -111,10 +111,16 @@ class CapsNetTrainer(NeuralNet):
             return super().infer(x, **fit_params).float()
 
     def train_step_single(self, batch, **fit_params):
+        retry = self.precision is not None and self._device_type() == "cpu"
+        if retry:  # running statistics (a front end's BatchNorm), as before the step
+            buffers = {name: b.clone() for name, b in self.module_.named_buffers()}
         step = super().train_step_single(batch, **fit_params)
-        if self.precision is not None and self._device_type() == "cpu":
+        if retry:
             if not self._gradients_are_finite():
                 self._zero_grad_optimizer()
+                with torch.no_grad():
+                    for name, b in self.module_.named_buffers():
+                        b.copy_(buffers[name])
                 precision, self.precision = self.precision, None
                 try:
                     step = super().train_step_single(batch, **fit_params)

@@ -245,6 +245,10 @@ def train(net, X, y, weight=None, *, epochs: int, seed: int, device: str) -> Non
     # EpochSeed reseeds inside the block
     with seeded(seed, device), flushed_denormals(), _ctrl_c_ends_the_batch(net):
         net.partial_fit(ArrayDataset(X, y, weight), y, epochs=epochs)  # y: stratified splits
+    # a fitted network answers as in evaluation, also called directly as ``net_.module_``
+    # (a front end's BatchNorm: with its running statistics, which answers leave alone)
+    net._set_training(False)
+    _same_buffers_everywhere(net)
     history = net.history
     unfinished = len(history) > 0 and "train_loss" not in history[-1]
     if unfinished:  # skorch swallowed a KeyboardInterrupt inside an epoch
@@ -258,6 +262,20 @@ def train(net, X, y, weight=None, *, epochs: int, seed: int, device: str) -> Non
             UserWarning,
             stacklevel=5,
         )
+
+
+def _same_buffers_everywhere(net) -> None:
+    """Data-parallel: every process takes the main process's running statistics.
+
+    Gradients are averaged, so the weights agree; a BatchNorm's running statistics
+    are each process's own since the last forward pass (DDP copies the main
+    process's before each), so without this the copies would answer differently.
+    """
+    accelerator = getattr(net, "accelerator", None)
+    if accelerator is None or accelerator.num_processes == 1:
+        return
+    for buffer in net.module_.buffers():
+        torch.distributed.broadcast(buffer, src=0)
 
 
 @contextlib.contextmanager

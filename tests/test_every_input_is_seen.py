@@ -16,10 +16,13 @@ OTHERS = [(1, 2), (2, 1), (1, 7), (3, 8), (5, 64), (20, 40), (28, 27), (64, 1), 
 
 
 def _network(channels: int, height: int, width: int) -> CapsNet:
+    # in evaluation: in training a front end's BatchNorm ties every pixel to every position
     torch.manual_seed(0)
-    return CapsNet(
-        (channels, height, width), 3, conv_channels=32, primary_types=2, decoder_hidden=()
-    ).double()
+    return (
+        CapsNet((channels, height, width), 3, conv_channels=32, primary_types=2, decoder_hidden=())
+        .double()
+        .eval()
+    )
 
 
 def _changed_positions(channels: int, height: int, width: int) -> torch.Tensor:

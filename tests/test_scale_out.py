@@ -38,6 +38,8 @@ def test_two_cpu_processes_train_one_shared_model_and_only_the_main_one_writes(t
     assert {r["backend"] for r in ranks} == {"gloo"}
     # one shared model: gradients were averaged, so the weights are the same everywhere
     assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
+    # and the running statistics of a front end's BatchNorm too
+    assert ranks[0]["front_end_model_sha256"] == ranks[1]["front_end_model_sha256"]
     # each process saw half of every epoch: 1,347 rows in batches of 32 -> 43 -> 21 each
     assert [r["train_batches_per_epoch"] for r in ranks] == [21, 21]
     # only the main process wrote files

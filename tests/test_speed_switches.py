@@ -137,6 +137,20 @@ def test_a_bf16_cpu_step_with_nan_gradients_is_computed_again_in_float32(digits)
     assert np.isfinite(clf.history_[:, "batches", :, "train_loss"]).all()
 
 
+def test_a_step_computed_again_moves_the_running_statistics_once():
+    # 40x40 images pass the "conv" front end, whose BatchNorm counts the batches it saw
+    X = np.random.default_rng(0).random((32, 40 * 40), dtype=np.float32)
+    y = np.arange(32) % 2
+    params = dict(SMALL, max_epochs=1, mixed_precision="bf16", random_state=0)
+    params["input_shape"] = (1, 40, 40)
+    clf = CapsNetClassifier(**params, callbacks=[("nan_once", NaNGradientOnce())])
+    clf.fit(X, y)  # 2 batches of 16, the first computed twice
+    precisions = dict(clf.net_.callbacks_)["nan_once"].precisions
+    assert precisions == [torch.bfloat16, None, torch.bfloat16]
+    (counted,) = [b for n, b in clf.net_.module_.named_buffers() if "num_batches" in n]
+    assert counted.item() == 2
+
+
 def test_channels_last_memory_format_gives_the_same_model(digits):
     X_train, X_test, y_train, _ = digits
     params = dict(SMALL, max_epochs=1, mixed_precision="no", random_state=0)

@@ -111,13 +111,13 @@ class StridedConvolutions(_FrontEnd):
     takes a 1-wide kernel and stride 1 in the stages beyond its own. Every stage has
     16 channels. The 3-wide windows overlap, so every pixel reaches the working map,
     and detail finer than the working size (a grating of period 2) can be told apart
-    before the image is shrunk. The BatchNorm keeps the map handed to the first
-    convolution at unit scale whatever the image's units: without it the network
-    learnt Fashion-MNIST upsampled to 56×56 three points worse (docs/benchmarks.md,
-    "Large images"). In training each example's map is normalised with its batch's
-    statistics; in evaluation (``predict``, ``transform``, the displays) with the
-    running ones, so a prediction depends on its own example alone, and each
-    position only on the pixels under its windows (:meth:`input_span`).
+    before the image is shrunk. The BatchNorm normalises each channel: in training
+    with its batch's statistics (whatever the images' contrast), in evaluation
+    (``predict``, ``transform``, the displays) with the running ones gathered then,
+    so a prediction depends on its own example alone and each position only on the
+    pixels under its windows (:meth:`input_span`). Without it the network learnt
+    Fashion-MNIST upsampled to 56×56 about three points worse (docs/benchmarks.md,
+    "Large images").
 
     Examples
     --------
