@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from . import _prediction, _training
-from ._checkpoint import folder_lock, resume
+from ._checkpoint import fit_record, folder_lock, resume
 from ._device import autocast_dtype, resolve_device
 from ._layout import read_layout, to_user_layout
 from ._loader import InputReading
@@ -240,6 +240,8 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
             self._start_net()
             with folder_lock(self.checkpoint, self.accelerator):  # one writer per folder
                 if self.checkpoint is not None:
+                    params = self.get_params(deep=False)
+                    self.net_.checkpoint_fit = fit_record(params, X, y, weight)
                     resume(self.net_, self.checkpoint)
                 self._train(X, y, weight, epochs=self.max_epochs - len(self.net_.history))
         return self
@@ -278,6 +280,7 @@ class CapsNetBase(TargetsMixin, BaseEstimator):
                     self._set_classes(np.asarray(classes))
                     y = self._encode_targets(y, reset=False)
                 self._start_net(incremental=True)
+                self.net_.checkpoint_fit = fit_record(self.get_params(deep=False))
             else:
                 X, y, weight = self._validate_more_data(X, y, sample_weight)
                 _training.without_early_stopping(self.net_)

@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 
+import numpy as np
 from skorch.callbacks import Callback
 
 from ._files import fsync_folder, write_atomically, write_durably, write_error
@@ -117,7 +118,7 @@ def write_set(net, dirname) -> None:
         shutil.rmtree(temporary, ignore_errors=True)
         os.mkdir(temporary)
         _reached("folder", epoch)
-        manifest = {"epoch": epoch, "files": {}}
+        manifest = {"epoch": epoch, "files": {}, "fit": getattr(net, "checkpoint_fit", None)}
         for file_name, data in files.items():
             path = os.path.join(temporary, file_name)
             write_durably(path, data)
@@ -149,6 +150,64 @@ def write_set(net, dirname) -> None:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# Settings a resumed fit may change: how long, where, how loudly, how fast; not what is learnt.
+RESUMABLE_CHANGES = frozenset({
+    "max_epochs", "checkpoint", "verbose", "progress_bar", "device", "accelerator",
+    "compile", "memory_format", "mixed_precision", "predict_batch_size", "threshold",
+    "callbacks",
+})  # fmt: skip
+DATA_ROWS_READ = 64  # rows of X read into the data digest, evenly spaced
+
+
+def fit_record(params: dict, X=None, y=None, weight=None) -> dict:
+    """What identifies one fit in its checkpoint: its settings and its training data.
+
+    ``settings``: each hyper-parameter that shapes what is learnt, as JSON. ``data``:
+    a SHA-256 of X's shape and dtype, of :data:`DATA_ROWS_READ` evenly spaced rows of
+    X, and of every label and weight (so another fold of a cross-validation differs);
+    None for ``partial_fit``, whose data change from call to call.
+    """
+    settings = {
+        name: _plain(value)
+        for name, value in sorted(params.items())
+        if name not in RESUMABLE_CHANGES
+    }
+    if X is None:
+        return {"settings": settings, "data": None}
+    digest = hashlib.sha256(repr((tuple(X.shape), str(X.dtype))).encode())
+    rows = np.unique(np.linspace(0, len(X) - 1, min(len(X), DATA_ROWS_READ)).astype(int))
+    for part in (X[rows], y, weight):
+        if part is not None:
+            digest.update(np.ascontiguousarray(np.asarray(part)).tobytes())
+    return {"settings": settings, "data": digest.hexdigest()}
+
+
+def _plain(value):
+    """``value`` as JSON that is the same in every process (a class by its name)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return type(value).__name__  # an object: its kind only
+
+
+def _differences(written: dict, now: dict) -> list[str]:
+    """What differs between the fit that wrote a set and this one, in words."""
+    said = []
+    before, after = written.get("settings", {}), now["settings"]
+    for name in sorted(set(before) | set(after)):
+        if before.get(name) != after.get(name):
+            said.append(f"{name} was {before.get(name)!r}, is {after.get(name)!r} now")
+    if written.get("data") is not None and now["data"] is not None:
+        if written["data"] != now["data"]:
+            said.append("the training data differ (other rows, labels or weights)")
+    return said
 
 
 def _epoch_of(set_name: str) -> str:
@@ -218,6 +277,15 @@ def resume(net, dirname) -> None:
         _remove_stale(folder, name)
     if contents is None:
         return
+    written, now = contents.get("fit"), getattr(net, "checkpoint_fit", None)
+    differences = _differences(written, now) if isinstance(written, dict) and now else []
+    if differences:
+        raise ValueError(
+            f"the checkpoint in {folder!r} was written by another fit: "
+            f"{'; '.join(differences)}. A checkpoint resumes only the fit that wrote it: "
+            "delete it or pass another checkpoint directory (one per model, and one per "
+            "fold in a cross-validation). Nothing was loaded."
+        )
     try:
         net.load_params(
             f_params=io.BytesIO(contents["params.pt"]),
@@ -227,9 +295,17 @@ def resume(net, dirname) -> None:
     except (RuntimeError, ValueError, KeyError) as error:
         raise ValueError(
             f"the checkpoint in {folder!r} does not fit this model and data "
-            f"({str(error).splitlines()[0]}); delete it or pass another checkpoint "
-            "directory."
+            f"({_first_lines(error)}); delete it or pass another checkpoint directory."
         ) from error
+    if net.verbose:
+        epoch = len(net.history)
+        print(f"Resumed from the checkpoint of epoch {epoch} in {folder!r}.", flush=True)
+
+
+def _first_lines(error: Exception, limit: int = 300) -> str:
+    """The start of ``error``'s message on one line (torch's says what differs on line 2)."""
+    text = " ".join(line.strip() for line in str(error).splitlines()[:3] if line.strip())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _damaged(path, what: str, folder) -> ValueError:
@@ -279,6 +355,7 @@ def _read_set(folder, name) -> dict:
         if _sha256(data) != expected.get("sha256"):
             raise _damaged(path, "its contents differ from those written (altered)", folder)
         contents[file_name] = data
+    contents["fit"] = manifest.get("fit")  # sets written before fit records: None
     return contents
 
 

@@ -24,6 +24,7 @@ batch is rearranged on its way to the device (:func:`to_channels_first`).
 import math
 import sys
 import warnings
+from collections import Counter
 
 import numpy as np
 
@@ -125,11 +126,18 @@ def as_array(X):
     images = [_image_to_numpy(x) for x in X]
     shapes = {image.shape for image in images}
     if len(shapes) > 1:
-        k = next(k for k, image in enumerate(images) if image.shape != images[0].shape)
+        first_of = {}
+        for k, image in enumerate(images):
+            first_of.setdefault(image.shape, k)
+        counts = Counter(image.shape for image in images)
+        said = ", ".join(
+            f"{counts[shape]} of shape {shape} (the first X[{k}])"
+            for shape, k in sorted(first_of.items(), key=lambda item: -counts[item[0]])
+        )
         raise ValueError(
-            f"X is a list of images of different shapes: X[0] is {images[0].shape} but "
-            f"X[{k}] is {images[k].shape}. Resize them to one size (and one channel count, "
-            "e.g. PIL's image.convert('RGB')) before fitting."
+            f"X is a list of images of {len(shapes)} different shapes: {said}. Resize them "
+            "to one size (and one channel count, e.g. PIL's image.convert('RGB')) before "
+            "passing them."
         )
     return np.stack(images)
 

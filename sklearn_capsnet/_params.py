@@ -503,12 +503,14 @@ PARAMS: tuple[Param, ...] = (
         kind="str, path or None",
         doc="""
         A directory where each epoch saves weights, optimizer state and history. If it
-        already holds a checkpoint, :meth:`fit` resumes after its last epoch (use one
-        directory per model). Each epoch's files become the checkpoint together or not
-        at all, so a process killed at any moment leaves the last complete epoch; a
-        write that fails (full disk, no permission) raises an ``OSError`` during that
-        ``fit``; a second process fitting into the same directory at the same time is
-        refused. See "Faults" in the bad-input page.
+        already holds a checkpoint of the same fit (the same settings and training
+        data), :meth:`fit` resumes after its last epoch, and refuses one of another fit:
+        use one directory per model, and per fold in a cross-validation
+        (:meth:`partial_fit` writes there but never reads it). Each epoch's files become
+        the checkpoint together or not at all, so a process killed at any moment leaves
+        the last complete epoch; a write that fails (full disk, no permission) raises an
+        ``OSError`` during that ``fit``; a second process fitting into the same
+        directory at the same time is refused. See "Faults" in the bad-input page.
         """,
         saved=False,
     ),

@@ -235,8 +235,9 @@ def train(net, X, y, weight=None, *, epochs: int, seed: int, device: str) -> Non
     if isinstance(bar, EpochProgressBar):
         bar.last_epoch = last_epoch
     if net.verbose:
-        if len(net.history) == 0:  # a new network: say what was built
+        if not getattr(net, "described", False):  # a new or resumed network: what was built
             print(f"Network: {net.capsnet().describe()}.", flush=True)
+            net.described = True
         print(
             f"Training epochs {len(net.history) + 1}-{last_epoch} on {net.data_device()}: "
             f"{len(X)} rows, batches of {net.batch_size}.",

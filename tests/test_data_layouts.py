@@ -296,7 +296,11 @@ def test_predicting_another_channel_count_names_the_channels(first_fit):
     [
         (np.zeros((4, 2, 3, 8, 8)), "5 dimensions"),
         (np.zeros((4, 0, 8)), "empty axis"),
-        ([np.zeros((8, 8)), np.zeros((8, 9))], r"X\[1\] is \(8, 9\)"),
+        (
+            [np.zeros((8, 8))] * 3 + [np.zeros((8, 9)), np.zeros((8, 8))],
+            r"2 different shapes: 4 of shape \(8, 8\) \(the first X\[0\]\), "
+            r"1 of shape \(8, 9\) \(the first X\[3\]\)",
+        ),
         ([np.zeros((8, 8, 3)), np.zeros((8, 8, 4))], r"different shapes.*convert\('RGB'\)"),
     ],
     ids=["5-D", "empty axis", "sizes differ", "channels differ"],

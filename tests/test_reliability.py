@@ -154,10 +154,48 @@ def test_training_resumes_from_the_checkpoint_of_a_killed_run(tmp_path):
     )
 
 
-def test_a_checkpoint_of_another_model_is_refused(tmp_path):
+def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(tmp_path):
+    first = CapsNetClassifier(**SMALL, random_state=0, checkpoint=tmp_path).fit(X, Y)
+    written = (tmp_path / "epoch-000002" / "params.pt").read_bytes()
+    others = {
+        "conv_channels was 8, is 4 now": (dict(conv_channels=4), X, Y),
+        "lr was 0.01, is 0.02 now": (dict(lr=0.02), X, Y),
+        "random_state was 0, is 1 now": (dict(random_state=1), X, Y),
+        "the training data differ": ({}, X[:-3], Y[:-3]),  # another fold, say
+        "the training data differ ": ({}, X, (Y + 1) % 3),  # other labels
+    }
+    for message, (changed, X_other, y_other) in others.items():
+        other = CapsNetClassifier(**{**SMALL, "random_state": 0, **changed}, checkpoint=tmp_path)
+        with pytest.raises(ValueError, match=f"written by another fit: .*{message.strip()}"):
+            other.fit(X_other, y_other)
+        assert not hasattr(other, "net_")
+    assert (tmp_path / "epoch-000002" / "params.pt").read_bytes() == written
+    # what a resumed fit may change: how long, how loudly, how fast
+    resumed = CapsNetClassifier(
+        **{**SMALL, "max_epochs": 3, "verbose": 1, "predict_batch_size": 7},
+        random_state=0, checkpoint=tmp_path,
+    ).fit(X, Y)  # fmt: skip
+    assert resumed.n_iter_ == 3 and first.n_iter_ == 2
+
+
+def test_resuming_says_so_and_what_was_built(tmp_path, capsys):
+    CapsNetClassifier(**SMALL, random_state=0, checkpoint=tmp_path).fit(X, Y)
+    capsys.readouterr()
+    params = {**SMALL, "max_epochs": 3, "verbose": 1}
+    CapsNetClassifier(**params, random_state=0, checkpoint=tmp_path).fit(X, Y)
+    out = capsys.readouterr().out
+    assert f"Resumed from the checkpoint of epoch 2 in {str(tmp_path)!r}." in out
+    assert "Network: " in out and "Training epochs 3-3" in out
+
+
+def test_a_checkpoint_without_a_fit_record_is_checked_by_its_shapes(tmp_path):
+    # sets written before fit records: another model is refused when its weights do not fit
     CapsNetClassifier(**SMALL, checkpoint=tmp_path).fit(X, Y)
+    manifest = tmp_path / "epoch-000002" / "manifest.json"
+    manifest.write_text(json.dumps({k: v for k, v in json.loads(manifest.read_text()).items()
+                                    if k != "fit"}))  # fmt: skip
     other = CapsNetClassifier(**{**SMALL, "conv_channels": 4}, checkpoint=tmp_path)
-    with pytest.raises(ValueError, match="does not fit this model"):
+    with pytest.raises(ValueError, match="does not fit this model and data .*size mismatch"):
         other.fit(X, Y)
 
 
