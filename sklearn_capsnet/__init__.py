@@ -1,7 +1,7 @@
 """sklearn-capsnet: a scikit-learn compatible Capsule Network built on skorch and PyTorch."""
 
 from ._classifier import CapsNetClassifier
-from ._layout import ImageShapeWarning
+from ._inputs import ImageShapeWarning
 from ._transformer import CapsuleTransformer
 
 __version__ = "0.1.0"

@@ -1,11 +1,45 @@
 """skorch callbacks the estimators add to their training runs."""
 
 import copy
+import os
+import re
+import sys
 
 import torch
-from skorch.callbacks import Callback, ProgressBar
+from skorch.callbacks import Callback, PrintLog, ProgressBar
 
-__all__ = ["EpochProgressBar", "EpochSeed", "StopOnPlateau"]
+__all__ = ["EpochProgressBar", "EpochSeed", "EpochTable", "StopOnPlateau"]
+
+_COLOUR_CODE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class EpochTable(PrintLog):
+    """skorch's epoch table, coloured only where colours show: on a terminal.
+
+    skorch marks each best score with terminal colour codes (``\\x1b[36m``), which a
+    file, a CI log or a notebook's saved output shows as raw characters. Here the
+    codes are written only when the table goes to ``print`` on a terminal
+    (``sys.stdout.isatty()``) and ``NO_COLOR`` is not set; otherwise the same table
+    in plain text, its columns aligned as before.
+
+    Examples
+    --------
+    >>> EpochTable.plain("\x1b[36m0.5000\x1b[0m")
+    '0.5000'
+    """
+
+    @staticmethod
+    def plain(text: str) -> str:
+        """``text`` without terminal colour codes."""
+        return _COLOUR_CODE.sub("", text)
+
+    def _colours_show(self) -> bool:
+        isatty = getattr(sys.stdout, "isatty", None)
+        terminal = bool(isatty and isatty())
+        return self.sink is print and terminal and "NO_COLOR" not in os.environ
+
+    def _sink(self, text, verbose):
+        super()._sink(text if self._colours_show() else self.plain(text), verbose)
 
 
 class EpochSeed(Callback):

@@ -4,10 +4,9 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from . import _outputs
 from ._base import CapsNetBase
 from ._params import parameters_doc
-from ._prediction import capsule_probabilities
-from .nn import capsule_lengths, capsule_log_odds
 
 __all__ = ["CapsNetClassifier"]
 
@@ -33,6 +32,11 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
         Features per sample seen in :meth:`fit` (``C*H*W`` for images).
     feature_names_in_ : ndarray of shape (n_features,)
         Column names, when ``X`` was a DataFrame with string column names.
+    input_spec_ : InputSpec
+        What ``fit`` read of ``X``, in one immutable object: the shape the network
+        sees, the order of the values of one sample, the scaling, whether samples are
+        images or table rows. The four attributes below are its fields, by their
+        scikit-learn names.
     input_shape_ : tuple of (int, int, int)
         ``(channels, height, width)`` the network was built for.
     data_format_ : {"channels_first", "channels_last"}
@@ -119,7 +123,7 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
         check_is_fitted(self, "net_")
 
         def to_proba(capsules):
-            return capsule_probabilities(capsules, self.multilabel_)
+            return _outputs.probabilities(capsules, self.multilabel_)
 
         return self._map_capsules(X, to_proba, (len(self.classes_),), np.float64)
 
@@ -138,15 +142,13 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
             marking the capsules longer than ``threshold``.
         """
         check_is_fitted(self, "net_")
+
+        def labels(capsules):
+            return _outputs.labels(capsules, self.multilabel_, self.threshold)
+
         if self.multilabel_:
-            return self._map_capsules(
-                X, self._active_capsules, (len(self.classes_),), dtype=np.int64
-            )
-
-        def longest(capsules):
-            return capsule_lengths(capsules).argmax(dim=1)
-
-        return self.classes_[self._map_capsules(X, longest, dtype=np.int64)]
+            return self._map_capsules(X, labels, (len(self.classes_),), dtype=np.int64)
+        return self.classes_[self._map_capsules(X, labels, dtype=np.int64)]
 
     def decision_function(self, X):
         """Log-odds of the capsule lengths: scores that rank like :meth:`predict_proba`.
@@ -165,14 +167,9 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
             label predicted).
         """
         check_is_fitted(self, "net_")
-        scores = self._map_capsules(
-            X,
-            lambda capsules: capsule_log_odds(capsule_lengths(capsules)),
-            (len(self.classes_),),
-            np.float64,
-        )
+        scores = self._map_capsules(X, _outputs.scores, (len(self.classes_),), np.float64)
         if self.multilabel_:
-            return scores - np.log(self.threshold / (1 - self.threshold))
+            return scores - _outputs.threshold_log_odds(self.threshold)
         if len(self.classes_) == 2:
             return scores[:, 1] - scores[:, 0]
         return scores

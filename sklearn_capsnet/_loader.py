@@ -7,62 +7,37 @@ bytes), scaled to [0, 1] and shifted there.
 """
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.utils.data import Subset
 
 from ._device import fits_on_device
-from ._layout import to_channels_first
+from ._inputs import InputSpec
 from .nn.augment import random_flip, random_shift
 
-__all__ = ["ArrayDataset", "BatchLoader", "InputReading"]
-
-
-@dataclass(frozen=True, eq=False)
-class InputReading:
-    """How a row of ``X`` becomes network input; fixed at ``fit``.
-
-    A row is scaled to ``(row - offset) / scale`` in float32 and, when its values
-    are in channels-last order, rearranged to ``input_shape``'s ``(C, H, W)``.
-    One object holds all of it: the training and validation loaders and every
-    prediction read the rows through the same one.
-
-    Parameters
-    ----------
-    input_shape : (int, int, int)
-        ``(C, H, W)`` of one row, channels first.
-    data_format : {"channels_first", "channels_last"}
-        The order of the values in the rows of ``X``.
-    offset, scale : ndarray of shape (n_features,)
-    """
-
-    input_shape: tuple
-    data_format: str
-    offset: np.ndarray
-    scale: np.ndarray
+__all__ = ["ArrayDataset", "BatchLoader", "RowReader"]
 
 
 class RowReader(torch.nn.Module):
-    """Rows ``[b, F]`` of ``X``'s values to network input: ``(row - offset) / scale`` in
-    float32, rearranged to channels first (:class:`InputReading`).
+    """Rows ``[b, F]`` of ``X``'s values to network input, as the fitted
+    :class:`~sklearn_capsnet._inputs.InputSpec` says: ``(row - offset) / scale`` in
+    float32, rearranged to channels first.
 
     A module, so the loaders move it to their device and the ONNX export carries it
     in its graph.
     """
 
-    def __init__(self, reading: InputReading) -> None:
+    def __init__(self, spec: InputSpec) -> None:
         super().__init__()
-        self.input_shape = tuple(reading.input_shape)
-        self.data_format = reading.data_format
-        scale = torch.as_tensor(np.asarray(reading.scale, np.float32))
-        self.register_buffer("offset", torch.as_tensor(np.asarray(reading.offset, np.float32)))
+        self.spec = spec
+        scale = torch.as_tensor(np.asarray(spec.scale, np.float32))
+        self.register_buffer("offset", torch.as_tensor(np.asarray(spec.offset, np.float32)))
         self.register_buffer("inv_scale", 1.0 / scale)
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         x = (rows.float() - self.offset) * self.inv_scale  # [b, F], in [0, 1] on training data
-        return to_channels_first(x, self.input_shape, self.data_format)
+        return self.spec.to_channels_first(x)
 
 
 class ArrayDataset(torch.utils.data.Dataset):
@@ -137,7 +112,7 @@ class BatchLoader:
     dataset : ArrayDataset or Subset of one
     batch_size : int
     shuffle : bool, default=False
-    reading : InputReading
+    spec : InputSpec
         How rows become network input: each batch is scaled in float32 and, when
         channels-last, rearranged after the move to the device.
     shift : int, default=0
@@ -161,7 +136,7 @@ class BatchLoader:
         batch_size: int = 128,
         shuffle: bool = False,
         *,
-        reading: InputReading,
+        spec: InputSpec,
         shift: int = 0,
         flip: bool = False,
         device="cpu",
@@ -172,7 +147,7 @@ class BatchLoader:
         self.device = torch.device(device)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
-        self.input_shape = tuple(reading.input_shape)
+        self.input_shape = tuple(spec.shape)
         self.shift = int(shift)
         self.flip = bool(flip)
         self.shard_index, self.shard_count = (int(v) for v in shard)
@@ -181,7 +156,7 @@ class BatchLoader:
         self.X = _to_tensor(X).to(self.device) if preload else X
         self.y = None if y is None else _to_tensor(y).to(self.device)
         self.weight = None if weight is None else _to_tensor(weight).to(self.device)
-        self.read = RowReader(reading).to(self.device)
+        self.read = RowReader(spec).to(self.device)
 
     def __len__(self) -> int:
         return math.ceil(len(self.X) / self.batch_size) // self.shard_count

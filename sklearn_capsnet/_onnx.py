@@ -1,6 +1,6 @@
 """ONNX export of a fitted net: raw rows in, class probabilities and capsules out.
 
-Knows the skorch net's ``reading`` and module, nothing of the estimators.
+Knows the skorch net's ``input_spec`` and module, nothing of the estimators.
 """
 
 import contextlib
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ._loader import RowReader
-from ._prediction import capsule_probabilities
+from ._outputs import probabilities
 
 __all__ = ["ONNX_OPSET", "export_onnx"]
 
@@ -30,15 +30,15 @@ class RowsToProbabilities(nn.Module):
     and turned into probabilities (multilabel: the capsule lengths).
     """
 
-    def __init__(self, capsnet, reading, multilabel: bool) -> None:
+    def __init__(self, capsnet, spec, multilabel: bool) -> None:
         super().__init__()
-        self.read = RowReader(reading)
+        self.read = RowReader(spec)
         self.capsnet = capsnet
         self.multilabel = multilabel
 
     def forward(self, rows: torch.Tensor):
         capsules = self.capsnet(self.read(rows))  # [N, J, D]
-        return capsule_probabilities(capsules, self.multilabel).float(), capsules
+        return probabilities(capsules, self.multilabel).float(), capsules
 
 
 def export_onnx(net, path, *, multilabel: bool, metadata=None, opset: int = ONNX_OPSET) -> None:
@@ -56,8 +56,8 @@ def export_onnx(net, path, *, multilabel: bool, metadata=None, opset: int = ONNX
             "run the file): pip install 'sklearn-capsnet[onnx]'."
         ) from None
     capsnet = copy.deepcopy(net.capsnet()).float().cpu().eval()
-    model = RowsToProbabilities(capsnet, net.reading, multilabel).eval()
-    n_features = len(net.reading.offset)
+    model = RowsToProbabilities(capsnet, net.input_spec, multilabel).eval()
+    n_features = net.input_spec.n_features
     example = torch.zeros(2, n_features)
     batch = torch.export.Dim("batch")
     with torch.no_grad(), _quiet_exporter():

@@ -5,12 +5,17 @@ its header a JSON description (format version, estimator class, hyper-parameters
 fitted attributes, a SHA-256 of the tensors). Loading parses JSON and tensors
 only: nothing is unpickled, so a file from someone else cannot run code.
 Training-only objects (callbacks, ``train_split``, optimizer state) are not saved.
+
+This module reads and writes files; it knows an estimator only as the plain
+:class:`SavedModel` the estimator describes itself with, and from which it
+assembles itself (:mod:`._model_files`).
 """
 
 import hashlib
 import json
 import numbers
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,14 +23,47 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
 from ._files import write_atomically
-from ._params import PARAMS, saved_names
+from ._inputs import InputSpec
+from ._params import saved_names
 
-__all__ = ["save_estimator", "load_estimator"]
+__all__ = ["SavedModel", "module_state", "load_module_state", "not_a_model", "read", "write"]
 
 # Version 2: the class-capsule ``weight`` is stored divided by its constant scale.
 FORMAT, FORMAT_VERSION = "sklearn-capsnet", 2
 # stored apart from the JSON-valued parameters: by name, or when it is an int
 _SPECIAL = ("optimizer", "random_state", "class_weight")
+
+
+@dataclass(frozen=True, eq=False)
+class SavedModel:
+    """A fitted estimator as the file holds it: plain values and tensors.
+
+    Parameters
+    ----------
+    estimator : str
+        The class name (``"CapsNetClassifier"``).
+    params : dict
+        The constructor's arguments; the network's (``front_end``, ...) as ``fit``
+        built the network. Only those the file format saves are written.
+    classes : ndarray
+    multilabel : bool
+    n_features_in : int
+    feature_names_in : ndarray or None
+    input_spec : InputSpec
+    n_iter : int
+    weights : dict of str to Tensor
+        The CapsNet's ``state_dict``, plain parameter names.
+    """
+
+    estimator: str
+    params: dict
+    classes: np.ndarray
+    multilabel: bool
+    n_features_in: int
+    feature_names_in: np.ndarray | None
+    input_spec: InputSpec
+    n_iter: int
+    weights: dict
 
 
 def _digest(tensors: dict) -> str:
@@ -70,53 +108,60 @@ def _optimizer_name(optimizer) -> str:
     )
 
 
-def save_estimator(estimator, path) -> None:
-    """Write a fitted estimator to ``path`` (see module docstring), all at once: a failed
-    write raises an ``OSError`` that names the path and leaves any earlier file there."""
-    params = estimator.get_params(deep=False)
-    # the network as fit built it, whatever set_params said since: the tensors fit these
-    built = estimator.net_.get_params()
-    for p in PARAMS:
-        if p.acts == "network":
-            value = built[f"module__{p.name}"]
-            params[p.name] = list(value) if isinstance(value, tuple) else value
+def write(path, model: SavedModel) -> None:
+    """Write ``model`` to ``path`` (see module docstring), all at once: a failed write
+    raises an ``OSError`` that names the path and leaves any earlier file there."""
+    params = {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in model.params.items()
+    }
     description = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "estimator": type(estimator).__name__,
+        "estimator": model.estimator,
         "params": {
-            key: params[key]
-            for key in saved_names(type(estimator).__name__)
-            if key not in _SPECIAL
+            key: params[key] for key in saved_names(model.estimator) if key not in _SPECIAL
         },
-        "optimizer": _optimizer_name(estimator.optimizer),
-        "class_weight": _json_class_weight(estimator.class_weight),
+        "optimizer": _optimizer_name(params["optimizer"]),
+        "class_weight": _json_class_weight(params["class_weight"]),
         "random_state": params["random_state"]
         if isinstance(params["random_state"], numbers.Integral)
         else None,
         "fitted": {
-            "classes": _json_labels(estimator.classes_),
-            "multilabel": bool(estimator.multilabel_),
-            "n_features_in": int(estimator.n_features_in_),
-            "feature_names_in": getattr(estimator, "feature_names_in_", np.array([])).tolist(),
-            "input_shape": list(estimator.input_shape_),
-            "data_format": estimator.data_format_,
-            "n_iter": int(estimator.n_iter_),
+            "classes": _json_labels(model.classes),
+            "multilabel": bool(model.multilabel),
+            "n_features_in": int(model.n_features_in),
+            "feature_names_in": []
+            if model.feature_names_in is None
+            else np.asarray(model.feature_names_in).tolist(),
+            "input_shape": list(model.input_spec.shape),
+            "data_format": model.input_spec.data_format,
+            "n_iter": int(model.n_iter),
         },
     }
     if isinstance(description["params"]["device"], torch.device):
         description["params"]["device"] = str(description["params"]["device"])
     tensors = {
         f"module.{name}": tensor.detach().cpu().contiguous()
-        for name, tensor in _plain_module(estimator.net_).state_dict().items()
+        for name, tensor in model.weights.items()
     }
-    tensors["input_offset"] = torch.from_numpy(np.ascontiguousarray(estimator.input_offset_))
-    tensors["input_scale"] = torch.from_numpy(np.ascontiguousarray(estimator.input_scale_))
+    tensors["input_offset"] = torch.from_numpy(np.ascontiguousarray(model.input_spec.offset))
+    tensors["input_scale"] = torch.from_numpy(np.ascontiguousarray(model.input_spec.scale))
     description["sha256"] = _digest(tensors)
     data = save(tensors, metadata={FORMAT: json.dumps(description)})
     write_atomically(
         path, data, what="the model", outcome="any earlier file at that path is intact"
     )
+
+
+def module_state(net) -> dict:
+    """The trained CapsNet's ``state_dict``, with the plain parameter names the file keeps."""
+    return _plain_module(net).state_dict()
+
+
+def load_module_state(net, state: dict) -> None:
+    """Load a file's weights into the CapsNet of ``net`` (compiled or not)."""
+    _plain_module(net).load_state_dict(state, strict=True)
 
 
 def _plain_module(net):
@@ -125,7 +170,7 @@ def _plain_module(net):
     return getattr(net.module_, "_orig_mod", net.module_)
 
 
-def _invalid(path, why: str) -> ValueError:
+def not_a_model(path, why: str) -> ValueError:
     return ValueError(
         f"{os.fspath(path)!r} is not a valid sklearn-capsnet model file: {why}. Nothing was "
         "loaded; use a copy of the file saved before, or save the fitted model again."
@@ -140,25 +185,25 @@ def _read(path) -> tuple[dict, dict]:
     except (SafetensorError, OSError, ValueError) as error:
         if isinstance(error, FileNotFoundError):
             raise
-        raise _invalid(path, f"not a readable safetensors file ({error})") from None
+        raise not_a_model(path, f"not a readable safetensors file ({error})") from None
     if FORMAT not in metadata:
-        raise _invalid(path, "its header has no sklearn-capsnet description")
+        raise not_a_model(path, "its header has no sklearn-capsnet description")
     try:
         description = json.loads(metadata[FORMAT])
     except json.JSONDecodeError as error:
-        raise _invalid(path, f"its description is not JSON ({error})") from None
+        raise not_a_model(path, f"its description is not JSON ({error})") from None
     if description.get("format") != FORMAT:
-        raise _invalid(path, f"unknown format {description.get('format')!r}")
+        raise not_a_model(path, f"unknown format {description.get('format')!r}")
     version = description.get("format_version")
     if version != FORMAT_VERSION:
-        raise _invalid(
+        raise not_a_model(
             path,
             f"it is in format version {version!r} and this sklearn-capsnet reads version "
             f"{FORMAT_VERSION} only; fit the model again with this version, or load it "
             "with the version that saved it",
         )
     if description.get("sha256") != _digest(tensors):
-        raise _invalid(path, "its tensors do not match their checksum (corrupt or modified)")
+        raise not_a_model(path, "its tensors do not match their checksum (corrupt or modified)")
     return description, tensors
 
 
@@ -169,40 +214,49 @@ def _labels(stored: dict) -> np.ndarray:
     return np.asarray(values, dtype=np.dtype(stored["dtype"]))
 
 
-def load_estimator(cls, path, device="auto"):
-    """Read an estimator of class ``cls`` written by :func:`save_estimator`."""
+def read(path, estimator: str) -> SavedModel:
+    """Read a model of class ``estimator`` written by :func:`write`, all checks done.
+
+    Raises
+    ------
+    ValueError
+        When the file is not a sklearn-capsnet model of this class, or its checksum
+        or description do not agree.
+    """
     description, tensors = _read(path)
-    if description.get("estimator") != cls.__name__:
+    if description.get("estimator") != estimator:
         raise ValueError(
             f"{os.fspath(path)!r} holds a {description.get('estimator')}, not a "
-            f"{cls.__name__}; load it with {description.get('estimator')}.load."
+            f"{estimator}; load it with {description.get('estimator')}.load."
         )
     try:
         params = dict(description["params"])
         # files from before front_end existed were built with kernels scaled to the image
         params.setdefault("front_end", "scaled_kernels")
         params["optimizer"] = getattr(torch.optim, description["optimizer"])
-        params["device"] = device
         params["random_state"] = description["random_state"]
         params["class_weight"] = _class_weight(description["class_weight"])
         fitted = description["fitted"]
-        estimator = cls(**params)
-        estimator._set_classes(_labels(fitted["classes"]))
-        estimator.multilabel_ = bool(fitted["multilabel"])
-        estimator.n_features_in_ = int(fitted["n_features_in"])
-        if fitted["feature_names_in"]:
-            estimator.feature_names_in_ = np.asarray(fitted["feature_names_in"], dtype=object)
-        estimator.input_shape_ = tuple(int(v) for v in fitted["input_shape"])
-        estimator.data_format_ = str(fitted["data_format"])
-        estimator.input_offset_ = tensors.pop("input_offset").numpy()
-        estimator.input_scale_ = tensors.pop("input_scale").numpy()
-        estimator._start_net()
-        state = {name.removeprefix("module."): tensor for name, tensor in tensors.items()}
-        _plain_module(estimator.net_).load_state_dict(state, strict=True)
-        estimator.n_iter_ = int(fitted["n_iter"])
-    except (KeyError, TypeError, AttributeError, RuntimeError) as error:
+        names = fitted["feature_names_in"]
+        spec = InputSpec(
+            tuple(int(v) for v in fitted["input_shape"]),
+            str(fitted["data_format"]),
+            tensors.pop("input_offset").numpy(),
+            tensors.pop("input_scale").numpy(),
+        )
+        return SavedModel(
+            estimator=estimator,
+            params=params,
+            classes=_labels(fitted["classes"]),
+            multilabel=bool(fitted["multilabel"]),
+            n_features_in=int(fitted["n_features_in"]),
+            feature_names_in=np.asarray(names, dtype=object) if names else None,
+            input_spec=spec,
+            n_iter=int(fitted["n_iter"]),
+            weights={name.removeprefix("module."): t for name, t in tensors.items()},
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise _invalid(
+        raise not_a_model(
             path, f"its description and tensors do not fit together ({message})"
         ) from error
-    return estimator

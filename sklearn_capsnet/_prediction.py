@@ -11,9 +11,8 @@ import torch
 
 from ._device import flushed_denormals
 from ._loader import ArrayDataset, BatchLoader
-from .nn import capsule_lengths, lengths_to_proba
 
-__all__ = ["capsule_probabilities", "map_inputs", "prediction_batch_size"]
+__all__ = ["map_inputs", "prediction_batch_size"]
 
 OUTPUT_READBACK = 16  # prediction batches between two copies of results to the host
 GPU_PREDICT_BATCH = 1024  # smallest default prediction batch on a GPU
@@ -32,16 +31,6 @@ def prediction_batch_size(predict_batch_size, batch_size: int, device: str) -> i
     if str(device).startswith("cuda"):
         return max(batch_size, GPU_PREDICT_BATCH)
     return batch_size
-
-
-def capsule_probabilities(capsules, multilabel: bool):
-    """``predict_proba``'s values ``[b, J]`` from class capsules ``[b, J, D]``.
-
-    Multilabel targets: each capsule's length. One label per sample: the lengths
-    read as presence probabilities, conditioned on one class present (float64).
-    """
-    lengths = capsule_lengths(capsules)
-    return lengths if multilabel else lengths_to_proba(lengths.double())
 
 
 def map_inputs(net, X, fn, shape=(), dtype=np.float32, *, batch_size):
@@ -92,7 +81,7 @@ def _batches(net, X, fn, batch_size: int):
 def _forward(net, X, fn, batch_size: int):
     """``fn`` of ``X`` read as the net reads its data, ``batch_size`` rows a step."""
     loader = BatchLoader(
-        ArrayDataset(X), batch_size, reading=net.reading, device=net.data_device()
+        ArrayDataset(X), batch_size, spec=net.input_spec, device=net.data_device()
     )
     remaining = len(X)
     with flushed_denormals():

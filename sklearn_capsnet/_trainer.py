@@ -8,8 +8,9 @@ from skorch import NeuralNet
 from skorch.hf import AccelerateMixin
 from skorch.utils import to_tensor
 
+from ._callbacks import EpochTable
 from ._device import autocast
-from ._prediction import capsule_probabilities
+from ._outputs import labels, probabilities
 
 __all__ = ["CapsNetTrainer", "AcceleratedCapsNetTrainer"]
 
@@ -27,7 +28,7 @@ class CapsNetTrainer(NeuralNet):
 
     Every loader of the net (``iterator_train``, ``iterator_valid``, and the
     prediction loaders of :mod:`._prediction`) reads rows through the one
-    ``reading`` (:class:`~sklearn_capsnet._loader.InputReading`) onto the device of
+    ``input_spec`` (:class:`~sklearn_capsnet._inputs.InputSpec`) onto the device of
     the net's data (:meth:`data_device`), so an unpickled net whose weights skorch
     mapped to the CPU loads its data there too.
 
@@ -49,13 +50,27 @@ class CapsNetTrainer(NeuralNet):
     costs no wait, on a GPU it would, and there it is not done.
     """
 
-    def __init__(self, *args, reading, precision=None, multilabel=False, threshold=0.5, **kwargs):
+    # the criterion is a plain callable (:class:`~sklearn_capsnet.nn.CapsuleLoss`), which
+    # skorch would not register as a component: its ``criterion__*`` parameters are named
+    prefixes_ = [*NeuralNet.prefixes_, "criterion"]
+
+    def __init__(
+        self, *args, input_spec, precision=None, multilabel=False, threshold=0.5, **kwargs
+    ):
         super().__init__(*args, **kwargs)
-        self.reading = reading
+        self.input_spec = input_spec
         self.precision = precision
         self.multilabel = multilabel
         self.threshold = threshold
         self.stop_requested = False  # set by a Ctrl-C handler: end at the batch's end
+
+    @property
+    def _default_callbacks(self):
+        """skorch's defaults, with an epoch table in plain text where colours do not show."""
+        return [
+            (name, EpochTable() if name == "print_log" else callback)
+            for name, callback in super()._default_callbacks
+        ]
 
     def predict_proba(self, X):
         """Class probabilities of ``X`` (a dataset, rows, or images laid out as in ``fit``),
@@ -63,18 +78,21 @@ class CapsNetTrainer(NeuralNet):
 
         For multilabel targets, each capsule's length.
         """
-        if isinstance(X, np.ndarray | torch.Tensor) and X.ndim > 2:  # a stack of images
-            X = X.reshape(len(X), -1)  # rows in X's own order: the reading rearranges them
-        batches = self.forward_iter(X, training=False)
-        capsules = torch.cat([c.detach() for c in batches])[: len(X)]  # unpadded, no grad
-        return capsule_probabilities(capsules, self.multilabel).numpy()
+        return probabilities(self._all_capsules(X), self.multilabel).numpy()
 
     def predict(self, X):
-        """Class indices (``classes_`` positions), or 0/1 indicators for multilabel targets."""
-        proba = self.predict_proba(X)
-        if self.multilabel:
-            return (proba > self.threshold).astype(np.int64)
-        return proba.argmax(axis=1)
+        """Class indices (``classes_`` positions), or 0/1 indicators of the capsules longer
+        than ``threshold`` for multilabel targets: the estimator's rule
+        (:mod:`._outputs`), with the estimator's ``threshold`` (its ``set_params``
+        passes a new one on)."""
+        return labels(self._all_capsules(X), self.multilabel, self.threshold).numpy()
+
+    def _all_capsules(self, X):
+        """The class capsules ``[N, J, D]`` of all of ``X``, on the host, without gradients."""
+        if isinstance(X, np.ndarray | torch.Tensor) and X.ndim > 2:  # a stack of images
+            X = X.reshape(len(X), -1)  # rows in X's own order: the spec rearranges them
+        batches = self.forward_iter(X, training=False)
+        return torch.cat([c.detach() for c in batches])[: len(X)]  # unpadded
 
     def data_device(self) -> str:
         """Where batches go: the net's ``device``."""
@@ -84,7 +102,7 @@ class CapsNetTrainer(NeuralNet):
         prefix = "iterator_train" if training else "iterator_valid"
         kwargs = {"batch_size": self.batch_size, **self.get_params_for(prefix)}
         loader = getattr(self, prefix)
-        return loader(dataset, reading=self.reading, device=self.data_device(), **kwargs)
+        return loader(dataset, spec=self.input_spec, device=self.data_device(), **kwargs)
 
     def forward_capsules(self, x, precision=None):
         """Class capsules ``[b, J, D]`` of one prediction batch, in float32.

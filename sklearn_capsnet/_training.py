@@ -1,13 +1,13 @@
 """From hyper-parameters to a trained skorch net: building, callbacks, checkpoints, epochs.
 
 The functions take the estimator's parameters as the plain dict ``get_params()``
-returns, plus what ``fit`` learnt of the data (the input reading, the number of
-outputs, the device); none reads an estimator.
+returns, plus what ``fit`` learnt of the data (the input spec, the number of
+outputs, the device); none reads an estimator. skorch is configured through its
+own parameters (``criterion__*``, ``iterator_train__*``, ``set_params``).
 """
 
 import contextlib
 import copy
-import functools
 import signal
 import threading
 import warnings
@@ -24,29 +24,34 @@ from ._device import autocast_dtype, flushed_denormals, seeded
 from ._loader import ArrayDataset, BatchLoader
 from ._params import module_params, passed_through
 from ._trainer import AcceleratedCapsNetTrainer, CapsNetTrainer
-from ._validation import is_image
 from .nn import CapsNet, CapsuleLoss
+from .nn.capsnet import PAPER_SIZE
 
 __all__ = ["draw_seed", "max_shift", "new_trainer", "restored_on_error", "train"]
 
 VALID_SCORE = "valid_acc"  # the history column of the early-stopping score
 
-PAPER_SHIFT, PAPER_SIZE = 2, 28
+PAPER_SHIFT = 2  # pixels of a PAPER_SIZE image
 
 
-def max_shift(shift, input_shape) -> int:
+def max_shift(shift, spec) -> int:
     """``shift``, or the paper's 2 pixels scaled to the image; tables are not shifted.
 
     Examples
     --------
-    >>> max_shift(None, (1, 28, 28)), max_shift(None, (1, 8, 8)), max_shift(3, (13, 1, 1))
-    (2, 1, 0)
+    >>> from sklearn_capsnet._inputs import InputSpec
+    >>> def spec(shape):
+    ...     return InputSpec(shape, "channels_first", None, None)
+    >>> max_shift(None, spec((1, 28, 28))), max_shift(None, spec((1, 8, 8)))
+    (2, 1)
+    >>> max_shift(3, spec((13, 1, 1)))
+    0
     """
-    if not is_image(input_shape):
+    if not spec.is_image:
         return 0
     if shift is not None:
         return shift
-    _, height, width = input_shape
+    _, height, width = spec.shape
     return round(PAPER_SHIFT * min(height, width) / PAPER_SIZE)
 
 
@@ -90,13 +95,15 @@ def _early_stopping(params: dict):
     return StopOnPlateau(VALID_SCORE, patience=params["n_iter_no_change"], tol=params["tol"])
 
 
-def check_hold_out(params: dict, X, y, multilabel: bool) -> None:
-    """Refuse, before training, an early-stopping hold-out that cannot be drawn from ``y``."""
+def check_hold_out(net, params: dict, y) -> None:
+    """Refuse, before training, an early-stopping hold-out that cannot be drawn from ``y``.
+
+    Tries the net's own split (the one training will use) on the labels alone.
+    """
     if not params["early_stopping"] or params["train_split"] is not None:
         return
-    split = ValidSplit(params["validation_fraction"], stratified=not multilabel, random_state=0)
     try:
-        split(ArrayDataset(np.empty((len(y), 0)), y), y)
+        net.train_split(ArrayDataset(np.empty((len(y), 0)), y), y)
     except ValueError as error:
         raise ValueError(
             f"early_stopping=True cannot hold out validation_fraction="
@@ -106,16 +113,17 @@ def check_hold_out(params: dict, X, y, multilabel: bool) -> None:
 
 
 def without_early_stopping(net) -> None:
-    """Let a net built with ``early_stopping`` train on every row (``partial_fit``)."""
+    """Let a net built with ``early_stopping`` train on every row (``partial_fit``):
+    no hold-out, no scoring of it, no stopping, through skorch's ``set_params``."""
     if isinstance(dict(net.callbacks_).get("early_stopping"), StopOnPlateau):
-        names = ("early_stopping", VALID_SCORE)
-        net.train_split = None
-        net.callbacks = [c for c in net.callbacks if not (isinstance(c, tuple) and c[0] in names)]
-        net.callbacks_ = [item for item in net.callbacks_ if item[0] not in names]
+        off = {"callbacks__early_stopping": None, f"callbacks__{VALID_SCORE}": None}
+        net.set_params(train_split=None, **off)
+        net.initialize_callbacks()  # set_params leaves the switched-off ones in callbacks_
 
 
-def _train_split(params: dict, multilabel: bool, seed: int):
-    """The user's ``train_split``, or early stopping's hold-out (stratified for classes)."""
+def _hold_out(params: dict, multilabel: bool, seed: int):
+    """The user's ``train_split``, or early stopping's hold-out (stratified for classes):
+    the one split of the fit."""
     if not params["early_stopping"]:
         return params["train_split"]
     if params["train_split"] is not None:
@@ -128,7 +136,7 @@ def _train_split(params: dict, multilabel: bool, seed: int):
 
 
 def new_trainer(
-    params: dict, *, reading, n_outputs: int, multilabel: bool, device: str, seed: int
+    params: dict, *, input_spec, n_outputs: int, multilabel: bool, device: str, seed: int
 ):
     """A skorch net for these parameters, initialised from ``seed``.
 
@@ -136,7 +144,7 @@ def new_trainer(
     ----------
     params : dict
         The estimator's ``get_params()``.
-    reading : InputReading
+    input_spec : InputSpec
         How rows of ``X`` become network input.
     n_outputs : int
         Class capsules.
@@ -156,15 +164,16 @@ def new_trainer(
         shard["iterator_train__shard"] = (accelerator.process_index, accelerator.num_processes)
     net = trainer(
         module=CapsNet,
-        module__input_shape=reading.input_shape,
+        module__input_shape=input_spec.shape,
         module__n_classes=n_outputs,
         **module_params(params),
-        reading=reading,
+        input_spec=input_spec,
         multilabel=multilabel,
         threshold=params["threshold"],
         compile=params["compile"],
-        precision=autocast_dtype(params["mixed_precision"], device, reading.input_shape),
-        criterion=functools.partial(CapsuleLoss, params["reconstruction_weight"]),
+        precision=autocast_dtype(params["mixed_precision"], device, input_spec.shape),
+        criterion=CapsuleLoss,
+        criterion__reconstruction_weight=params["reconstruction_weight"],
         optimizer=params["optimizer"],
         lr=params["lr"],
         max_epochs=params["max_epochs"],
@@ -172,12 +181,12 @@ def new_trainer(
         dataset=ArrayDataset,
         iterator_train=BatchLoader,
         iterator_train__shuffle=True,
-        iterator_train__shift=max_shift(params["shift"], reading.input_shape),
-        iterator_train__flip=params["flip"] and is_image(reading.input_shape),
+        iterator_train__shift=max_shift(params["shift"], input_spec),
+        iterator_train__flip=params["flip"] and input_spec.is_image,
         iterator_train__preload="auto",  # whole data on the GPU when it fits
         **shard,
         iterator_valid=BatchLoader,
-        train_split=_train_split(params, multilabel, seed),
+        train_split=_hold_out(params, multilabel, seed),
         callbacks=_callbacks(params, seed),
         verbose=params["verbose"],
         **placement,

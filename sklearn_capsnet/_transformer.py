@@ -33,6 +33,11 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         Features per sample seen in :meth:`fit`.
     feature_names_in_ : ndarray of shape (n_features,)
         Column names, when ``X`` was a DataFrame with string column names.
+    input_spec_ : InputSpec
+        What ``fit`` read of ``X``, in one immutable object: the shape the network
+        sees, the order of the values of one sample, the scaling, whether samples are
+        images or table rows. The four attributes below are its fields, by their
+        scikit-learn names.
     input_shape_ : tuple of (int, int, int)
         ``(channels, height, width)`` the network was built for.
     data_format_ : {"channels_first", "channels_last"}

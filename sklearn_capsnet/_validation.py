@@ -10,22 +10,24 @@ import numpy as np
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, column_or_1d, validate_data
 
-from ._layout import as_array, check_sample_shape, check_stack
+from ._arrays import as_array, check_stack
 
-__all__ = ["as_rows", "example_weights", "input_scaling", "is_image"]
+__all__ = ["as_rows", "example_weights"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def as_rows(estimator, X, y="no_validation", *, reset: bool):
+def as_rows(estimator, X, y="no_validation", *, reset: bool, spec=None):
     """Validate ``X`` (and ``y``) and return ``X`` as rows of features.
 
     Image stacks ``(n, H, W)``, ``(n, C, H, W)`` or ``(n, H, W, C)`` (arrays,
-    memmaps, tensors, or lists of images: see :mod:`._layout`) are flattened to
+    memmaps, tensors, or lists of images: see :mod:`._arrays`) are flattened to
     rows in their own order (a view where possible, so memmaps stay on disk);
-    their sample shape is returned too. When predicting (``reset=False``) it must
-    match the images of ``fit``. ``n_features_in_`` and ``feature_names_in_``
-    are set (``reset=True``) or checked, as scikit-learn does.
+    their sample shape is returned too. When predicting (``reset=False``), the
+    fitted input ``spec`` checks them first (:meth:`InputSpec.check_images`).
+    ``n_features_in_`` and ``feature_names_in_`` are set (``reset=True``) or
+    checked, as scikit-learn does. The range of values is checked for float32 at
+    prediction here; at ``fit``, where ``X``'s range is read anyway, by the spec.
 
     Returns
     -------
@@ -40,13 +42,11 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
     sample_shape = None
     X = as_array(X)
     check_stack(X)
+    if spec is not None and isinstance(X, np.ndarray) and X.ndim >= 2:
+        spec.check_images(X.shape, type(estimator).__name__)  # before the feature count
     if isinstance(X, np.ndarray) and X.ndim > 2:
         sample_shape = X.shape[1:]
-        if not reset and hasattr(estimator, "input_shape_"):
-            check_sample_shape(estimator, sample_shape, X.shape)  # before the feature count
         X = X.reshape(X.shape[0], math.prod(sample_shape))
-    elif not reset and isinstance(X, np.ndarray) and X.ndim == 2:
-        _refuse_one_grey_image(estimator, X.shape)
     common = dict(
         reset=reset,
         accept_sparse=False,
@@ -60,28 +60,13 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool):
         X, y = validate_data(estimator, X, y, multi_output=True, **common)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)  # a column vector: one label per sample
-    if X.dtype.kind == "f" and X.dtype.itemsize > 4 and _largest(X) > _FLOAT32_MAX:
+    if not reset and X.dtype.kind == "f" and X.dtype.itemsize > 4 and _largest(X) > _FLOAT32_MAX:
         raise ValueError(
             "X has values beyond the float32 range "
             f"(largest magnitude {_largest(X):.3g}); "
             f"{type(estimator).__name__} computes in float32: rescale X first."
         )
     return X, y, sample_shape
-
-
-def _refuse_one_grey_image(estimator, shape) -> None:
-    """A 2-D array shaped as one of the model's grey images: say how to pass it."""
-    image = getattr(estimator, "input_shape_", None)
-    n_features = getattr(estimator, "n_features_in_", None)
-    if image is None or image[0] != 1 or tuple(shape) != tuple(image[1:]):
-        return
-    if shape[1] == n_features:
-        return  # also a batch of rows: read as such
-    height, width = shape
-    raise ValueError(
-        f"X is one {height}×{width} image, but {type(estimator).__name__} reads a batch: "
-        f"pass X[None] (shape (1, {height}, {width})) or a list of images."
-    )
 
 
 def example_weights(estimator, X, y, sample_weight, *, incremental=False, labels=None):
@@ -140,39 +125,3 @@ def _largest(X) -> float:
     """The largest magnitude in ``X``; max and min stream over it (a memmap stays on
     disk), where ``np.abs(X)`` would copy it."""
     return max(abs(float(X.max())), abs(float(X.min()))) if X.size else 0.0
-
-
-def is_image(input_shape) -> bool:
-    """Whether rows of this ``(channels, height, width)`` are images, not tabular features.
-
-    The one place that decides: images are shifted, flipped and scaled as a whole;
-    tabular rows ``(n_features, 1, 1)`` are none of these.
-
-    Examples
-    --------
-    >>> is_image((1, 8, 8)), is_image((10, 1, 1))
-    (True, False)
-    """
-    _, height, width = input_shape
-    return height * width > 1
-
-
-def input_scaling(X: np.ndarray, input_shape) -> tuple[np.ndarray, np.ndarray]:
-    """Offset and scale that map the training data into [0, 1].
-
-    Images share one offset and scale over all pixels (so a shifted-in zero border
-    stays background and their look is kept); tabular features are scaled one by
-    one. A constant feature gets scale 1.
-
-    Returns
-    -------
-    offset, scale : ndarray of shape (n_features,), float32
-    """
-    axis = None if is_image(input_shape) else 0
-    low = np.asarray(X.min(axis=axis), dtype=np.float64)
-    span = np.asarray(X.max(axis=axis), dtype=np.float64) - low
-    span = np.where(span > 0, span, 1.0)
-    n_features = X.shape[1]
-    offset = np.broadcast_to(low, (n_features,)).astype(np.float32)
-    scale = np.broadcast_to(span, (n_features,)).astype(np.float32)
-    return offset, scale

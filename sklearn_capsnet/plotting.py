@@ -1,64 +1,32 @@
 """Figures of what a fitted CapsNet sees; matplotlib is imported only when drawing."""
 
 import numpy as np
+import torch
 
-from ._layout import as_array
+from ._arrays import as_array
+from ._inputs import images_to_draw
+from ._inputs import value_range as _value_range
+from .nn import longest_capsule
 
 __all__ = ["CouplingDisplay", "PerturbationDisplay", "ReconstructionDisplay", "coupling_maps"]
 
 
 def _one_sample(estimator, x) -> np.ndarray:
-    """``x`` as a batch of one for ``estimator``: one row, one image, or a batch of one."""
+    """``x`` as a batch of one for ``estimator``: one row, one image, or a batch of one
+    (the fitted input spec decides which, :meth:`InputSpec.is_one_sample`)."""
     if type(x).__module__.startswith("PIL."):
         x = [x]  # one PIL image
     x = np.asarray(as_array(x))
     if x.ndim <= 1:
         return x.reshape(1, -1)  # one row
-    n_features = getattr(estimator, "n_features_in_", None)
-    batch_of_one = x.shape[0] == 1 and (x.ndim >= 3 or x.shape[1] == n_features)
-    if batch_of_one:
+    if estimator.input_spec_.is_one_sample(x.shape):
+        return x[None]
+    if len(x) == 1:
         return x
-    if x.ndim == 2 and x.shape[1] == n_features:
-        raise ValueError(
-            f"this display draws one sample; got {len(x)} rows. Pass one of them, e.g. X[0]."
-        )
-    if x.ndim >= 3 and x.size // x.shape[0] == n_features:
-        raise ValueError(
-            f"this display draws one sample; got {len(x)} images. Pass one of them, e.g. X[0]."
-        )
-    return x[None]  # one image
-
-
-def _as_images(
-    rows: np.ndarray, input_shape, data_format="channels_first", value_range=None
-) -> np.ndarray:
-    """Rows in ``data_format`` order as images in [0, 1] to draw: ``(n, H, W)`` or RGB.
-
-    ``value_range`` ``(low, high)`` maps to black and white (colour: no channel, full
-    channel); None takes [0, 1] when every value lies there, else the rows' own range.
-    """
-    channels, height, width = input_shape
-    if data_format == "channels_last":
-        images = rows.reshape(len(rows), height, width, channels)
-    else:
-        images = rows.reshape(len(rows), channels, height, width).transpose(0, 2, 3, 1)
-    images = images[..., :3].astype(np.float64)
-    low, high = _value_range(rows) if value_range is None else value_range
-    images = np.clip((images - low) / (high - low if high > low else 1.0), 0.0, 1.0)
-    return images[..., 0] if channels == 1 else images
-
-
-def _value_range(*arrays) -> tuple[float, float]:
-    """[0, 1] when every value lies there, else the values' own minimum and maximum."""
-    low = min(float(np.min(a)) for a in arrays)
-    high = max(float(np.max(a)) for a in arrays)
-    return (0.0, 1.0) if low >= 0 and high <= 1 else (low, high)
-
-
-def _training_range(estimator) -> tuple[float, float]:
-    """The range of the training data in X's units: drawn from black to white."""
-    low = np.asarray(estimator.input_offset_, dtype=np.float64)
-    return float(low.min()), float((low + estimator.input_scale_).max())
+    what = "rows" if x.ndim == 2 else "images"
+    raise ValueError(
+        f"this display draws one sample; got {len(x)} {what}. Pass one of them, e.g. X[0]."
+    )
 
 
 def _show(ax, image) -> None:
@@ -125,7 +93,7 @@ class ReconstructionDisplay:
             estimator.input_shape_,
             labels,
             estimator.data_format_,
-            _training_range(estimator),
+            estimator.input_spec_.training_range(),
         )
         return display.plot(ax=ax)
 
@@ -151,7 +119,7 @@ class ReconstructionDisplay:
             fig = ax[0, 0].figure
         value_range = self.value_range or _value_range(self.originals, self.reconstructions)
         for row, rows in enumerate((self.originals, self.reconstructions)):
-            images = _as_images(rows, self.input_shape, self.data_format, value_range)
+            images = images_to_draw(rows, self.input_shape, self.data_format, value_range)
             for k, image in enumerate(images):
                 _show(ax[row, k], image)
                 ax[row, k].set_xticks([])
@@ -233,7 +201,7 @@ class PerturbationDisplay:
         dims = np.arange(estimator.capsule_dim) if dims is None else np.asarray(dims)
         sample = _one_sample(estimator, x)
         capsules = estimator.capsules(sample)[0]  # [J, D]
-        label = int(np.argmax(np.linalg.norm(capsules, axis=1)))
+        label = int(longest_capsule(torch.from_numpy(capsules[None]))[0])
         edited = np.repeat(capsules[None, None], len(dims) * len(deltas), axis=0)
         edited = edited.reshape(len(dims), len(deltas), *capsules.shape)
         for i, d in enumerate(dims):
@@ -250,7 +218,7 @@ class PerturbationDisplay:
             dims,
             label_name,
             estimator.data_format_,
-            _training_range(estimator),
+            estimator.input_spec_.training_range(),
         )
         return display.plot()
 
@@ -277,7 +245,9 @@ class PerturbationDisplay:
             fig = ax[0, 0].figure
         value_range = self.value_range or _value_range(self.images)
         for i in range(n_dims):
-            images = _as_images(self.images[i], self.input_shape, self.data_format, value_range)
+            images = images_to_draw(
+                self.images[i], self.input_shape, self.data_format, value_range
+            )
             for k, image in enumerate(images):
                 _show(ax[i, k], image)
                 ax[i, k].set_xticks([])
@@ -423,7 +393,7 @@ class CouplingDisplay:
         CouplingDisplay
             Plotted.
         """
-        if tuple(estimator.input_shape_[1:]) == (1, 1):
+        if not estimator.input_spec_.is_image:
             raise ValueError(
                 f"CouplingDisplay draws coupling over an image, but this model was fitted on "
                 f"a table (input_shape_={tuple(estimator.input_shape_)}); read "
@@ -449,7 +419,7 @@ class CouplingDisplay:
             np.asarray(scores)[keep],
             even,
             estimator.data_format_,
-            _training_range(estimator),
+            estimator.input_spec_.training_range(),
         )
         return display.plot(ax=ax)
 
@@ -479,7 +449,9 @@ class CouplingDisplay:
         ax = np.asarray(ax).reshape(n_panels)
         fig = ax[0].figure
         value_range = self.value_range or _value_range(self.original)
-        image = _as_images(self.original[None], self.input_shape, self.data_format, value_range)
+        image = images_to_draw(
+            self.original[None], self.input_shape, self.data_format, value_range
+        )
         grey = image[0] if image.ndim == 3 else image[0].mean(axis=2)
         _show(ax[0], image[0])
         ax[0].set_title("input", fontsize=8)

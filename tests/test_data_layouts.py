@@ -57,13 +57,14 @@ def test_channels_last_memmap_trains_without_being_copied_whole(colour, first_fi
 
 
 def test_the_loader_rearranges_channels_last_rows_batch_by_batch(colour):
-    from sklearn_capsnet._loader import ArrayDataset, BatchLoader, InputReading
+    from sklearn_capsnet._inputs import InputSpec
+    from sklearn_capsnet._loader import ArrayDataset, BatchLoader
 
     X, _ = colour
     rows = X.reshape(N, -1)
     n = rows.shape[1]
-    reading = InputReading((3, 12, 12), "channels_last", np.zeros(n), np.full(n, 255.0))
-    loader = BatchLoader(ArrayDataset(rows), 16, reading=reading)
+    spec = InputSpec((3, 12, 12), "channels_last", np.zeros(n), np.full(n, 255.0))
+    loader = BatchLoader(ArrayDataset(rows), 16, spec=spec)
     assert loader.X is rows  # not rearranged (or copied) up front
     batches = torch.cat([x for x, _ in loader]).numpy()
     expected = X.transpose(0, 3, 1, 2).reshape(N, -1) / 255.0
@@ -119,6 +120,14 @@ def test_reconstructions_come_back_in_the_layout_of_x(colour, first_fit):
     )
 
 
+def _layout_read(X, sample_shape, data_format):
+    """``(shape, data_format)`` of the input spec that ``fit`` would read from ``X``."""
+    from sklearn_capsnet._inputs import InputSpec
+
+    spec = InputSpec.from_training_data(X, sample_shape, data_format=data_format)
+    return spec.shape, spec.data_format
+
+
 @pytest.mark.parametrize(
     "shape, data_format, expected",
     [
@@ -133,14 +142,10 @@ def test_reconstructions_come_back_in_the_layout_of_x(colour, first_fit):
     ],
 )
 def test_the_channel_axis_is_read_by_the_documented_rule(shape, data_format, expected):
-    from sklearn_capsnet._layout import read_layout
-
     X = np.zeros((2, int(np.prod(shape))))
     with warnings.catch_warnings():
         warnings.simplefilter("error", ImageShapeWarning)  # none of these is ambiguous
-        found = read_layout(
-            CapsNetClassifier(), X, shape, input_shape=None, data_format=data_format
-        )
+        found = _layout_read(X, shape, data_format)
     assert found == expected
 
 
@@ -153,11 +158,9 @@ def test_the_channel_axis_is_read_by_the_documented_rule(shape, data_format, exp
     ],
 )
 def test_an_ambiguous_channel_axis_is_announced(shape, expected):
-    from sklearn_capsnet._layout import read_layout
-
     X = np.zeros((2, int(np.prod(shape))))
     with pytest.warns(ImageShapeWarning, match="data_format='channels_first' or 'channels_last'"):
-        found = read_layout(CapsNetClassifier(), X, shape, input_shape=None, data_format="auto")
+        found = _layout_read(X, shape, "auto")
     assert found == expected
 
 
@@ -313,7 +316,7 @@ def test_bad_image_stacks_are_refused_before_training(cls, X, match):
 
 
 def test_displays_draw_channels_last_rows_as_the_images_they_are(colour):
-    from sklearn_capsnet.plotting import _as_images
+    from sklearn_capsnet._inputs import images_to_draw as _as_images
 
     X, _ = colour
     drawn_last = _as_images(X[:4].reshape(4, -1), (3, 12, 12), "channels_last")
@@ -412,14 +415,14 @@ def test_displays_read_a_channels_last_model_s_images(colour, last_fit):
 
 
 def test_min_max_scaled_rows_count_as_unit_range_despite_rounding():
-    from sklearn_capsnet._layout import looks_like_pixels
+    from sklearn_capsnet._inputs import looks_like_pixels
 
     assert looks_like_pixels(np.array([[0.0, 0.5, 1.0 + 2e-16]]))
     assert not looks_like_pixels(np.array([[0.0, 0.5, 1.5]]))
 
 
 def test_bfloat16_tensors_and_palette_images_are_read():
-    from sklearn_capsnet._layout import as_array
+    from sklearn_capsnet._arrays import as_array
 
     assert as_array(torch.ones(2, 4, 4, dtype=torch.bfloat16)).dtype == np.float32
     Image = pytest.importorskip("PIL.Image")

@@ -6,17 +6,18 @@ import torch
 from torch.utils.data import Subset
 
 from sklearn_capsnet._device import fits_on_device, resolve_device, seeded
-from sklearn_capsnet._loader import ArrayDataset, BatchLoader, InputReading
+from sklearn_capsnet._inputs import InputSpec
+from sklearn_capsnet._loader import ArrayDataset, BatchLoader
 from sklearn_capsnet.nn.augment import random_flip, random_shift
 
 
 def _reading(shape=(1, 2, 3), offset=0.0, scale=1.0, data_format="channels_first"):
     n = int(np.prod(shape))
-    return InputReading(shape, data_format, np.full(n, offset), np.full(n, scale))
+    return InputSpec(shape, data_format, np.full(n, offset), np.full(n, scale))
 
 
 def _loader(X, y=None, **kwargs):
-    params = dict(reading=_reading(), batch_size=4)
+    params = dict(spec=_reading(), batch_size=4)
     return BatchLoader(ArrayDataset(X, y), **{**params, **kwargs})
 
 
@@ -34,7 +35,7 @@ def test_shuffled_epoch_visits_every_row_once_with_its_label():
 
 def test_batches_are_scaled_to_unit_range():
     X = np.array([[0, 255] * 3, [255, 0] * 3], dtype=np.uint8)
-    loader = _loader(X, reading=_reading(scale=255.0), batch_size=2)
+    loader = _loader(X, spec=_reading(scale=255.0), batch_size=2)
     ((xb, yb),) = list(loader)
     assert xb.dtype == torch.float32 and yb is None
     np.testing.assert_allclose(xb.numpy(), X / 255.0)
@@ -85,13 +86,13 @@ def test_preload_auto_keeps_data_on_the_cpu_and_asks_the_gpu_for_room(monkeypatc
 def test_loader_reads_subsets_from_train_split():
     X = np.arange(12, dtype=np.float32).reshape(2, 6).repeat(3, axis=0)
     subset = Subset(ArrayDataset(X, np.arange(6)), [4, 1])
-    ((xb, yb),) = list(BatchLoader(subset, batch_size=8, reading=_reading()))
+    ((xb, yb),) = list(BatchLoader(subset, batch_size=8, spec=_reading()))
     assert yb.tolist() == [4, 1]
 
 
 def test_loader_refuses_other_datasets():
     with pytest.raises(TypeError, match="ArrayDataset"):
-        BatchLoader([1, 2], reading=_reading((1, 1, 1)))
+        BatchLoader([1, 2], spec=_reading((1, 1, 1)))
 
 
 def test_random_shift_translates_each_image_within_bounds():

@@ -6,7 +6,8 @@ import sklearn
 from sklearn.model_selection import GridSearchCV, cross_validate
 
 from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
-from sklearn_capsnet._loader import ArrayDataset, BatchLoader, InputReading
+from sklearn_capsnet._inputs import InputSpec
+from sklearn_capsnet._loader import ArrayDataset, BatchLoader
 from sklearn_capsnet._testing import tiny
 from sklearn_capsnet._validation import example_weights
 
@@ -18,8 +19,8 @@ Y = (np.arange(80) % 4 == 0).astype(int)  # 20 of class 1, 60 of class 0: imbala
 def test_the_loader_hands_each_row_its_own_weight_when_shuffled():
     rows = np.arange(10, dtype=np.float32)[:, None].repeat(2, axis=1)
     weight = np.arange(10, dtype=np.float32) * 10
-    reading = InputReading((2, 1, 1), "channels_first", np.zeros(2), np.ones(2))
-    loader = BatchLoader(ArrayDataset(rows, np.arange(10), weight), 4, True, reading=reading)
+    reading = InputSpec((2, 1, 1), "channels_first", np.zeros(2), np.ones(2))
+    loader = BatchLoader(ArrayDataset(rows, np.arange(10), weight), 4, True, spec=reading)
     seen = []
     for (x, w), y in loader:
         np.testing.assert_array_equal(w.numpy(), x[:, 0].numpy() * 10)

@@ -11,6 +11,7 @@ __all__ = [
     "squash",
     "squash_exp",
     "capsule_lengths",
+    "longest_capsule",
     "capsule_log_odds",
     "lengths_to_proba",
     "margin_loss",
@@ -96,6 +97,21 @@ def capsule_lengths(capsules: Tensor) -> Tensor:
     tensor([[5.]])
     """
     return torch.linalg.vector_norm(capsules, dim=-1)
+
+
+def longest_capsule(capsules: Tensor) -> Tensor:
+    """The index of each example's longest capsule, its predicted class: ``[B, J, D] -> [B]``.
+
+    The one rule of the prediction: the decoder's mask at inference, ``predict``
+    and skorch's ``net_.predict`` all call it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> longest_capsule(torch.tensor([[[0.1, 0.0], [0.0, 0.7], [0.4, 0.4]]]))
+    tensor([1])
+    """
+    return capsule_lengths(capsules).argmax(dim=-1)
 
 
 # float64 limits: lengths are kept inside (0, 1) without merging distinct float32 lengths

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .functional import squash
+from .functional import longest_capsule, squash
 from .patch_conv import PatchConv2d
 
 __all__ = [
@@ -230,7 +230,7 @@ def mask_capsules(capsules: Tensor, labels: Tensor | None = None) -> Tensor:
     tensor([[0., 0., 1., 1.]])
     """
     if labels is None:
-        labels = torch.linalg.vector_norm(capsules, dim=-1).argmax(dim=-1)
+        labels = longest_capsule(capsules)
     if labels.dim() == 2:
         keep = labels.to(capsules.dtype)  # [B, J]
     else:

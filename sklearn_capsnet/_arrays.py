@@ -1,0 +1,106 @@
+"""X as users hold it, as one ndarray: tensors, lists of images, PIL images, arrays.
+
+Only the container changes here: lists of equally shaped images become one stack,
+tensors their values on the host; arrays (memmaps too) pass through untouched. How
+the values are then read (layout, shape, scaling) is the input spec's
+(:mod:`._inputs`).
+"""
+
+import sys
+from collections import Counter
+
+import numpy as np
+
+__all__ = ["as_array", "check_stack"]
+
+
+def _is_pil_image(value) -> bool:
+    pil = sys.modules.get("PIL.Image")  # PIL is not a dependency: only check if loaded
+    return pil is not None and isinstance(value, pil.Image)
+
+
+def _is_tensor(value) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _tensor_to_numpy(tensor) -> np.ndarray:
+    """A tensor's values on the host; dtypes numpy lacks (bfloat16) become float32."""
+    tensor = tensor.detach().cpu()
+    try:
+        return tensor.numpy()
+    except TypeError:  # bfloat16 and other dtypes numpy does not have
+        return tensor.float().numpy()
+
+
+def _image_to_numpy(image) -> np.ndarray:
+    """One image (array, tensor or PIL image) as an ndarray; palette images as RGB(A)."""
+    if _is_tensor(image):
+        return _tensor_to_numpy(image)
+    if _is_pil_image(image) and image.mode in ("P", "PA"):
+        # the values of a palette image are indices into its palette, not intensities
+        image = image.convert(
+            "RGBA" if "transparency" in image.info or image.mode == "PA" else "RGB"
+        )
+    return np.asarray(image)
+
+
+def as_array(X):
+    """``X`` as an ndarray where it is a tensor or a list of images; otherwise unchanged.
+
+    Lists (and tuples) of equally shaped 2-D or 3-D arrays, tensors or PIL images are
+    stacked into one array (``(n, H, W)`` or ``(n, H, W, C)`` for PIL). Lists of rows,
+    DataFrames and arrays are left to scikit-learn's validation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> as_array([np.zeros((2, 3)), np.ones((2, 3))]).shape
+    (2, 2, 3)
+    """
+    if _is_tensor(X):
+        return _tensor_to_numpy(X)
+    if _is_pil_image(X):
+        raise ValueError(
+            "X is one PIL image; pass a list of images ([image]) or an array with a batch "
+            "axis (np.asarray(image)[None])."
+        )
+    if not isinstance(X, list | tuple) or len(X) == 0:
+        return X
+    first = X[0]
+    if not (_is_pil_image(first) or _is_tensor(first) or np.ndim(first) >= 2):
+        return X  # rows of features
+    images = [_image_to_numpy(x) for x in X]
+    shapes = {image.shape for image in images}
+    if len(shapes) > 1:
+        first_of = {}
+        for k, image in enumerate(images):
+            first_of.setdefault(image.shape, k)
+        counts = Counter(image.shape for image in images)
+        said = ", ".join(
+            f"{counts[shape]} of shape {shape} (the first X[{k}])"
+            for shape, k in sorted(first_of.items(), key=lambda item: -counts[item[0]])
+        )
+        raise ValueError(
+            f"X is a list of images of {len(shapes)} different shapes: {said}. Resize them "
+            "to one size (and one channel count, e.g. PIL's image.convert('RGB')) before "
+            "passing them."
+        )
+    return np.stack(images)
+
+
+def check_stack(X) -> None:
+    """Refuse arrays that are no stack of images: more than 4 axes, or an empty axis."""
+    if not isinstance(X, np.ndarray) or X.ndim <= 2:
+        return
+    if X.ndim > 4:
+        raise ValueError(
+            f"X has {X.ndim} dimensions {X.shape}; pass images as (n, height, width), "
+            "(n, channels, height, width) or (n, height, width, channels), or flat rows "
+            "(n, n_features). A video or volume must be cut into 2-D images first."
+        )
+    if 0 in X.shape[1:]:
+        raise ValueError(
+            f"X holds images with an empty axis, shape {X.shape}: every image needs a "
+            "height, a width and channels of at least 1."
+        )
