@@ -1,6 +1,13 @@
+"""What the test files share: the tiny network's settings, the data and the models fitted once.
+
+Session fixtures hand every test the same object: tests that change a model (``fit``,
+``partial_fit``, ``set_params``, attribute writes) take a ``copy.deepcopy`` of it.
+"""
+
 import os
 import sys
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
@@ -11,9 +18,67 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-@pytest.fixture(scope="module")
+def pytest_configure(config):
+    """Under pytest-xdist, the workers share the cores: torch threads of each, cores / workers.
+
+    Each worker would otherwise start a thread per core, and threads waiting for each
+    other on too few cores slow every test down severalfold.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def _tiny(**overrides) -> MappingProxyType:
+    from sklearn_capsnet._testing import tiny  # here: SciPy loads after SCIPY_ARRAY_API
+
+    return MappingProxyType(tiny(**overrides))  # read-only: one test cannot change another's
+
+
+@pytest.fixture(scope="session")
+def one_epoch():
+    """The tiny network (``sklearn_capsnet._testing.TINY``) trained for one epoch."""
+    return _tiny(max_epochs=1)
+
+
+@pytest.fixture(scope="session")
+def two_epochs():
+    """The tiny network (``sklearn_capsnet._testing.TINY``) trained for two epochs."""
+    return _tiny(max_epochs=2)
+
+
+@pytest.fixture(scope="session")
 def digits():
     """scikit-learn's digits as rows of 64 pixels: the split of the demo and benchmarks."""
-    from sklearn_capsnet._testing import digits_split  # here: SciPy loads after SCIPY_ARRAY_API
+    from sklearn_capsnet._testing import digits_split
 
     return digits_split()
+
+
+@pytest.fixture(scope="session")
+def digits_model(digits, two_epochs):
+    """The tiny network fitted for two epochs on the digits' training rows (read only)."""
+    from sklearn_capsnet import CapsNetClassifier
+
+    X_train, _, y_train, _ = digits
+    return CapsNetClassifier(**two_epochs, random_state=0).fit(X_train, y_train)
+
+
+@pytest.fixture(scope="session")
+def colour():
+    """Channels-last uint8 colour images (48, 12, 12, 3) of shapes, and 3 classes of labels."""
+    from shapes import make_shapes
+
+    X, y = make_shapes(48, size=(12, 12), channels=3, n_classes=3, seed=0)
+    return X.reshape(48, 12, 12, 3), y
+
+
+@pytest.fixture(scope="session")
+def colour_model(colour, one_epoch):
+    """The tiny network fitted for one epoch on ``colour``, channels last (read only)."""
+    from sklearn_capsnet import CapsNetClassifier
+
+    X, y = colour
+    return CapsNetClassifier(**one_epoch, random_state=0).fit(X, y)

@@ -5,9 +5,6 @@ import pytest
 import scipy.sparse as sp
 
 from sklearn_capsnet import CapsNetClassifier
-from sklearn_capsnet._testing import tiny
-
-SMALL = tiny(max_epochs=1)
 
 rng = np.random.default_rng(0)
 X_OK = rng.random((30, 16))
@@ -62,23 +59,23 @@ FIT_CASES = {
 
 
 @pytest.mark.parametrize("case", FIT_CASES, ids=list(FIT_CASES))
-def test_fit_rejects_bad_input_before_training(case):
+def test_fit_rejects_bad_input_before_training(one_epoch, case):
     X, y, params, error, message = FIT_CASES[case]
-    clf = CapsNetClassifier(**{**SMALL, **params})
+    clf = CapsNetClassifier(**{**one_epoch, **params})
     with pytest.raises(error, match=message):
         clf.fit(X, y)
     assert not hasattr(clf, "net_")
 
 
 @pytest.fixture(scope="module")
-def fitted():
-    return CapsNetClassifier(**SMALL, random_state=0).fit(X_OK, Y_OK)
+def fitted(one_epoch):
+    return CapsNetClassifier(**one_epoch, random_state=0).fit(X_OK, Y_OK)
 
 
 @pytest.fixture(scope="module")
-def fitted_images():
+def fitted_images(one_epoch):
     images = X_OK.reshape(30, 4, 4)
-    return CapsNetClassifier(**SMALL, random_state=0).fit(images, Y_OK)
+    return CapsNetClassifier(**one_epoch, random_state=0).fit(images, Y_OK)
 
 
 PREDICT_CASES = {
@@ -158,35 +155,35 @@ def test_predict_before_fit_says_fit_first():
         CapsNetClassifier().predict(X_OK)
 
 
-def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
+def test_cuda_without_a_gpu_is_a_clear_error(one_epoch, monkeypatch):
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    clf = CapsNetClassifier(**SMALL, device="cuda")
+    clf = CapsNetClassifier(**one_epoch, device="cuda")
     with pytest.raises(ValueError, match="no CUDA GPU"):
         clf.fit(X_OK, Y_OK)
-    assert CapsNetClassifier(**SMALL, device="auto").fit(X_OK, Y_OK).device_ == "cpu"
+    assert CapsNetClassifier(**one_epoch, device="auto").fit(X_OK, Y_OK).device_ == "cpu"
 
 
-def test_dataframes_with_mixed_numeric_dtypes_are_accepted_and_text_columns_refused():
+def test_dataframes_with_mixed_numeric_dtypes_are_accepted_and_text_columns_refused(one_epoch):
     import pandas as pd
 
     frame = pd.DataFrame(X_OK, columns=[f"c{i}" for i in range(16)])
     frame["c0"] = (frame["c0"] * 10).astype("int64")
     frame["c1"] = frame["c1"].astype("float32")
     frame["c2"] = frame["c2"] > 0.5
-    clf = CapsNetClassifier(**SMALL, random_state=0).fit(frame, Y_OK)
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(frame, Y_OK)
     assert clf.predict(frame).shape == (30,)
     frame["c3"] = "text"
     with pytest.raises(ValueError, match="convert"):
-        CapsNetClassifier(**SMALL).fit(frame, Y_OK)
+        CapsNetClassifier(**one_epoch).fit(frame, Y_OK)
 
 
 @pytest.mark.parametrize("case", PREDICT_CASES, ids=list(PREDICT_CASES))
-def test_transform_rejects_bad_input_and_leaves_the_model_as_it_was(case):
+def test_transform_rejects_bad_input_and_leaves_the_model_as_it_was(one_epoch, case):
     from sklearn_capsnet import CapsuleTransformer
 
-    caps = CapsuleTransformer(**SMALL, random_state=0).fit(X_OK, Y_OK)
+    caps = CapsuleTransformer(**one_epoch, random_state=0).fit(X_OK, Y_OK)
     before = caps.transform(X_OK)
     X, message = PREDICT_CASES[case]
     with pytest.raises(
@@ -197,13 +194,13 @@ def test_transform_rejects_bad_input_and_leaves_the_model_as_it_was(case):
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.uint8, np.int32, np.uint16, bool])
-def test_every_numeric_dtype_is_accepted(dtype):
+def test_every_numeric_dtype_is_accepted(one_epoch, dtype):
     X = (X_OK * 100).astype(dtype)
-    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X, Y_OK)
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X, Y_OK)
     assert np.isfinite(clf.predict_proba(X)).all()
 
 
-def test_sparse_input_is_refused_at_predict_too():
-    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X_OK, Y_OK)
+def test_sparse_input_is_refused_at_predict_too(one_epoch):
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X_OK, Y_OK)
     with pytest.raises(TypeError, match="toarray"):
         clf.predict(sp.csr_matrix(X_OK))

@@ -4,8 +4,10 @@ Tiny sizes and fake Fashion-MNIST files: these check what the scripts compute an
 never how fast anything is.
 """
 
+import contextlib
+import io
 import json
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
@@ -17,20 +19,24 @@ from test_datasets import write_idx
 from sklearn_capsnet._testing import TINY_NETWORK
 
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
-SMALL = json.loads(json.dumps(TINY_NETWORK))  # the shared tiny network, as JSON
 sys.path.insert(0, str(BENCHMARKS))
 
 
 def run_benchmark(script, *args) -> list[dict]:
-    """Run ``benchmarks/script`` in a fresh interpreter; its JSON lines, parsed."""
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    """Run ``benchmarks/script`` as ``python script args`` would; its JSON lines, parsed.
+
+    In this process (each interpreter start costs seconds of imports), as ``__main__``
+    with the script's folder first on ``sys.path``; torch's random numbers and oneDNN
+    switch are as they were afterwards.
+    """
+    out, argv, path, mkldnn = io.StringIO(), sys.argv, sys.path[:], torch.backends.mkldnn.enabled
+    sys.argv, sys.path[:] = [str(BENCHMARKS / script), *map(str, args)], [str(BENCHMARKS), *path]
+    try:
+        with torch.random.fork_rng(devices=[]), contextlib.redirect_stdout(out):
+            runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
+    finally:
+        sys.argv, sys.path[:], torch.backends.mkldnn.enabled = argv, path, mkldnn
+    return [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +54,7 @@ def test_speed_benchmark_times_engine_estimator_and_scaling_against_the_baseline
     records = run_benchmark(
         "bench_speed.py", "--device", "cpu", "--batch-sizes", 2, "--steps", 1,
         "--samples", 8, "--epochs", 1, "--scale-samples", 8, 16, "--scale-classes", 3,
-        "--scale-params", json.dumps(SMALL),
+        "--scale-params", json.dumps(TINY_NETWORK),
     )  # fmt: skip
     kinds = [r["benchmark"] for r in records]
     assert (
@@ -132,7 +138,7 @@ def test_shifted_test_images_move_by_their_offsets_and_fill_with_zeros():
 
 
 def test_accuracy_benchmark_prints_one_line_per_epoch_and_a_summary(fashion_home):
-    params = {**SMALL, "max_epochs": 2}
+    params = {**TINY_NETWORK, "max_epochs": 2}
     records = run_benchmark(
         "bench_accuracy.py", "--data-home", fashion_home, "--params", json.dumps(params)
     )
@@ -144,7 +150,7 @@ def test_accuracy_benchmark_prints_one_line_per_epoch_and_a_summary(fashion_home
 
 
 def test_accuracy_benchmark_scores_sklearn_baselines_on_the_same_split(fashion_home):
-    params = {**SMALL, "max_epochs": 1}
+    params = {**TINY_NETWORK, "max_epochs": 1}
     records = run_benchmark(
         "bench_accuracy.py", "--data-home", fashion_home, "--params", json.dumps(params),
         "--train-size", 60, "--baselines",
@@ -160,7 +166,7 @@ def test_accuracy_benchmark_scores_sklearn_baselines_on_the_same_split(fashion_h
 
 
 def test_digits_benchmark_reports_held_out_accuracy_per_seed():
-    params = {**SMALL, "max_epochs": 1}
+    params = {**TINY_NETWORK, "max_epochs": 1}
     records = run_benchmark("bench_digits.py", "--params", json.dumps(params), "--seeds", 0, 1)
     assert [r["random_state"] for r in records] == [0, 1]
     assert all(0 <= r["accuracy"] <= 1 and r["epochs"] == 1 for r in records)
@@ -198,7 +204,7 @@ def test_init_benchmark_reports_starting_lengths_and_first_steps(fashion_home):
 
 
 def test_class_weight_benchmark_thins_the_rare_digits_and_fits_both_weightings():
-    params = {**SMALL, "max_epochs": 1}
+    params = {**TINY_NETWORK, "max_epochs": 1}
     records = run_benchmark("bench_class_weight.py", "--params", json.dumps(params))
     assert [r["class_weight"] for r in records] == [None, "balanced"]
     counts = records[0]["train_counts"]
@@ -207,7 +213,7 @@ def test_class_weight_benchmark_thins_the_rare_digits_and_fits_both_weightings()
 
 
 def test_calibration_benchmark_scores_before_and_after_calibration():
-    params = {**SMALL, "max_epochs": 1}
+    params = {**TINY_NETWORK, "max_epochs": 1}
     (record,) = run_benchmark("bench_calibration.py", "--params", json.dumps(params))
     for method in ("uncalibrated", "sigmoid", "isotonic"):
         scores = record[method]
@@ -217,7 +223,7 @@ def test_calibration_benchmark_scores_before_and_after_calibration():
 
 def test_large_images_benchmark_trains_each_front_end_on_each_task(fashion_home):
     records = run_benchmark(
-        "bench_large_images.py", "--data-home", fashion_home, "--params", json.dumps(SMALL),
+        "bench_large_images.py", "--data-home", fashion_home, "--params", json.dumps(TINY_NETWORK),
         "--train", 40, "--test", 20, "--epochs", 1, "--fashion-sizes", 28, 40,
         "--front-ends", "conv", "resize", "--photo-sizes", 16, 40, "--photo-epochs", 1,
         "--photo-count", 20, "--grating-size", 40, "--grating-train", 20,
@@ -242,7 +248,7 @@ def test_image_size_benchmark_counts_parameters_and_times_fit_in_one_run():
     records = run_benchmark(
         "bench_image_sizes.py", "--param-sizes", 40, "--front-ends", "conv", "scaled_kernels",
         "--fit-sizes", 16, 40, "--fit-images", 8, "--epochs", 2, "--repeats", 1,
-        "--memory-size", 40, "--memory-images", 8, "--params", json.dumps(SMALL),
+        "--memory-size", 40, "--memory-images", 8, "--params", json.dumps(TINY_NETWORK),
     )  # fmt: skip
     kinds = [r["benchmark"] for r in records]
     assert kinds == ["parameters"] * 4 + ["fit_throughput"] * 2 + ["fit_memory"]

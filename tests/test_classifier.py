@@ -1,5 +1,7 @@
 """CapsNetClassifier as a user meets it: fit, predict, probabilities, data types."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,15 +12,11 @@ from sklearn.base import clone
 from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet._testing import tiny
 
-# the shared tiny network, so tests run in seconds on a CPU
-SMALL = tiny(max_epochs=2)
-ONE_EPOCH = tiny(max_epochs=1)
 
-
-@pytest.fixture(scope="module")
-def fitted(digits):
-    X_train, _, y_train, _ = digits
-    return CapsNetClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+@pytest.fixture
+def fitted(digits_model):
+    """The tiny network fitted for two epochs on the digits: each test's own copy."""
+    return copy.deepcopy(digits_model)
 
 
 def test_a_small_capsnet_learns_digits(digits):
@@ -86,34 +84,36 @@ def test_gpu_prediction_batches_default_to_at_least_1024_rows():
     assert prediction_batch_size(100, 4096, "cuda:0") == 100
 
 
-def test_string_labels_come_back_as_strings(digits):
+def test_string_labels_come_back_as_strings(two_epochs, digits):
     X_train, X_test, y_train, _ = digits
     names = np.array(
         ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     )
-    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X_train[:200], names[y_train[:200]])
+    clf = CapsNetClassifier(**two_epochs, random_state=0).fit(X_train[:200], names[y_train[:200]])
     assert set(clf.predict(X_test)) <= set(names)
     assert list(clf.classes_) == sorted(names)
 
 
-def test_same_random_state_gives_identical_predictions(digits):
+def test_same_random_state_gives_identical_predictions(two_epochs, digits):
     X_train, X_test, y_train, _ = digits
-    a = CapsNetClassifier(**SMALL, random_state=3).fit(X_train[:300], y_train[:300])
-    b = CapsNetClassifier(**SMALL, random_state=3).fit(X_train[:300], y_train[:300])
+    a = CapsNetClassifier(**two_epochs, random_state=3).fit(X_train[:300], y_train[:300])
+    b = CapsNetClassifier(**two_epochs, random_state=3).fit(X_train[:300], y_train[:300])
     np.testing.assert_array_equal(a.predict_proba(X_test), b.predict_proba(X_test))
 
 
-def test_fit_leaves_global_torch_random_state_alone(digits):
+def test_fit_leaves_global_torch_random_state_alone(one_epoch, digits):
     X_train, _, y_train, _ = digits
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X_train[:64], y_train[:64])
+    CapsNetClassifier(**one_epoch, random_state=0).fit(X_train[:64], y_train[:64])
     np.testing.assert_array_equal(torch.rand(3), expected)
 
 
 @pytest.mark.parametrize("mode", [False, True])
-def test_fit_and_predict_flush_denormals_and_leave_the_callers_mode(digits, mode, monkeypatch):
+def test_fit_and_predict_flush_denormals_and_leave_the_callers_mode(
+    one_epoch, digits, mode, monkeypatch
+):
     from sklearn_capsnet._device import flushes_denormals
     from sklearn_capsnet._trainer import CapsNetTrainer
 
@@ -137,7 +137,7 @@ def test_fit_and_predict_flush_denormals_and_leave_the_callers_mode(digits, mode
     monkeypatch.setattr(_prediction, "_batches", batches_spy)
     torch.set_flush_denormal(mode)
     try:
-        clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X_train[:64], y_train[:64])
+        clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X_train[:64], y_train[:64])
         assert flushes_denormals() == mode
         clf.predict(X_train[:40])
         assert flushes_denormals() == mode
@@ -148,22 +148,22 @@ def test_fit_and_predict_flush_denormals_and_leave_the_callers_mode(digits, mode
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.float32, np.float16])
-def test_numeric_dtypes_train_the_same_model(digits, dtype):
+def test_numeric_dtypes_train_the_same_model(one_epoch, digits, dtype):
     X_train, X_test, y_train, _ = digits
-    reference = CapsNetClassifier(**ONE_EPOCH, random_state=0)
+    reference = CapsNetClassifier(**one_epoch, random_state=0)
     reference.fit(X_train[:200], y_train[:200])
-    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0)
+    clf = CapsNetClassifier(**one_epoch, random_state=0)
     clf.fit(X_train[:200].astype(dtype), y_train[:200])
     np.testing.assert_allclose(
         clf.predict_proba(X_test.astype(dtype)), reference.predict_proba(X_test), rtol=1e-5
     )
 
 
-def test_dataframes_keep_feature_names(digits):
+def test_dataframes_keep_feature_names(one_epoch, digits):
     X_train, X_test, y_train, _ = digits
     columns = [f"pixel_{i}" for i in range(64)]
     frame = pd.DataFrame(X_train[:200], columns=columns)
-    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(frame, y_train[:200])
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(frame, y_train[:200])
     np.testing.assert_array_equal(clf.feature_names_in_, columns)
     assert clf.input_shape_ == (1, 8, 8)
     clf.predict(pd.DataFrame(X_test, columns=columns))
@@ -175,41 +175,41 @@ def test_dataframes_keep_feature_names(digits):
     ("shape", "input_shape"),
     [((64,), (1, 8, 8)), ((8, 8), (1, 8, 8)), ((1, 8, 8), (1, 8, 8)), ((10,), (10, 1, 1))],
 )
-def test_input_shape_is_inferred_from_x(shape, input_shape):
+def test_input_shape_is_inferred_from_x(one_epoch, shape, input_shape):
     rng = np.random.default_rng(0)
     X = rng.random((40, *shape), dtype=np.float32)
     y = np.arange(40) % 2
-    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X, y)
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X, y)
     assert clf.input_shape_ == input_shape
     assert clf.n_features_in_ == int(np.prod(shape))
     assert clf.predict(X).shape == (40,)
 
 
-def test_explicit_input_shape_turns_squares_into_tabular_features(digits):
+def test_explicit_input_shape_turns_squares_into_tabular_features(one_epoch, digits):
     X_train, _, y_train, _ = digits
-    clf = CapsNetClassifier(**ONE_EPOCH, input_shape=(64, 1, 1), random_state=0)
+    clf = CapsNetClassifier(**one_epoch, input_shape=(64, 1, 1), random_state=0)
     clf.fit(X_train[:100], y_train[:100])
     assert clf.input_shape_ == (64, 1, 1)
     assert clf.net_.get_params()["iterator_train__shift"] == 0
 
 
-def test_tabular_features_are_scaled_one_by_one_and_images_as_a_whole():
+def test_tabular_features_are_scaled_one_by_one_and_images_as_a_whole(one_epoch):
     X = np.column_stack([np.linspace(0, 1, 20), np.linspace(-50, 50, 20), np.ones(20)])
-    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X, np.arange(20) % 2)
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X, np.arange(20) % 2)
     np.testing.assert_allclose(clf.input_offset_, [0, -50, 1])
     np.testing.assert_allclose(clf.input_scale_, [1, 100, 1])
     images = np.random.default_rng(0).integers(0, 17, (20, 4, 4))
-    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(images, np.arange(20) % 2)
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(images, np.arange(20) % 2)
     assert np.all(clf.input_scale_ == images.max() - images.min())
 
 
-def test_default_shift_scales_the_papers_two_pixels(digits):
+def test_default_shift_scales_the_papers_two_pixels(one_epoch, digits):
     X_train, _, y_train, _ = digits
-    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X_train[:50], y_train[:50])
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X_train[:50], y_train[:50])
     assert clf.net_.get_params()["iterator_train__shift"] == 1
     big = np.zeros((4, 28, 28), dtype=np.uint8)
     big[:, 10:18, 10:18] = 255
-    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(big, [0, 1, 0, 1])
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(big, [0, 1, 0, 1])
     assert clf.net_.get_params()["iterator_train__shift"] == 2
 
 
@@ -220,47 +220,28 @@ def test_learning_rate_decays_exponentially_each_epoch(digits):
     np.testing.assert_allclose(clf.history_[:, "event_lr"], [0.01, 0.005, 0.0025])
 
 
-def test_partial_fit_trains_one_epoch_more_each_call(digits):
-    X_train, X_test, y_train, _ = digits
-    clf = CapsNetClassifier(**SMALL, random_state=0)
-    clf.partial_fit(X_train[:64], y_train[:64], classes=np.arange(10))
-    assert clf.n_iter_ == 1
-    clf.partial_fit(X_train[64:128], y_train[64:128])
-    assert clf.n_iter_ == 2
-    assert clf.predict(X_test).shape == (len(X_test),)
-    with pytest.raises(ValueError, match="not in classes_"):
-        clf.partial_fit(X_train[:10], np.full(10, 42))
-
-
-def test_first_partial_fit_without_classes_takes_those_of_y(digits):
+def test_verbose_says_what_will_run_where_and_prints_skorch_epoch_table(
+    two_epochs, digits, capsys
+):
     X_train, _, y_train, _ = digits
-    clf = CapsNetClassifier(**SMALL, random_state=0)
-    clf.partial_fit(X_train[:40], y_train[:40] % 3)
-    assert list(clf.classes_) == [0, 1, 2]
-    with pytest.raises(ValueError, match=r"labels \[3\] that are not in classes_"):
-        clf.partial_fit(X_train[:40], y_train[:40] % 4)
-
-
-def test_verbose_says_what_will_run_where_and_prints_skorch_epoch_table(digits, capsys):
-    X_train, _, y_train, _ = digits
-    CapsNetClassifier(**SMALL, verbose=1, random_state=0).fit(X_train[:64], y_train[:64])
+    CapsNetClassifier(**two_epochs, verbose=1, random_state=0).fit(X_train[:64], y_train[:64])
     out = capsys.readouterr().out
     assert "Training epochs 1-2 on cpu: 64 rows, batches of 16." in out
     assert "train_loss" in out and "epoch" in out and "dur" in out  # time per epoch
 
 
-def test_progress_bar_option_shows_tqdm_bar(digits, capsys):
+def test_progress_bar_option_shows_tqdm_bar(two_epochs, digits, capsys):
     X_train, _, y_train, _ = digits
-    clf = CapsNetClassifier(**SMALL, progress_bar=True, random_state=0)
+    clf = CapsNetClassifier(**two_epochs, progress_bar=True, random_state=0)
     clf.fit(X_train[:64], y_train[:64])
     err = capsys.readouterr().err
     assert "epoch 1/2" in err and "epoch 2/2" in err
     assert "train_loss=" in err and "tensor" not in err  # losses as plain numbers
 
 
-def test_skorch_nested_parameters_reach_the_optimizer(digits):
+def test_skorch_nested_parameters_reach_the_optimizer(two_epochs, digits):
     X_train, _, y_train, _ = digits
-    clf = CapsNetClassifier(**SMALL, optimizer__weight_decay=0.01, random_state=0)
+    clf = CapsNetClassifier(**two_epochs, optimizer__weight_decay=0.01, random_state=0)
     assert clf.get_params()["optimizer__weight_decay"] == 0.01
     assert clone(clf).get_params()["optimizer__weight_decay"] == 0.01
     clf.set_params(optimizer__weight_decay=0.02)
@@ -268,10 +249,10 @@ def test_skorch_nested_parameters_reach_the_optimizer(digits):
     assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == 0.02
 
 
-def test_reconstruct_returns_rows_in_the_units_of_x(digits):
+def test_reconstruct_returns_rows_in_the_units_of_x(one_epoch, digits):
     X_train, X_test, y_train, _ = digits
     X_train, X_test = X_train * 10 + 100, X_test * 10 + 100  # pixels in [100, 260]
-    clf = CapsNetClassifier(**ONE_EPOCH, input_shape=(1, 8, 8), random_state=0)
+    clf = CapsNetClassifier(**one_epoch, input_shape=(1, 8, 8), random_state=0)
     clf.fit(X_train, y_train)  # images: one range for all pixels (not pixel-like: 100-260)
     decoded = clf.reconstruct(X_test[:5])
     assert decoded.shape == (5, 64)
@@ -284,22 +265,22 @@ def test_reconstruct_returns_rows_in_the_units_of_x(digits):
     assert decoded.min() >= 100 and decoded.max() <= 260
 
 
-def test_train_split_reports_a_validation_loss(digits):
+def test_train_split_reports_a_validation_loss(two_epochs, digits):
     from skorch.dataset import ValidSplit
 
     X_train, _, y_train, _ = digits
-    clf = CapsNetClassifier(**SMALL, train_split=ValidSplit(4), random_state=0)
+    clf = CapsNetClassifier(**two_epochs, train_split=ValidSplit(4), random_state=0)
     clf.fit(X_train[:200], y_train[:200])
     assert len(clf.history_[:, "valid_loss"]) == 2
 
 
-def test_decision_function_is_the_log_odds_behind_predict_proba(fitted, digits):
+def test_decision_function_is_the_log_odds_behind_predict_proba(one_epoch, fitted, digits):
     from scipy.special import softmax
 
     _, X_test, _, _ = digits
     scores = fitted.decision_function(X_test)
     np.testing.assert_allclose(softmax(scores, axis=1), fitted.predict_proba(X_test), rtol=1e-6)
-    binary = CapsNetClassifier(**ONE_EPOCH, random_state=0)
+    binary = CapsNetClassifier(**one_epoch, random_state=0)
     binary.fit(X_test[:100], (digits[3][:100] > 4).astype(int))
     margin = binary.decision_function(X_test)
     assert margin.shape == (len(X_test),)
@@ -323,13 +304,13 @@ def test_training_decodes_the_capsule_of_the_true_class_not_the_predicted_one(fi
     torch.testing.assert_close(loss.double(), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_the_decoder_aims_at_inputs_clamped_to_its_range(digits):
+def test_the_decoder_aims_at_inputs_clamped_to_its_range(one_epoch, digits):
     # partial_fit keeps the scaling of its first call: later rows can leave [0, 1],
     # which the sigmoid decoder cannot draw; it is trained towards the nearest value.
     from sklearn_capsnet.nn import CapsuleLoss
 
     X_train, _, y_train, _ = digits
-    clf = CapsNetClassifier(**ONE_EPOCH, random_state=0).fit(X_train[:64], y_train[:64])
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X_train[:64], y_train[:64])
     net = clf.net_
     x = torch.linspace(-1.0, 2.0, 4 * 64).reshape(4, 64)  # scaled inputs, half out of range
     y = torch.tensor(y_train[:4])

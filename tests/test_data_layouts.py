@@ -6,6 +6,7 @@ training the same model on the channels-first form of the same data and asking f
 the same predictions, so a dropped or wrong transpose fails.
 """
 
+import copy
 import warnings
 
 import numpy as np
@@ -15,28 +16,21 @@ import torch
 from shapes import make_shapes
 
 from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer, ImageShapeWarning
-from sklearn_capsnet._testing import tiny
 
-SMALL = tiny(max_epochs=1)
-N = 48
+N = 48  # the images of conftest's colour, and of the grey stacks here
 
 
 @pytest.fixture(scope="module")
-def colour():
-    """Channels-last uint8 colour images (n, 12, 12, 3) of shapes, and labels."""
-    X, y = make_shapes(N, size=(12, 12), channels=3, n_classes=3, seed=0)
-    return X.reshape(N, 12, 12, 3), y
-
-
-@pytest.fixture(scope="module")
-def first_fit(colour):
+def first_fit(one_epoch, colour):
     X, y = colour
-    return CapsNetClassifier(**SMALL, random_state=0).fit(X.transpose(0, 3, 1, 2), y)
+    return CapsNetClassifier(**one_epoch, random_state=0).fit(X.transpose(0, 3, 1, 2), y)
 
 
-def test_channels_last_colour_images_train_the_channels_first_model(colour, first_fit):
-    X, y = colour
-    last = CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
+def test_channels_last_colour_images_train_the_channels_first_model(
+    colour, colour_model, first_fit
+):
+    X, _ = colour
+    last = colour_model  # the same tiny network fitted on the channels-last images
     assert last.input_shape_ == (3, 12, 12) and last.data_format_ == "channels_last"
     assert first_fit.data_format_ == "channels_first"
     np.testing.assert_allclose(
@@ -44,13 +38,15 @@ def test_channels_last_colour_images_train_the_channels_first_model(colour, firs
     )
 
 
-def test_channels_last_memmap_trains_without_being_copied_whole(colour, first_fit, tmp_path):
+def test_channels_last_memmap_trains_without_being_copied_whole(
+    one_epoch, colour, first_fit, tmp_path
+):
     X, y = colour
     stored = np.lib.format.open_memmap(tmp_path / "X.npy", "w+", np.uint8, X.shape)
     stored[:] = X
     stored.flush()
     X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
-    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X_map, y)
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X_map, y)
     np.testing.assert_allclose(
         clf.predict_proba(X_map), first_fit.predict_proba(X.transpose(0, 3, 1, 2)), atol=1e-6
     )
@@ -79,41 +75,42 @@ def test_the_loader_rearranges_channels_last_rows_batch_by_batch(colour):
         pytest.param(lambda X: [torch.from_numpy(x) for x in X], id="list of tensors"),
     ],
 )
-def test_lists_and_tensors_of_images_read_as_the_array(colour, first_fit, convert):
+def test_lists_and_tensors_of_images_read_as_the_array(one_epoch, colour, first_fit, convert):
     X, y = colour
-    clf = CapsNetClassifier(**SMALL, random_state=0).fit(convert(X), y)
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(convert(X), y)
     assert clf.data_format_ == "channels_last"
     np.testing.assert_allclose(
         clf.predict_proba(convert(X)), first_fit.predict_proba(X.transpose(0, 3, 1, 2)), atol=1e-6
     )
 
 
-def test_pil_images_read_as_channels_last_arrays(colour, first_fit):
+def test_pil_images_read_as_channels_last_arrays(one_epoch, colour, first_fit):
     Image = pytest.importorskip("PIL.Image")
     X, y = colour
     images = [Image.fromarray(x) for x in X]
-    clf = CapsNetClassifier(**SMALL, random_state=0).fit(images, y)
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(images, y)
     np.testing.assert_allclose(
         clf.predict_proba(images), first_fit.predict_proba(X.transpose(0, 3, 1, 2)), atol=1e-6
     )
 
 
-def test_grey_stacks_with_and_without_a_channel_axis_are_one_model():
+def test_grey_stacks_with_and_without_a_channel_axis_are_one_model(one_epoch):
     X, y = make_shapes(N, size=(10, 10), n_classes=3, seed=0)  # (n, 100)
     X = X.reshape(N, 10, 10)
-    plain = CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
-    keras = CapsNetClassifier(**SMALL, random_state=0).fit(X[..., None], y)  # (n, 10, 10, 1)
-    torch_style = CapsNetClassifier(**SMALL, random_state=0).fit(X[:, None], y)  # (n, 1, 10, 10)
+    plain = CapsNetClassifier(**one_epoch, random_state=0).fit(X, y)
+    keras = CapsNetClassifier(**one_epoch, random_state=0).fit(X[..., None], y)  # (n, 10, 10, 1)
+    torch_style = CapsNetClassifier(**one_epoch, random_state=0).fit(
+        X[:, None], y
+    )  # (n, 1, 10, 10)
     assert plain.input_shape_ == keras.input_shape_ == torch_style.input_shape_ == (1, 10, 10)
     expected = plain.predict_proba(X)
     np.testing.assert_allclose(keras.predict_proba(X[..., None]), expected, atol=1e-6)
     np.testing.assert_allclose(torch_style.predict_proba(X), expected, atol=1e-6)
 
 
-def test_reconstructions_come_back_in_the_layout_of_x(colour, first_fit):
-    X, y = colour
-    last = CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
-    rows = last.reconstruct(X)
+def test_reconstructions_come_back_in_the_layout_of_x(colour, colour_model, first_fit):
+    X, _ = colour
+    rows = colour_model.reconstruct(X)
     expected = first_fit.reconstruct(X.transpose(0, 3, 1, 2)).reshape(N, 3, 12, 12)
     np.testing.assert_allclose(
         rows.reshape(N, 12, 12, 3), expected.transpose(0, 2, 3, 1), atol=1e-4
@@ -164,25 +161,27 @@ def test_an_ambiguous_channel_axis_is_announced(shape, expected):
     assert found == expected
 
 
-def test_an_input_shape_given_for_channels_last_data_is_matched_not_scrambled(colour, first_fit):
+def test_an_input_shape_given_for_channels_last_data_is_matched_not_scrambled(
+    one_epoch, colour, first_fit
+):
     X, y = colour
-    clf = CapsNetClassifier(**SMALL, input_shape=(3, 12, 12), random_state=0).fit(X, y)
+    clf = CapsNetClassifier(**one_epoch, input_shape=(3, 12, 12), random_state=0).fit(X, y)
     assert clf.data_format_ == "channels_last"
     np.testing.assert_allclose(
         clf.predict_proba(X), first_fit.predict_proba(X.transpose(0, 3, 1, 2)), atol=1e-6
     )
 
 
-def test_an_input_shape_that_fits_neither_layout_is_refused(colour):
+def test_an_input_shape_that_fits_neither_layout_is_refused(one_epoch, colour):
     X, y = colour
     with pytest.raises(ValueError, match=r"input_shape=\(3, 6, 24\).*\(12, 12, 3\)"):
-        CapsNetClassifier(**SMALL, input_shape=(3, 6, 24)).fit(X, y)
+        CapsNetClassifier(**one_epoch, input_shape=(3, 6, 24)).fit(X, y)
 
 
-def test_flat_channels_last_rows_follow_data_format(colour, first_fit):
+def test_flat_channels_last_rows_follow_data_format(one_epoch, colour, first_fit):
     X, y = colour
     clf = CapsNetClassifier(
-        **SMALL, input_shape=(3, 12, 12), data_format="channels_last", random_state=0
+        **one_epoch, input_shape=(3, 12, 12), data_format="channels_last", random_state=0
     ).fit(X.reshape(N, -1), y)
     np.testing.assert_allclose(
         clf.predict_proba(X.reshape(N, -1)),
@@ -201,54 +200,54 @@ def _standardised(n_features, seed=0):
 
 
 @pytest.mark.parametrize("n_features", [64, 100])
-def test_a_standardised_square_table_trains_as_a_table(n_features):
+def test_a_standardised_square_table_trains_as_a_table(one_epoch, n_features):
     X, y = _standardised(n_features)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ImageShapeWarning)
-        clf = CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
+        clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X, y)
     assert clf.input_shape_ == (n_features, 1, 1)
     assert clf.net_.iterator_train__shift == 0
     assert len(np.unique(clf.input_scale_)) > 1  # one range per column
 
 
 @pytest.mark.parametrize("low, high", [(-5, 5), (0, 1000)], ids=["negative", "beyond 255"])
-def test_whole_numbers_outside_the_pixel_range_are_a_table(low, high):
+def test_whole_numbers_outside_the_pixel_range_are_a_table(one_epoch, low, high):
     X = np.random.default_rng(0).integers(low, high + 1, size=(30, 64))
-    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X, np.arange(30) % 2)
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X, np.arange(30) % 2)
     assert clf.input_shape_ == (64, 1, 1)
 
 
 @pytest.mark.parametrize("n_features", [4, 9, 16, 25, 36, 49])
-def test_rows_shorter_than_64_are_a_table_even_of_pixel_values(n_features):
+def test_rows_shorter_than_64_are_a_table_even_of_pixel_values(one_epoch, n_features):
     X = np.random.default_rng(0).integers(0, 256, size=(30, n_features))
-    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X, np.arange(30) % 2)
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X, np.arange(30) % 2)
     assert clf.input_shape_ == (n_features, 1, 1)
 
 
-def test_flat_digit_rows_are_read_as_images_and_the_estimator_says_so(digits):
+def test_flat_digit_rows_are_read_as_images_and_the_estimator_says_so(one_epoch, digits):
     X_train, _, y_train, _ = digits
     with pytest.warns(
         ImageShapeWarning, match=r"8×8 one-channel images.*input_shape=\(64, 1, 1\)"
     ):
-        clf = CapsNetClassifier(**SMALL, random_state=0).fit(X_train[:64], y_train[:64])
+        clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X_train[:64], y_train[:64])
     assert clf.input_shape_ == (1, 8, 8)
     assert clf.net_.iterator_train__shift == 1
 
 
-def test_a_dataframe_of_784_pixel_columns_is_read_as_28x28_images():
+def test_a_dataframe_of_784_pixel_columns_is_read_as_28x28_images(one_epoch):
     X, y = make_shapes(20, n_classes=2, seed=0)  # (n, 784) uint8, like fetch_openml's MNIST
     frame = pd.DataFrame(X.reshape(20, -1).astype(np.float64))
     frame.columns = [f"pixel{k + 1}" for k in range(784)]
     with pytest.warns(ImageShapeWarning, match="28×28"):
-        clf = CapsNetClassifier(**SMALL, random_state=0).fit(frame, y)
+        clf = CapsNetClassifier(**one_epoch, random_state=0).fit(frame, y)
     assert clf.input_shape_ == (1, 28, 28)
 
 
-def test_an_explicit_input_shape_keeps_a_pixel_like_table_a_table(digits):
+def test_an_explicit_input_shape_keeps_a_pixel_like_table_a_table(one_epoch, digits):
     X_train, _, y_train, _ = digits
     with warnings.catch_warnings():
         warnings.simplefilter("error", ImageShapeWarning)
-        clf = CapsNetClassifier(**SMALL, input_shape=(64, 1, 1), random_state=0)
+        clf = CapsNetClassifier(**one_epoch, input_shape=(64, 1, 1), random_state=0)
         clf.fit(X_train[:64], y_train[:64])
     assert clf.input_shape_ == (64, 1, 1)
 
@@ -275,11 +274,12 @@ def test_predicting_the_other_layout_names_the_transpose(colour, first_fit):
     assert "np.moveaxis(X, -1, 1)" in message and "(3, 12, 12)" in message
 
 
-def test_predicting_channels_first_after_a_channels_last_fit_names_the_transpose(colour):
-    X, y = colour
-    last = CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
+def test_predicting_channels_first_after_a_channels_last_fit_names_the_transpose(
+    colour, colour_model
+):
+    X, _ = colour
     with pytest.raises(ValueError, match=r"channels last; .* np\.moveaxis\(X, 1, -1\)"):
-        last.predict(X.transpose(0, 3, 1, 2))
+        colour_model.predict(X.transpose(0, 3, 1, 2))
 
 
 def test_predicting_another_size_says_resize_not_feature_counts(first_fit):
@@ -309,10 +309,10 @@ def test_predicting_another_channel_count_names_the_channels(first_fit):
     ids=["5-D", "empty axis", "sizes differ", "channels differ"],
 )
 @pytest.mark.parametrize("cls", [CapsNetClassifier, CapsuleTransformer])
-def test_bad_image_stacks_are_refused_before_training(cls, X, match):
+def test_bad_image_stacks_are_refused_before_training(one_epoch, cls, X, match):
     y = np.arange(len(X)) % 2
     with pytest.raises(ValueError, match=match):
-        cls(**SMALL).fit(X, y)
+        cls(**one_epoch).fit(X, y)
 
 
 def test_displays_draw_channels_last_rows_as_the_images_they_are(colour):
@@ -337,12 +337,6 @@ def test_a_channels_last_memmap_is_read_in_place(colour, tmp_path):
     assert np.shares_memory(rows, X_map)  # a view: the loader rearranges batch by batch
 
 
-@pytest.fixture(scope="module")
-def last_fit(colour):
-    X, y = colour
-    return CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
-
-
 @pytest.mark.parametrize(
     "make, match",
     [
@@ -356,61 +350,61 @@ def last_fit(colour):
     ],
     ids=["RGBA", "grey stack", "tensor, other layout", "grey channels first"],
 )
-def test_a_channels_last_model_says_what_differs_at_predict(colour, last_fit, make, match):
+def test_a_channels_last_model_says_what_differs_at_predict(colour, colour_model, make, match):
     X, _ = colour
-    before = last_fit.predict_proba(X[:4])
+    before = colour_model.predict_proba(X[:4])
     with pytest.raises(ValueError, match=match):
-        last_fit.predict(make(X))
-    np.testing.assert_array_equal(last_fit.predict_proba(X[:4]), before)
+        colour_model.predict(make(X))
+    np.testing.assert_array_equal(colour_model.predict_proba(X[:4]), before)
 
 
-def test_a_grey_model_given_colour_names_the_channels():
+def test_a_grey_model_given_colour_names_the_channels(one_epoch):
     X, y = make_shapes(N, size=(12, 12), n_classes=3, seed=0)
-    grey = CapsNetClassifier(**SMALL, random_state=0).fit(X.reshape(N, 12, 12), y)
+    grey = CapsNetClassifier(**one_epoch, random_state=0).fit(X.reshape(N, 12, 12), y)
     with pytest.raises(ValueError, match="3 channels where it expects 1"):
         grey.predict(np.zeros((4, 3, 12, 12)))
     with pytest.raises(ValueError, match="3 channels where it expects 1"):
         grey.predict(np.zeros((4, 12, 12, 3)))
 
 
-def test_a_table_model_given_images_says_it_was_fitted_on_a_table():
+def test_a_table_model_given_images_says_it_was_fitted_on_a_table(one_epoch):
     X, y = _standardised(64)
-    table = CapsNetClassifier(**SMALL, random_state=0).fit(X, y)
+    table = CapsNetClassifier(**one_epoch, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="fitted on a table of 64 features"):
         table.predict(np.zeros((2, 8, 8)))
 
 
-def test_a_grey_input_shape_with_channels_last_accepts_a_plain_stack():
+def test_a_grey_input_shape_with_channels_last_accepts_a_plain_stack(one_epoch):
     X, y = make_shapes(N, size=(12, 12), n_classes=3, seed=0)
-    clf = CapsNetClassifier(**SMALL, input_shape=(1, 12, 12), data_format="channels_last")
+    clf = CapsNetClassifier(**one_epoch, input_shape=(1, 12, 12), data_format="channels_last")
     assert clf.fit(X.reshape(N, 12, 12), y).input_shape_ == (1, 12, 12)
 
 
-def test_a_channels_last_model_saves_loads_and_trains_on(colour, last_fit, tmp_path):
+def test_a_channels_last_model_saves_loads_and_trains_on(colour, colour_model, tmp_path):
     X, y = colour
-    last_fit.save(tmp_path / "model.safetensors")
+    colour_model.save(tmp_path / "model.safetensors")
     loaded = CapsNetClassifier.load(tmp_path / "model.safetensors")
     assert loaded.data_format_ == "channels_last"
-    np.testing.assert_allclose(loaded.predict_proba(X), last_fit.predict_proba(X), atol=1e-6)
+    np.testing.assert_allclose(loaded.predict_proba(X), colour_model.predict_proba(X), atol=1e-6)
     with pytest.raises(ValueError, match="channels last"):
         loaded.partial_fit(X.transpose(0, 3, 1, 2), y)
     loaded.partial_fit(X, y)
     assert loaded.data_format_ == "channels_last"
 
 
-def test_displays_read_a_channels_last_model_s_images(colour, last_fit):
+def test_displays_read_a_channels_last_model_s_images(colour, colour_model):
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
     from sklearn_capsnet.plotting import PerturbationDisplay, ReconstructionDisplay
 
     X, _ = colour
-    display = ReconstructionDisplay.from_estimator(last_fit, X, n_images=3)
+    display = ReconstructionDisplay.from_estimator(colour_model, X, n_images=3)
     assert display.data_format == "channels_last"
     np.testing.assert_array_equal(display.originals, X[:3].reshape(3, -1))
-    PerturbationDisplay.from_estimator(last_fit, X[0], dims=[0])
+    PerturbationDisplay.from_estimator(colour_model, X[0], dims=[0])
     with pytest.raises(ValueError, match="channels last"):
-        ReconstructionDisplay.from_estimator(last_fit, X.transpose(0, 3, 1, 2), n_images=3)
+        ReconstructionDisplay.from_estimator(colour_model, X.transpose(0, 3, 1, 2), n_images=3)
     plt.close("all")
 
 
@@ -430,10 +424,10 @@ def test_bfloat16_tensors_and_palette_images_are_read():
     assert as_array([palette, palette]).shape == (2, 4, 5, 3)
 
 
-def test_the_former_channels_last_switch_names_its_replacements():
+def test_the_former_channels_last_switch_names_its_replacements(one_epoch):
     X, y = make_shapes(20, size=(8, 8), n_classes=2, seed=0)
     with pytest.raises(ValueError, match='memory_format="channels_last".*data_format='):
-        CapsNetClassifier(**SMALL, channels_last=True).fit(X.reshape(20, 8, 8), y)
+        CapsNetClassifier(**one_epoch, channels_last=True).fit(X.reshape(20, 8, 8), y)
 
 
 @pytest.mark.parametrize(
@@ -446,9 +440,9 @@ def test_the_former_channels_last_switch_names_its_replacements():
     ],
     ids=["5-D", "empty axis", "sizes differ", "channels differ"],
 )
-def test_bad_image_stacks_leave_a_fitted_model_as_it_was(colour, X):
-    X_ok, y = colour
-    clf = CapsNetClassifier(**SMALL, random_state=0).fit(X_ok, y)
+def test_bad_image_stacks_leave_a_fitted_model_as_it_was(colour, colour_model, X):
+    X_ok, _ = colour
+    clf = copy.deepcopy(colour_model)  # its own: a failing fit could change it
     before = clf.predict_proba(X_ok)
     with pytest.raises(ValueError):
         clf.fit(X, np.arange(len(X)) % 2)
@@ -458,12 +452,12 @@ def test_bad_image_stacks_leave_a_fitted_model_as_it_was(colour, X):
     assert clf.input_shape_ == (3, 12, 12) and clf.data_format_ == "channels_last"
 
 
-def test_one_image_without_a_batch_axis_is_told_to_add_one(colour, last_fit):
+def test_one_image_without_a_batch_axis_is_told_to_add_one(colour, colour_model):
     X, _ = colour
     with pytest.raises(ValueError, match=r"one image, not a batch of images; pass X\[None\]"):
-        last_fit.predict(X[0])
-    assert last_fit.predict(X[0][None]).shape == (1,)
+        colour_model.predict(X[0])
+    assert colour_model.predict(X[0][None]).shape == (1,)
     Image = pytest.importorskip("PIL.Image")
     with pytest.raises(ValueError, match=r"one PIL image; pass a list of images"):
-        last_fit.predict(Image.fromarray(X[0]))
-    assert last_fit.predict([Image.fromarray(X[0])]).shape == (1,)
+        colour_model.predict(Image.fromarray(X[0]))
+    assert colour_model.predict([Image.fromarray(X[0])]).shape == (1,)

@@ -29,16 +29,12 @@ def test_reconstruction_display_plots_originals_above_reconstructions():
     assert colour.axes_[1, 0].images[0].get_array().shape == (4, 4, 3)
 
 
-def test_perturbation_display_decodes_each_dimension_moved(capsys):
+def test_perturbation_display_decodes_each_dimension_moved(capsys, digits, digits_model):
     import numpy as np
-    from sklearn.datasets import load_digits
 
-    from sklearn_capsnet import CapsNetClassifier
-    from sklearn_capsnet._testing import tiny
     from sklearn_capsnet.plotting import PerturbationDisplay
 
-    X, y = load_digits(return_X_y=True)
-    clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X[:200], y[:200])
+    X, clf = digits[1], digits_model  # the test digits, the tiny network fitted on the others
     display = PerturbationDisplay.from_estimator(clf, X[0], dims=[0, 3])
     assert display.images.shape == (2, 11, 64)
     assert display.axes_.shape == (2, 11)

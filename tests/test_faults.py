@@ -186,23 +186,6 @@ def test_a_second_process_fitting_into_a_folder_in_use_is_refused(tmp_path, unin
     np.testing.assert_array_equal(second.fit(X, Y).predict_proba(X), uninterrupted)
 
 
-def test_a_failed_partial_fit_leaves_the_model_as_it_was(tmp_path, monkeypatch):
-    reference = CapsNetClassifier(**params(EPOCHS))
-    for _ in range(2):
-        reference.partial_fit(X, Y)
-    clf = CapsNetClassifier(**params(EPOCHS), checkpoint=tmp_path).partial_fit(X, Y)
-    before = clf.predict_proba(X)
-    monkeypatch.setattr(checkpoint, "write_durably", FullDisk("params.pt", 2))
-    with pytest.raises(OSError, match="could not write the checkpoint of epoch 2"):
-        clf.partial_fit(X, Y)
-    assert clf.n_iter_ == len(clf.history_) == 1
-    np.testing.assert_array_equal(clf.predict_proba(X), before)
-    monkeypatch.undo()
-    clf.partial_fit(X, Y)
-    assert clf.n_iter_ == 2
-    np.testing.assert_array_equal(clf.predict_proba(X), reference.predict_proba(X))
-
-
 def test_a_folder_whose_latest_was_deleted_is_refused_not_emptied(two_epochs):
     (two_epochs / "LATEST").unlink()
     with pytest.raises(ValueError, match="holds epoch-000002 but no LATEST file.*write that name"):

@@ -8,7 +8,7 @@ from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
 from sklearn_capsnet._testing import tiny
 
 # tabular counts, not a 4x4 image; a constant rate: per-label accuracy 0.83 (chance 0.57)
-SMALL = tiny(max_epochs=40, lr_decay=1.0, input_shape=(16, 1, 1))
+MULTILABEL_TABLE = tiny(max_epochs=40, lr_decay=1.0, input_shape=(16, 1, 1))
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     X, Y = data
-    return CapsNetClassifier(**SMALL, random_state=0).fit(X, Y)
+    return CapsNetClassifier(**MULTILABEL_TABLE, random_state=0).fit(X, Y)
 
 
 def test_indicator_targets_give_indicator_predictions(fitted, data):
@@ -47,7 +47,7 @@ def test_multilabel_probabilities_are_capsule_lengths_thresholded_by_predict(fit
         fitted.set_params(threshold=threshold)
         predictions[threshold] = fitted.predict(X)
         np.testing.assert_array_equal(predictions[threshold], (lengths > threshold).astype(int))
-    fitted.set_params(threshold=SMALL.get("threshold", 0.5))
+    fitted.set_params(threshold=MULTILABEL_TABLE.get("threshold", 0.5))
     assert predictions[0.7].sum() < predictions[0.3].sum()
 
 
@@ -89,14 +89,14 @@ def test_multilabel_and_single_label_targets_do_not_mix(fitted, data):
     with pytest.raises(ValueError, match="fitted on 4 labels"):
         fitted.partial_fit(X, Y[:, :3])
     with pytest.raises(ValueError, match="multiclass-multioutput"):
-        CapsNetClassifier(**SMALL).fit(X, Y * 3 - Y[:, ::-1])
+        CapsNetClassifier(**MULTILABEL_TABLE).fit(X, Y * 3 - Y[:, ::-1])
 
 
 def test_multilabel_transformer_and_safe_file(tmp_path, data):
     X, Y = data
-    caps = CapsuleTransformer(**{**SMALL, "max_epochs": 2}, random_state=0).fit(X, Y)
-    assert caps.transform(X).shape == (len(X), 4 * SMALL["capsule_dim"])
-    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 2}, random_state=0).fit(X, Y)
+    caps = CapsuleTransformer(**{**MULTILABEL_TABLE, "max_epochs": 2}, random_state=0).fit(X, Y)
+    assert caps.transform(X).shape == (len(X), 4 * MULTILABEL_TABLE["capsule_dim"])
+    clf = CapsNetClassifier(**{**MULTILABEL_TABLE, "max_epochs": 2}, random_state=0).fit(X, Y)
     clf.save(tmp_path / "m.safetensors")
     loaded = CapsNetClassifier.load(tmp_path / "m.safetensors")
     assert loaded.multilabel_

@@ -1,5 +1,6 @@
 """Nothing lost: failed calls, interrupts, checkpoints, safe files, numerical trouble."""
 
+import copy
 import json
 import os
 import pickle
@@ -13,17 +14,21 @@ from safetensors import safe_open
 from skorch.callbacks import Callback
 
 from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
-from sklearn_capsnet._testing import tiny
 
-SMALL = tiny(max_epochs=2)
 rng = np.random.default_rng(0)
 X = rng.random((60, 16)).astype(np.float32)
 Y = np.arange(60) % 3
 
 
+@pytest.fixture(scope="module")
+def fitted_once(two_epochs):
+    return CapsNetClassifier(**two_epochs, random_state=0).fit(X, Y)
+
+
 @pytest.fixture
-def fitted():
-    return CapsNetClassifier(**SMALL, random_state=0).fit(X, Y)
+def fitted(fitted_once):
+    """A fitted model of each test's own: several tests change or break it."""
+    return copy.deepcopy(fitted_once)
 
 
 BAD_FIT = {
@@ -62,8 +67,8 @@ class InterruptAt(Callback):
             raise KeyboardInterrupt
 
 
-def test_a_keyboard_interrupt_after_an_epoch_keeps_a_usable_model_with_the_epochs_done():
-    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 5}, callbacks=[InterruptAt(2)])
+def test_a_keyboard_interrupt_after_an_epoch_keeps_a_usable_model_with_the_epochs_done(two_epochs):
+    clf = CapsNetClassifier(**{**two_epochs, "max_epochs": 5}, callbacks=[InterruptAt(2)])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the epoch was finished: nothing to warn about
         clf.fit(X, Y)
@@ -91,8 +96,10 @@ def interactive():
     signal.signal(signal.SIGINT, before)
 
 
-def test_ctrl_c_during_fit_ends_the_batch_keeps_the_finished_epochs_and_warns(interactive):
-    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 5}, callbacks=[CtrlCAt(2, 2)])
+def test_ctrl_c_during_fit_ends_the_batch_keeps_the_finished_epochs_and_warns(
+    two_epochs, interactive
+):
+    clf = CapsNetClassifier(**{**two_epochs, "max_epochs": 5}, callbacks=[CtrlCAt(2, 2)])
     with pytest.warns(UserWarning, match=r"interrupted after 1 finished epoch"):
         clf.fit(X, Y)  # 60 rows: 4 batches of 16 per epoch
     assert clf.n_iter_ == 1 and len(clf.history_) == 1
@@ -108,10 +115,10 @@ class InterruptAtBatch(Callback):
             raise KeyboardInterrupt
 
 
-def test_a_process_that_ignores_ctrl_c_keeps_ignoring_it_during_fit():
+def test_a_process_that_ignores_ctrl_c_keeps_ignoring_it_during_fit(two_epochs):
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup
     try:
-        clf = CapsNetClassifier(**{**SMALL, "max_epochs": 3}, callbacks=[CtrlCAt(2, 2)])
+        clf = CapsNetClassifier(**{**two_epochs, "max_epochs": 3}, callbacks=[CtrlCAt(2, 2)])
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)  # no "interrupted" warning
             clf.fit(X, Y)
@@ -121,9 +128,9 @@ def test_a_process_that_ignores_ctrl_c_keeps_ignoring_it_during_fit():
         signal.signal(signal.SIGINT, before)
 
 
-def test_an_interrupt_inside_an_epoch_drops_its_row_and_leaves_float_losses():
+def test_an_interrupt_inside_an_epoch_drops_its_row_and_leaves_float_losses(two_epochs):
     # Ctrl-C outside the main thread lands where it lands, as a KeyboardInterrupt
-    clf = CapsNetClassifier(**{**SMALL, "max_epochs": 5}, callbacks=[InterruptAtBatch()])
+    clf = CapsNetClassifier(**{**two_epochs, "max_epochs": 5}, callbacks=[InterruptAtBatch()])
     with pytest.warns(UserWarning, match=r"interrupted after 1 finished epoch"):
         clf.fit(X, Y)
     assert clf.n_iter_ == 1
@@ -132,8 +139,8 @@ def test_an_interrupt_inside_an_epoch_drops_its_row_and_leaves_float_losses():
     assert all(type(loss) is float for epoch in losses for loss in epoch)
 
 
-def test_training_resumes_from_the_checkpoint_of_a_killed_run(tmp_path):
-    params = dict(SMALL, lr=0.01, lr_decay=0.5, random_state=0)
+def test_training_resumes_from_the_checkpoint_of_a_killed_run(two_epochs, tmp_path):
+    params = dict(two_epochs, lr=0.01, lr_decay=0.5, random_state=0)
     uninterrupted = CapsNetClassifier(**{**params, "max_epochs": 5}).fit(X, Y)
     # the "killed" run: its last checkpoint is after epoch 3
     CapsNetClassifier(**{**params, "max_epochs": 3}, checkpoint=tmp_path).fit(X, Y)
@@ -154,8 +161,8 @@ def test_training_resumes_from_the_checkpoint_of_a_killed_run(tmp_path):
     )
 
 
-def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(tmp_path):
-    first = CapsNetClassifier(**SMALL, random_state=0, checkpoint=tmp_path).fit(X, Y)
+def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(two_epochs, tmp_path):
+    first = CapsNetClassifier(**two_epochs, random_state=0, checkpoint=tmp_path).fit(X, Y)
     written = (tmp_path / "epoch-000002" / "params.pt").read_bytes()
     others = {
         "conv_channels was 8, is 4 now": (dict(conv_channels=4), X, Y),
@@ -165,50 +172,45 @@ def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(tmp_path):
         "the training data differ ": ({}, X, (Y + 1) % 3),  # other labels
     }
     for message, (changed, X_other, y_other) in others.items():
-        other = CapsNetClassifier(**{**SMALL, "random_state": 0, **changed}, checkpoint=tmp_path)
+        other = CapsNetClassifier(
+            **{**two_epochs, "random_state": 0, **changed}, checkpoint=tmp_path
+        )
         with pytest.raises(ValueError, match=f"written by another fit: .*{message.strip()}"):
             other.fit(X_other, y_other)
         assert not hasattr(other, "net_")
     assert (tmp_path / "epoch-000002" / "params.pt").read_bytes() == written
     # what a resumed fit may change: how long, how loudly, how fast
     resumed = CapsNetClassifier(
-        **{**SMALL, "max_epochs": 3, "verbose": 1, "predict_batch_size": 7},
+        **{**two_epochs, "max_epochs": 3, "verbose": 1, "predict_batch_size": 7},
         random_state=0, checkpoint=tmp_path,
     ).fit(X, Y)  # fmt: skip
     assert resumed.n_iter_ == 3 and first.n_iter_ == 2
 
 
-def test_resuming_says_so_and_what_was_built(tmp_path, capsys):
-    CapsNetClassifier(**SMALL, random_state=0, checkpoint=tmp_path).fit(X, Y)
+def test_resuming_says_so_and_what_was_built(two_epochs, tmp_path, capsys):
+    CapsNetClassifier(**two_epochs, random_state=0, checkpoint=tmp_path).fit(X, Y)
     capsys.readouterr()
-    params = {**SMALL, "max_epochs": 3, "verbose": 1}
+    params = {**two_epochs, "max_epochs": 3, "verbose": 1}
     CapsNetClassifier(**params, random_state=0, checkpoint=tmp_path).fit(X, Y)
     out = capsys.readouterr().out
     assert f"Resumed from the checkpoint of epoch 2 in {str(tmp_path)!r}." in out
     assert "Network: " in out and "Training epochs 3-3" in out
 
 
-def test_a_checkpoint_without_a_fit_record_is_checked_by_its_shapes(tmp_path):
+def test_a_checkpoint_without_a_fit_record_is_checked_by_its_shapes(two_epochs, tmp_path):
     # sets written before fit records: another model is refused when its weights do not fit
-    CapsNetClassifier(**SMALL, checkpoint=tmp_path).fit(X, Y)
+    CapsNetClassifier(**two_epochs, checkpoint=tmp_path).fit(X, Y)
     manifest = tmp_path / "epoch-000002" / "manifest.json"
     manifest.write_text(json.dumps({k: v for k, v in json.loads(manifest.read_text()).items()
                                     if k != "fit"}))  # fmt: skip
-    other = CapsNetClassifier(**{**SMALL, "conv_channels": 4}, checkpoint=tmp_path)
+    other = CapsNetClassifier(**{**two_epochs, "conv_channels": 4}, checkpoint=tmp_path)
     with pytest.raises(ValueError, match="does not fit this model and data .*size mismatch"):
         other.fit(X, Y)
 
 
-def test_learning_rate_schedule_continues_over_partial_fit():
-    clf = CapsNetClassifier(**SMALL, lr_decay=0.5, random_state=0)
-    for _ in range(3):
-        clf.partial_fit(X, Y)
-    np.testing.assert_allclose(clf.history_[:, "event_lr"], [0.01, 0.005, 0.0025])
-
-
 @pytest.mark.parametrize("cls", [CapsNetClassifier, CapsuleTransformer])
-def test_safe_file_round_trip_is_exact(tmp_path, cls):
-    est = cls(**SMALL, random_state=0).fit(X, np.array(["a", "b", "c"])[Y])
+def test_safe_file_round_trip_is_exact(two_epochs, tmp_path, cls):
+    est = cls(**two_epochs, random_state=0).fit(X, np.array(["a", "b", "c"])[Y])
     path = tmp_path / "model.safetensors"
     est.save(path)
     loaded = cls.load(path)
@@ -221,11 +223,11 @@ def test_safe_file_round_trip_is_exact(tmp_path, cls):
     assert description["estimator"] == cls.__name__
 
 
-def test_safe_file_keeps_integer_labels_and_feature_names(tmp_path):
+def test_safe_file_keeps_integer_labels_and_feature_names(two_epochs, tmp_path):
     import pandas as pd
 
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(16)])
-    est = CapsNetClassifier(**SMALL, random_state=0).fit(frame, Y + 10)
+    est = CapsNetClassifier(**two_epochs, random_state=0).fit(frame, Y + 10)
     est.save(tmp_path / "m.safetensors")
     loaded = CapsNetClassifier.load(tmp_path / "m.safetensors")
     assert loaded.classes_.dtype == est.classes_.dtype
@@ -333,8 +335,8 @@ def test_a_gpu_trained_pickle_predicts_on_a_cpu_only_machine(fitted, monkeypatch
     [np.zeros((30, 16)), np.ones((30, 16)), np.full((30, 16), 1e6), rng.random((30, 16)) * 1e6],
     ids=["all zero", "constant", "all 1e6", "values up to 1e6"],
 )
-def test_degenerate_and_extreme_inputs_never_give_nan(data):
-    clf = CapsNetClassifier(**SMALL, random_state=0).fit(data, Y[:30])
+def test_degenerate_and_extreme_inputs_never_give_nan(two_epochs, data):
+    clf = CapsNetClassifier(**two_epochs, random_state=0).fit(data, Y[:30])
     assert np.isfinite(clf.history_[:, "train_loss"]).all()
     for probe in (data, np.full((3, 16), 1e6), -np.full((3, 16), 1e6)):
         assert np.isfinite(clf.predict_proba(probe)).all()

@@ -13,13 +13,12 @@ from skorch.callbacks import Callback
 from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet._testing import tiny
 
-SMALL = tiny(max_epochs=6)
-
 
 @pytest.fixture(scope="module")
 def trained(digits):
     X_train, _, y_train, _ = digits
-    return CapsNetClassifier(**SMALL, mixed_precision="no", random_state=0).fit(X_train, y_train)
+    params = tiny(max_epochs=6, mixed_precision="no")
+    return CapsNetClassifier(**params, random_state=0).fit(X_train, y_train)
 
 
 def test_bf16_predictions_of_a_trained_model_agree_with_fp32(trained, digits):
@@ -41,7 +40,8 @@ def test_bf16_predictions_of_a_trained_model_agree_with_fp32(trained, digits):
 
 def test_training_under_bf16_autocast_learns(digits):
     X_train, X_test, y_train, y_test = digits
-    clf = CapsNetClassifier(**SMALL, mixed_precision="bf16", random_state=0).fit(X_train, y_train)
+    clf = CapsNetClassifier(**tiny(max_epochs=6, mixed_precision="bf16"), random_state=0)
+    clf.fit(X_train, y_train)
     assert clf.net_.precision is torch.bfloat16
     losses = clf.history_[:, "train_loss"]
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
@@ -126,9 +126,9 @@ class NaNGradientOnce(Callback):
         net.module_.primary.conv.weight.register_hook(hook)
 
 
-def test_a_bf16_cpu_step_with_nan_gradients_is_computed_again_in_float32(digits):
+def test_a_bf16_cpu_step_with_nan_gradients_is_computed_again_in_float32(one_epoch, digits):
     X_train, _, y_train, _ = digits
-    params = dict(SMALL, max_epochs=1, mixed_precision="bf16", random_state=0)
+    params = dict(one_epoch, mixed_precision="bf16", random_state=0)
     clf = CapsNetClassifier(**params, callbacks=[("nan_once", NaNGradientOnce())])
     clf.fit(X_train[:32], y_train[:32])  # 2 batches of 16
     precisions = dict(clf.net_.callbacks_)["nan_once"].precisions
@@ -137,11 +137,11 @@ def test_a_bf16_cpu_step_with_nan_gradients_is_computed_again_in_float32(digits)
     assert np.isfinite(clf.history_[:, "batches", :, "train_loss"]).all()
 
 
-def test_a_step_computed_again_moves_the_running_statistics_once():
+def test_a_step_computed_again_moves_the_running_statistics_once(one_epoch):
     # 40x40 images pass the "conv" front end, whose BatchNorm counts the batches it saw
     X = np.random.default_rng(0).random((32, 40 * 40), dtype=np.float32)
     y = np.arange(32) % 2
-    params = dict(SMALL, max_epochs=1, mixed_precision="bf16", random_state=0)
+    params = dict(one_epoch, mixed_precision="bf16", random_state=0)
     params["input_shape"] = (1, 40, 40)
     clf = CapsNetClassifier(**params, callbacks=[("nan_once", NaNGradientOnce())])
     clf.fit(X, y)  # 2 batches of 16, the first computed twice
@@ -151,9 +151,9 @@ def test_a_step_computed_again_moves_the_running_statistics_once():
     assert counted.item() == 2
 
 
-def test_channels_last_memory_format_gives_the_same_model(digits):
+def test_channels_last_memory_format_gives_the_same_model(one_epoch, digits):
     X_train, X_test, y_train, _ = digits
-    params = dict(SMALL, max_epochs=1, mixed_precision="no", random_state=0)
+    params = dict(one_epoch, mixed_precision="no", random_state=0)
     plain = CapsNetClassifier(**params).fit(X_train[:300], y_train[:300])
     last = CapsNetClassifier(**params, memory_format="channels_last")
     last.fit(X_train[:300], y_train[:300])
@@ -164,9 +164,9 @@ def test_channels_last_memory_format_gives_the_same_model(digits):
     )
 
 
-def test_compile_reaches_torch_compile(digits):
+def test_compile_reaches_torch_compile(one_epoch, digits):
     X_train, X_test, y_train, _ = digits
-    params = dict(SMALL, max_epochs=1, mixed_precision="no", random_state=0)
+    params = dict(one_epoch, mixed_precision="no", random_state=0)
     plain = CapsNetClassifier(**params).fit(X_train[:200], y_train[:200])
     compiled = CapsNetClassifier(**params, compile=True, compile__backend="eager")
     compiled.fit(X_train[:200], y_train[:200])
@@ -254,7 +254,7 @@ class CudaSyncWarnings(Callback):
 def test_training_on_a_gpu_waits_for_it_once_per_epoch():
     X, y = load_digits(return_X_y=True)
     probe = CudaSyncWarnings()
-    params = dict(SMALL, max_epochs=3, batch_size=50, device="cuda", random_state=0)
+    params = tiny(max_epochs=3, batch_size=50, device="cuda", random_state=0)
     clf = CapsNetClassifier(**params, callbacks=[probe]).fit(X[:500], y[:500])
     assert clf.net_.get_iterator(clf.net_.get_dataset(X[:500], y[:500]), training=True).X.is_cuda
     assert len(probe.caught) <= 3, [str(w.message) for w in probe.caught]

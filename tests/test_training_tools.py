@@ -105,21 +105,6 @@ def test_early_stopping_with_a_train_split_is_refused_before_training(small_digi
     assert not hasattr(clf, "net_")
 
 
-def test_partial_fit_trains_on_all_rows_and_ignores_early_stopping(small_digits):
-    X, y = small_digits
-    clf = CapsNetClassifier(**tiny(early_stopping=True), random_state=0).partial_fit(X, y)
-    assert sum(clf.history_[-1, "batches", :, "train_batch_size"]) == 300
-    assert clf.validation_scores_ is None
-    stopped = CapsNetClassifier(
-        **tiny(max_epochs=1, early_stopping=True),
-        callbacks=[EpochScoring("f1_macro", on_train=True)],  # a user's callback stays
-        random_state=0,
-    )
-    stopped.fit(X, y).partial_fit(X, y)  # after an early-stopping fit, too
-    assert sum(stopped.history_[-1, "batches", :, "train_batch_size"]) == 300
-    assert "valid_acc" not in stopped.history_[-1] and "f1_macro" in stopped.history_[-1]
-
-
 @pytest.mark.parametrize(
     "n_rows, fraction", [(12, 0.1), (12, 0.8), (200, 0.02)], ids=["few", "most", "tiny"]
 )
@@ -167,10 +152,8 @@ def test_the_net_predicts_class_indices_and_probabilities_for_unpadded_rows(smal
     np.testing.assert_array_equal(clf.net_.predict_proba(X[:5]), proba)  # images, as fit
 
 
-def test_the_net_reads_channels_last_images_as_the_estimator_does():
-    images = np.random.default_rng(0).integers(0, 256, (40, 6, 6, 3)).astype(np.uint8)
-    labels = np.arange(40) % 2
-    clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(images, labels)
+def test_the_net_reads_channels_last_images_as_the_estimator_does(colour, colour_model):
+    images, clf = colour[0], colour_model
     assert clf.data_format_ == "channels_last"
     np.testing.assert_allclose(
         clf.net_.predict_proba(images[:5]), clf.predict_proba(images[:5]), rtol=1e-5

@@ -50,17 +50,6 @@ def test_class_weight_moves_predictions_towards_the_heavier_class():
     assert weighted.predict(noise).mean() > 0.9 > plain.predict(noise).mean()
 
 
-def test_sample_weight_reaches_the_loss_of_fit_and_partial_fit():
-    zero_for_class_0 = np.where(Y == 1, 1.0, 0.0)
-    clf = CapsNetClassifier(**tiny(max_epochs=10), random_state=0)
-    clf.fit(X, Y, sample_weight=zero_for_class_0)
-    assert clf.predict(X).mean() > 0.9  # class 0 never counted
-    more = CapsNetClassifier(**tiny(), random_state=0)
-    for _ in range(10):
-        more.partial_fit(X, Y, sample_weight=zero_for_class_0)
-    assert more.predict(X).mean() > 0.9
-
-
 BAD_WEIGHTS = {
     "negative": (dict(sample_weight=-np.ones(80)), {}, "Negative values.*sample_weight"),
     "wrong length": (dict(sample_weight=np.ones(79)), {}, "79"),
@@ -86,22 +75,6 @@ def test_bad_weights_are_refused_before_training(case):
     with pytest.raises(ValueError, match=message):
         clf.fit(X, y, **fit_params)
     assert not hasattr(clf, "net_")
-
-
-def test_partial_fit_takes_a_class_weight_for_a_class_its_batch_lacks():
-    clf = CapsNetClassifier(**tiny(), class_weight={1: 3.0}, random_state=0)
-    clf.partial_fit(X, Y)
-    clf.partial_fit(X[Y == 0], Y[Y == 0])  # no example of class 1 in this batch
-    assert clf.n_iter_ == 2
-
-
-def test_partial_fit_refuses_balanced_class_weights_and_leaves_the_model_as_it_was():
-    clf = CapsNetClassifier(**tiny(), random_state=0).partial_fit(X, Y)
-    before = clf.predict_proba(X)
-    clf.set_params(class_weight="balanced")
-    with pytest.raises(ValueError, match="compute_class_weight"):
-        clf.partial_fit(X, Y)
-    np.testing.assert_array_equal(clf.predict_proba(X), before)
 
 
 def test_sample_weight_is_routed_through_cross_validate_and_grid_search():
