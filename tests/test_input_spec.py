@@ -25,6 +25,7 @@ ONE_OR_BATCH = [
     ((1, 8, 8), "channels_first", (1, 8, 8), False),  # a batch of one grey image
     ((1, 8, 8), "channels_first", (5, 8, 8), False),  # five grey images
     ((1, 8, 8), "channels_first", (8, 8, 1), True),  # one image, channels last
+    ((1, 8, 8), "channels_first", (8, 8, 3), True),  # one colour image: refused as one
     ((1, 8, 8), "channels_first", (1, 64), False),  # a batch of one row
     ((1, 8, 8), "channels_first", (64,), True),  # one row
     ((3, 32, 32), "channels_last", (32, 32, 3), True),  # one colour image
