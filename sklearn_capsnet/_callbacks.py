@@ -36,7 +36,7 @@ class EpochTable(PrintLog):
     def _colours_show(self) -> bool:
         isatty = getattr(sys.stdout, "isatty", None)
         terminal = bool(isatty and isatty())
-        return self.sink is print and terminal and "NO_COLOR" not in os.environ
+        return self.sink is print and terminal and not os.environ.get("NO_COLOR")
 
     def _sink(self, text, verbose):
         super()._sink(text if self._colours_show() else self.plain(text), verbose)

@@ -34,15 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "DATA_FORMATS",
     "ImageShapeWarning",
     "InputSpec",
     "ValueRange",
+    "check_float32_range",
     "looks_like_pixels",
     "value_range",
 ]
 
-DATA_FORMATS = ("auto", "channels_first", "channels_last")
 CHANNEL_COUNTS = (1, 3, 4)  # grey, RGB, RGBA: a last axis of these is read as channels
 MIN_IMAGE_ROW = 64  # flat rows shorter than an 8×8 image are always a table
 PIXEL_TOLERANCE = 1e-6  # float rounding: MinMaxScaler's output can reach 1 + 2e-16
@@ -120,6 +119,17 @@ def looks_like_pixels(X, values: ValueRange | None = None) -> bool:
     )
 
 
+def check_float32_range(X, overall: tuple[float, float], name: str) -> None:
+    """Refuse float64 ``X`` whose smallest or largest value (``overall``) float32 cannot
+    hold: the network computes in float32."""
+    largest = max(abs(overall[0]), abs(overall[1]))
+    if X.dtype.kind == "f" and X.dtype.itemsize > 4 and largest > _FLOAT32_MAX:
+        raise ValueError(
+            f"X has values beyond the float32 range (largest magnitude {largest:.3g}); "
+            f"{name} computes in float32: rescale X first."
+        )
+
+
 def value_range(*arrays) -> tuple[float, float]:
     """[0, 1] when every value lies there, else the values' own minimum and maximum."""
     low = min(float(np.min(a)) for a in arrays)
@@ -162,6 +172,11 @@ class InputSpec:
     data_format: str
     offset: np.ndarray
     scale: np.ndarray
+
+    def __post_init__(self) -> None:
+        for values in (self.offset, self.scale):  # immutable, the arrays too
+            if isinstance(values, np.ndarray):
+                values.setflags(write=False)
 
     # -- what the input is ----------------------------------------------------------------
 
@@ -210,13 +225,7 @@ class InputSpec:
             cannot hold.
         """
         values = ValueRange.of(X)
-        low, high = values.overall()
-        largest = max(abs(low), abs(high))
-        if X.dtype.kind == "f" and X.dtype.itemsize > 4 and largest > _FLOAT32_MAX:
-            raise ValueError(
-                f"X has values beyond the float32 range (largest magnitude {largest:.3g}); "
-                f"{name} computes in float32: rescale X first."
-            )
+        check_float32_range(X, values.overall(), name)
         shape, layout = _read_layout(
             name, X, sample_shape, values, input_shape=input_shape, data_format=data_format
         )

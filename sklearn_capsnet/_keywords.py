@@ -6,6 +6,7 @@ scikit-learn's ``get_params``/``set_params`` know the named parameters of
 at ``fit``. An unknown name is refused at once, naming the closest parameter.
 """
 
+from ._device import autocast_dtype
 from ._params import check_keyword
 
 __all__ = ["KeywordParamsMixin"]
@@ -33,6 +34,10 @@ class KeywordParamsMixin:
         """Set parameters; ``optimizer__*`` and ``callbacks__*`` reach the skorch net at fit.
 
         An unknown name raises ``ValueError`` at once, naming the closest parameter.
+        ``threshold`` and ``mixed_precision``, read at each prediction, also reach a
+        fitted ``net_`` at once, so that its ``predict`` (which skorch's scoring
+        callbacks read) answers as the estimator does; ``mixed_precision`` then also
+        applies to later ``partial_fit`` epochs.
         """
         for key in params:
             # scikit-learn's check_do_not_raise_errors_in_init_or_set_params sets every name
@@ -43,7 +48,10 @@ class KeywordParamsMixin:
         extra = {key: params.pop(key) for key in list(params) if key not in named}
         vars(self).update(extra)
         super().set_params(**params)
-        if "threshold" in params and "net_" in vars(self):
-            # read at each prediction: skorch's net_.predict (scoring callbacks) follows
-            self.net_.threshold = self.threshold
+        if "net_" in vars(self):
+            if "threshold" in params:
+                self.net_.threshold = self.threshold
+            if "mixed_precision" in params:
+                shape = self.input_spec_.shape
+                self.net_.precision = autocast_dtype(self.mixed_precision, self.device_, shape)
         return self

@@ -31,8 +31,8 @@ class RowReader(torch.nn.Module):
     def __init__(self, spec: InputSpec) -> None:
         super().__init__()
         self.spec = spec
-        scale = torch.as_tensor(np.asarray(spec.scale, np.float32))
-        self.register_buffer("offset", torch.as_tensor(np.asarray(spec.offset, np.float32)))
+        scale = torch.tensor(np.asarray(spec.scale, np.float32))  # a copy: the spec is read-only
+        self.register_buffer("offset", torch.tensor(np.asarray(spec.offset, np.float32)))
         self.register_buffer("inv_scale", 1.0 / scale)
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:

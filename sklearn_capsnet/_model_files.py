@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from . import _persistence
+from ._device import resolve_device
 from ._onnx import export_onnx
 from ._params import PARAMS
 
@@ -155,6 +156,7 @@ class FilesMixin:
             When the file is not a sklearn-capsnet model of this class, or its checksum,
             description or tensor shapes do not agree.
         """
+        resolve_device(device)  # a device that is not there is no fault of the file
         saved = _persistence.read(path, cls.__name__)
         try:
             return cls._from_saved(saved, device)

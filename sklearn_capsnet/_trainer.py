@@ -52,6 +52,8 @@ class CapsNetTrainer(NeuralNet):
 
     # the criterion is a plain callable (:class:`~sklearn_capsnet.nn.CapsuleLoss`), which
     # skorch would not register as a component: its ``criterion__*`` parameters are named
+    # here so that the net accepts them when it is built (they are read at initialisation
+    # only: a fitted net's criterion is not rebuilt by ``set_params``)
     prefixes_ = [*NeuralNet.prefixes_, "criterion"]
 
     def __init__(

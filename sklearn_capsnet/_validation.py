@@ -11,10 +11,9 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, column_or_1d, validate_data
 
 from ._arrays import as_array, check_stack
+from ._inputs import check_float32_range
 
 __all__ = ["as_rows", "example_weights"]
-
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def as_rows(estimator, X, y="no_validation", *, reset: bool, spec=None):
@@ -60,12 +59,8 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool, spec=None):
         X, y = validate_data(estimator, X, y, multi_output=True, **common)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)  # a column vector: one label per sample
-    if not reset and X.dtype.kind == "f" and X.dtype.itemsize > 4 and _largest(X) > _FLOAT32_MAX:
-        raise ValueError(
-            "X has values beyond the float32 range "
-            f"(largest magnitude {_largest(X):.3g}); "
-            f"{type(estimator).__name__} computes in float32: rescale X first."
-        )
+    if not reset and X.dtype.kind == "f" and X.dtype.itemsize > 4:
+        check_float32_range(X, _overall(X), type(estimator).__name__)
     return X, y, sample_shape
 
 
@@ -121,7 +116,7 @@ def _check_class_weight(name: str, class_weight: dict, labels) -> None:
         )
 
 
-def _largest(X) -> float:
-    """The largest magnitude in ``X``; max and min stream over it (a memmap stays on
-    disk), where ``np.abs(X)`` would copy it."""
-    return max(abs(float(X.max())), abs(float(X.min()))) if X.size else 0.0
+def _overall(X) -> tuple[float, float]:
+    """The smallest and largest value of ``X``; min and max stream over it (a memmap
+    stays on disk), where ``np.abs(X)`` would copy it."""
+    return (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)

@@ -23,6 +23,8 @@ def _one_sample(estimator, x) -> np.ndarray:
         return x[None]
     if len(x) == 1:
         return x
+    if x.size // len(x) != estimator.input_spec_.n_features:
+        return x[None]  # no batch of this model's samples: its own check says what is wrong
     what = "rows" if x.ndim == 2 else "images"
     raise ValueError(
         f"this display draws one sample; got {len(x)} {what}. Pass one of them, e.g. X[0]."

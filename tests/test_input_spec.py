@@ -102,7 +102,7 @@ def test_fit_reads_the_range_of_x_once(monkeypatch, digits):
 
     X_train, _, y_train, _ = digits
     calls = {"range": 0, "largest": 0}
-    of, largest = inputs.ValueRange.of.__func__, validation._largest
+    of, largest = inputs.ValueRange.of.__func__, validation._overall
 
     def counted_of(cls, X):
         calls["range"] += 1
@@ -113,7 +113,7 @@ def test_fit_reads_the_range_of_x_once(monkeypatch, digits):
         return largest(X)
 
     monkeypatch.setattr(inputs.ValueRange, "of", classmethod(counted_of))
-    monkeypatch.setattr(validation, "_largest", counted_largest)
+    monkeypatch.setattr(validation, "_overall", counted_largest)
     X = X_train[:64].astype(np.float64)  # float64: the float32 range is checked too
     clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0)
     with pytest.warns(UserWarning, match="8×8"):  # pixel-like rows: the range decides
@@ -128,3 +128,20 @@ def test_values_beyond_float32_are_refused_at_fit_naming_the_magnitude():
     X[3, 1] = 1e300
     with pytest.raises(ValueError, match="beyond the float32 range.*1e\\+300"):
         CapsNetClassifier(**tiny(max_epochs=1)).fit(X, np.arange(20) % 2)
+
+
+def test_the_spec_cannot_be_changed_after_fit():
+    import dataclasses
+
+    spec = InputSpec.from_training_data(np.arange(12.0).reshape(3, 4), None)
+    with pytest.raises(ValueError, match="read-only"):
+        spec.offset[0] = 5.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.data_format = "channels_last"
+
+
+def test_a_display_hands_a_wrongly_shaped_sample_to_the_model_s_own_check(digits_model):
+    from sklearn_capsnet.plotting import PerturbationDisplay
+
+    with pytest.raises(ValueError, match=r"shape \(10, 10\).*resize X"):
+        PerturbationDisplay.from_estimator(digits_model, np.zeros((10, 10)))

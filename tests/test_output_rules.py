@@ -49,3 +49,12 @@ def test_the_longest_capsule_wins_and_probabilities_follow_the_odds():
     odds = [0.3 / 0.7, 0.8 / 0.2, 0.6 / 0.4]  # presence odds of each capsule, by hand
     expected = [o / sum(odds) for o in odds]
     np.testing.assert_allclose(probabilities(capsules, False)[0].tolist(), expected, rtol=1e-12)
+
+
+def test_net_predict_follows_the_precision_set_after_fit(digits):
+    X_train, X_test, y_train, _ = digits
+    clf = CapsNetClassifier(
+        **tiny(max_epochs=1), input_shape=(1, 8, 8), mixed_precision="bf16", random_state=0
+    ).fit(X_train[:300], y_train[:300])
+    clf.set_params(mixed_precision="no")  # float32 from now on: bf16 rounds differently
+    np.testing.assert_array_equal(clf.net_.predict_proba(X_test), clf.predict_proba(X_test))

@@ -271,6 +271,15 @@ def test_tampered_truncated_or_foreign_files_are_refused(tmp_path, fitted):
         CapsNetClassifier.load(path)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_loading_onto_a_missing_gpu_names_the_device_not_the_file(tmp_path, fitted):
+    path = tmp_path / "model.safetensors"
+    fitted.save(path)
+    with pytest.raises(ValueError, match="no CUDA GPU") as error:
+        CapsNetClassifier.load(path, device="cuda")
+    assert "not a valid" not in str(error.value)
+
+
 def test_a_file_in_an_older_format_version_is_refused_with_the_way_out(tmp_path, fitted):
     # Version 1 stored the class-capsule weights unscaled: read as version 2 they
     # would predict garbage, so loading must stop and say what to do.
