@@ -95,11 +95,11 @@ def test_onnx_of_a_bf16_model_is_float32_and_matches_float32_prediction(tmp_path
     clf = CapsNetClassifier(**tiny(max_epochs=1, mixed_precision="bf16"), random_state=0)
     clf.fit(X, y)
     clf.to_onnx(tmp_path / "model.onnx")
+    assert clf.net_.precision is not None  # the export left the fitted model as it was
     probabilities, _ = run(tmp_path / "model.onnx", X[:5].reshape(5, -1))
     assert probabilities.dtype == np.float32
     float32 = clf.set_params(mixed_precision="no").predict_proba(X[:5])
     np.testing.assert_allclose(probabilities, float32, atol=1e-4)
-    assert clf.net_.precision is not None  # the fitted model was not changed
 
 
 def test_onnx_of_a_multilabel_model_gives_the_capsule_lengths(tmp_path):
