@@ -52,23 +52,29 @@ class FittingMixin:
         )
         return X, y
 
-    def _start_net(self, incremental: bool = False) -> None:
+    def _start_net(self, incremental: bool = False, y=None) -> None:
         """Place, build and initialise a new skorch net, seeded from ``random_state``.
 
         ``incremental`` (:meth:`partial_fit`) trains on all rows: no early stopping.
+        With the encoded labels ``y``, an early-stopping hold-out that cannot be drawn
+        from them is refused first, before any seed is drawn or any weight built.
         """
         accelerator = self.accelerator
         self.device_ = (
             str(accelerator.device) if accelerator is not None else resolve_device(self.device)
         )
-        self._seed_ = _training.draw_seed(self.random_state, accelerator)
         params = self.get_params(deep=False)
         params["early_stopping"] = self.early_stopping and not incremental
+        split = _training.hold_out(params, self.multilabel_)
+        if y is not None:
+            _training.check_hold_out(split, params, y)
+        self._seed_ = _training.draw_seed(self.random_state, accelerator)
         self.net_ = _training.new_trainer(
             params,
             input_spec=self.input_spec_,
             n_outputs=self._n_outputs(),
             multilabel=self.multilabel_,
+            train_split=split,
             device=self.device_,
             seed=self._seed_,
         )
@@ -105,8 +111,7 @@ class FittingMixin:
             X, y = self._prepare_training_data(X, y)
             weight = example_weights(self, X, y, sample_weight)
             y = self._encode_targets(y, reset=True)
-            self._start_net()
-            _training.check_hold_out(self.net_, self.get_params(deep=False), y)
+            self._start_net(y=y)
             with folder_lock(self.checkpoint, self.accelerator):  # one writer per folder
                 if self.checkpoint is not None:
                     params = self.get_params(deep=False)

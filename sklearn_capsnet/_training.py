@@ -95,15 +95,19 @@ def _early_stopping(params: dict):
     return StopOnPlateau(VALID_SCORE, patience=params["n_iter_no_change"], tol=params["tol"])
 
 
-def check_hold_out(net, params: dict, y) -> None:
-    """Refuse, before training, an early-stopping hold-out that cannot be drawn from ``y``.
+def check_hold_out(split, params: dict, y) -> None:
+    """Refuse, before anything is built or drawn, an early-stopping hold-out that cannot
+    be drawn from ``y``.
 
-    Tries the net's own split (the one training will use) on the labels alone.
+    Tries the fit's own split (:func:`hold_out`) on the labels alone, with a fixed seed
+    (whether the classes can be stratified does not depend on it).
     """
     if not params["early_stopping"] or params["train_split"] is not None:
         return
+    probe = copy.copy(split)
+    probe.random_state = 0
     try:
-        net.train_split(ArrayDataset(np.empty((len(y), 0)), y), y)
+        probe(ArrayDataset(np.empty((len(y), 0)), y), y)
     except ValueError as error:
         raise ValueError(
             f"early_stopping=True cannot hold out validation_fraction="
@@ -121,9 +125,9 @@ def without_early_stopping(net) -> None:
         net.initialize_callbacks()  # set_params leaves the switched-off ones in callbacks_
 
 
-def _hold_out(params: dict, multilabel: bool, seed: int):
+def hold_out(params: dict, multilabel: bool):
     """The user's ``train_split``, or early stopping's hold-out (stratified for classes):
-    the one split of the fit."""
+    the one split of the fit. :func:`new_trainer` seeds the hold-out with the fit's seed."""
     if not params["early_stopping"]:
         return params["train_split"]
     if params["train_split"] is not None:
@@ -132,11 +136,18 @@ def _hold_out(params: dict, multilabel: bool, seed: int):
             "train_split=None with it, or early_stopping=False and your own EarlyStopping "
             "callback with train_split."
         )
-    return ValidSplit(params["validation_fraction"], stratified=not multilabel, random_state=seed)
+    return ValidSplit(params["validation_fraction"], stratified=not multilabel)
 
 
 def new_trainer(
-    params: dict, *, input_spec, n_outputs: int, multilabel: bool, device: str, seed: int
+    params: dict,
+    *,
+    input_spec,
+    n_outputs: int,
+    multilabel: bool,
+    train_split,
+    device: str,
+    seed: int,
 ):
     """A skorch net for these parameters, initialised from ``seed``.
 
@@ -150,10 +161,14 @@ def new_trainer(
         Class capsules.
     multilabel : bool
         Whether targets are 0/1 indicators of several labels.
+    train_split : callable or None
+        :func:`hold_out`'s split; early stopping's is seeded here with ``seed``.
     device : str
         The resolved device (ignored with an ``accelerator``, which places the model).
     seed : int
     """
+    if params["early_stopping"]:  # the hold-out draws from the fit's seed
+        train_split.random_state = seed
     trainer, placement = CapsNetTrainer, {"device": device}
     if params["accelerator"] is not None:
         trainer = AcceleratedCapsNetTrainer
@@ -186,7 +201,7 @@ def new_trainer(
         iterator_train__preload="auto",  # whole data on the GPU when it fits
         **shard,
         iterator_valid=BatchLoader,
-        train_split=_hold_out(params, multilabel, seed),
+        train_split=train_split,
         callbacks=_callbacks(params, seed),
         verbose=params["verbose"],
         **placement,

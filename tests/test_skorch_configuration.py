@@ -25,7 +25,7 @@ def test_one_hold_out_split_is_built_for_early_stopping(monkeypatch, digits):
     init = skorch.dataset.ValidSplit.__init__
 
     def counted(self, *args, **kwargs):
-        built.append(kwargs.get("random_state"))
+        built.append(self)
         init(self, *args, **kwargs)
 
     monkeypatch.setattr(skorch.dataset.ValidSplit, "__init__", counted)
@@ -34,7 +34,32 @@ def test_one_hold_out_split_is_built_for_early_stopping(monkeypatch, digits):
     )
     clf.fit(X_train[:200], y_train[:200])
     assert len(built) == 1
-    assert clf.net_.train_split.random_state == built[0]
+    assert clf.net_.train_split is built[0]  # the split tried is the split trained with
+
+
+def test_the_hold_out_is_drawn_from_random_state(digits):
+    X_train, _, y_train, _ = digits
+    params = dict(tiny(max_epochs=2), input_shape=(1, 8, 8), early_stopping=True)
+    scores = [
+        CapsNetClassifier(**params, random_state=7)
+        .fit(X_train[:300], y_train[:300])
+        .validation_scores_
+        for _ in range(2)
+    ]
+    assert scores[0] == scores[1]
+
+
+def test_a_hold_out_that_cannot_be_drawn_is_refused_before_any_seed_is_drawn(digits):
+    X_train, _, y_train, _ = digits
+    rng = np.random.RandomState(0)
+    state = rng.get_state()[1].copy(), rng.get_state()[2]
+    clf = CapsNetClassifier(
+        **tiny(max_epochs=1), input_shape=(1, 8, 8), early_stopping=True, random_state=rng
+    )
+    with pytest.raises(ValueError, match="cannot hold out"):
+        clf.fit(X_train[:12], y_train[:12])  # 10 classes in 12 rows: no stratified 10 %
+    assert not hasattr(clf, "net_")
+    assert (rng.get_state()[1] == state[0]).all() and rng.get_state()[2] == state[1]
 
 
 def test_partial_fit_after_early_stopping_switches_it_off_through_set_params(digits):
