@@ -9,7 +9,17 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-__all__ = ["GRATINGS", "load_fashion_mnist", "make_gratings", "read_idx"]
+from ._viewpoints import affine_matrix, make_affine, place_on_canvas
+
+__all__ = [
+    "GRATINGS",
+    "affine_matrix",
+    "load_fashion_mnist",
+    "make_affine",
+    "make_gratings",
+    "place_on_canvas",
+    "read_idx",
+]
 
 FASHION_MNIST_ENV = "SKLEARN_CAPSNET_FASHION_MNIST"
 FASHION_MNIST_DEFAULT = Path("/usr/share/datasets/fashion-mnist")

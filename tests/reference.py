@@ -104,3 +104,45 @@ def self_attention_one_example(u_hat, log_prior, with_coupling=False):
         ]
         return torch.stack(v), torch.stack([torch.stack(row) for row in weights])
     return torch.stack(v)
+
+
+def affine_literal(image, rotation_degrees, shear, scale_rows, scale_cols, shift, canvas):
+    """One grey image under an affine map, pixel by pixel, in float64 plain Python.
+
+    The map, in (row, column) offsets from the image's centre: scale each axis, then
+    move each column by ``shear`` times the row offset, then turn counter-clockwise as
+    displayed (a point right of the centre goes up for +90°); the centre lands on the
+    canvas's centre plus ``shift`` (rows, columns). Each output pixel inverts the map
+    and reads the source bilinearly, zero outside it.
+    """
+    import math
+
+    height, width = len(image), len(image[0])
+    centre_r, centre_c = (height - 1) / 2, (width - 1) / 2
+    out_r, out_c = (canvas - 1) / 2 + shift[0], (canvas - 1) / 2 + shift[1]
+    angle = math.radians(rotation_degrees)
+    cos, sin = math.cos(angle), math.sin(angle)
+
+    def pixel(r, c):
+        if 0 <= r < height and 0 <= c < width:
+            return float(image[r][c])
+        return 0.0
+
+    out = [[0.0] * canvas for _ in range(canvas)]
+    for row in range(canvas):
+        for col in range(canvas):
+            # undo the turn: a point (y, x) turned by +angle came from this one
+            y, x = row - out_r, col - out_c
+            y, x = cos * y + sin * x, -sin * y + cos * x
+            x = x - shear * y  # undo the shear
+            y, x = y / scale_rows, x / scale_cols  # undo the scaling
+            r, c = y + centre_r, x + centre_c
+            r0, c0 = math.floor(r), math.floor(c)
+            fr, fc = r - r0, c - c0
+            out[row][col] = (
+                (1 - fr) * (1 - fc) * pixel(r0, c0)
+                + (1 - fr) * fc * pixel(r0, c0 + 1)
+                + fr * (1 - fc) * pixel(r0 + 1, c0)
+                + fr * fc * pixel(r0 + 1, c0 + 1)
+            )
+    return out

@@ -1,0 +1,381 @@
+"""New viewpoints of existing images: random placement on a canvas and affNIST-style transforms.
+
+Sabour et al. (2017) trained on MNIST digits placed at random on a 40×40 canvas and
+tested on affNIST, where each digit underwent a small random affine transform. These
+two makers build such sets from any image stack (grey, channels first or channels
+last), seeded as scikit-learn's makers are.
+
+Geometry, in (row, column) pixel coordinates with rows downwards: a transform scales
+each axis, then shears (each column moves by ``shear`` times the row's distance from
+the centre: the lower half goes right for ``shear > 0``), then rotates (counter-clockwise
+as displayed for a positive angle), all about the image's centre, which then lands on
+the canvas's centre moved by the translation. Output pixels read the source by
+bilinear interpolation, zero outside it.
+"""
+
+from numbers import Real
+
+import numpy as np
+from scipy import ndimage
+from sklearn.utils import Bunch, check_random_state
+
+__all__ = ["make_affine", "place_on_canvas", "affine_matrix"]
+
+AFFNIST_ROTATION = 20.0  # degrees, either way
+AFFNIST_SHEAR = 0.2
+AFFNIST_SCALE = (0.8, 1.2)  # each axis drawn on its own
+
+
+def affine_matrix(rotation: float, shear: float, scale) -> np.ndarray:
+    """The 2×2 map, in (row, column) coordinates, of a scale, then a shear, then a rotation.
+
+    Parameters
+    ----------
+    rotation : float
+        Degrees, counter-clockwise as displayed (rows downwards).
+    shear : float
+        Each column moves by ``shear`` times the row's distance from the centre.
+    scale : float or (float, float)
+        Factors along rows and along columns (one number: both).
+
+    Returns
+    -------
+    ndarray of shape (2, 2)
+
+    Examples
+    --------
+    >>> affine_matrix(90, 0.0, (1, 1)).round(12)  # a point right of the centre goes up
+    array([[ 0., -1.],
+           [ 1.,  0.]])
+    """
+    angle = np.deg2rad(rotation)
+    cos, sin = np.cos(angle), np.sin(angle)
+    turn = np.array([[cos, -sin], [sin, cos]])
+    slant = np.array([[1.0, 0.0], [shear, 1.0]])
+    return turn @ slant @ np.diag(np.broadcast_to(np.asarray(scale, dtype=float), (2,)))
+
+
+def place_on_canvas(
+    images, canvas_size=40, *, data_format=None, random_state=None, return_offsets=False
+):
+    """Each image copied, unchanged, to a random position on a larger blank canvas.
+
+    The training set of Sabour et al. (2017) for their affNIST test: 28×28 digits at a
+    uniformly random position on a 40×40 black canvas. Every position that keeps the
+    whole image on the canvas is equally likely; pixels are copied, not interpolated.
+
+    Parameters
+    ----------
+    images : array-like of shape (n, h, w), (n, c, h, w) or (n, h, w, c)
+        The image stack; its dtype and layout are kept.
+    canvas_size : int or (int, int), default=40
+        Height and width of the canvas, at least the images'.
+    data_format : {"channels_first", "channels_last"}, default=None
+        Where the channels of a 4-D stack are; ``None`` reads it from the shape when
+        only one axis can hold them (at most 4 long). One image is a stack of one:
+        ``image[None]``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draws: the same seed and the same stack give the same result (the
+        draws are made for the whole stack at once, so a part of the stack gets others).
+    return_offsets : bool, default=False
+        Also return the (row, column) of each image's top-left pixel on the canvas.
+
+    Returns
+    -------
+    placed : ndarray of shape (n, H, W), (n, c, H, W) or (n, H, W, c)
+    offsets : ndarray of shape (n, 2), int64
+        Only with ``return_offsets``.
+
+    See Also
+    --------
+    make_affine : the affNIST-style test set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_capsnet.datasets import place_on_canvas
+    >>> placed, offsets = place_on_canvas(
+    ...     np.ones((2, 28, 28), np.uint8), random_state=0, return_offsets=True)
+    >>> placed.shape, int(placed[0].sum()), offsets.shape
+    ((2, 40, 40), 784, (2, 2))
+    """
+    stack, restore = _as_stack(images, data_format)
+    n, channels, height, width = stack.shape
+    rows, cols = _canvas(canvas_size)
+    if rows < height or cols < width:
+        raise ValueError(
+            f"canvas_size={canvas_size!r} is smaller than the images ({height}×{width}); "
+            "pass a canvas at least as large, or use make_affine to shrink them."
+        )
+    rng = check_random_state(random_state)
+    offsets = np.stack(
+        [rng.randint(0, rows - height + 1, size=n), rng.randint(0, cols - width + 1, size=n)],
+        axis=1,
+    ).astype(np.int64)
+    placed = np.zeros((n, channels, rows, cols), dtype=stack.dtype)
+    for k, (top, left) in enumerate(offsets):
+        placed[k, :, top : top + height, left : left + width] = stack[k]
+    placed = restore(placed)
+    return (placed, offsets) if return_offsets else placed
+
+
+def make_affine(
+    images,
+    canvas_size=40,
+    *,
+    rotation=AFFNIST_ROTATION,
+    shear=AFFNIST_SHEAR,
+    scale=AFFNIST_SCALE,
+    translation="fit",
+    data_format=None,
+    random_state=None,
+    return_transforms=False,
+):
+    """Each image under its own random affine transform, on a canvas: an affNIST-style set.
+
+    affNIST (Tieleman 2013) put each MNIST digit through a small random affine
+    transform within these defaults: rotation up to 20° either way, shear up to 0.2,
+    each axis scaled by 0.8 to 1.2, and a translation that keeps the digit on its
+    40×40 canvas. Each range is a parameter; ``(v, v)`` fixes a value, which gives one
+    transform alone at one strength. The geometry is described in
+    :func:`affine_matrix`: scale, shear, rotation about the image's centre, then the
+    centre moved to the canvas's centre plus the translation (whole pixels).
+
+    Parameters
+    ----------
+    images : array-like of shape (n, h, w), (n, c, h, w) or (n, h, w, c)
+        The image stack, zero as background; its dtype and layout are kept
+        (integer images are rounded and clipped to their type's range, boolean images
+        thresholded at one half).
+    canvas_size : int or (int, int), default=40
+        Height and width of the output.
+    rotation : float or (float, float), default=20.0
+        Degrees, counter-clockwise as displayed, drawn uniformly from ``(-a, a)`` for a
+        number ``a`` or from the range given.
+    shear : float or (float, float), default=0.2
+        Drawn as ``rotation`` is.
+    scale : float or (float, float), default=(0.8, 1.2)
+        A number is the scale of both axes; from a range, each axis draws its own.
+    translation : "fit", float or (float, float), default="fit"
+        ``"fit"``: uniformly anywhere the transformed content (the nonzero pixels)
+        stays whole on the canvas (centred when it cannot); a number ``m``: up to ``m``
+        pixels along each axis (a range as for ``rotation``), whatever the content. The
+        image's centre lands on a whole pixel, so the translation drawn is rounded (to a
+        half pixel off when image and canvas differ in size by an odd number).
+    data_format : {"channels_first", "channels_last"}, default=None
+        As in :func:`place_on_canvas`.
+    random_state : int, RandomState instance or None, default=None
+        As in :func:`place_on_canvas`. A range fixed to one value draws nothing, so it
+        changes the other draws of the same seed.
+    return_transforms : bool, default=False
+        Also return what each image underwent.
+
+    Returns
+    -------
+    transformed : ndarray of shape (n, H, W), (n, c, H, W) or (n, H, W, c)
+    transforms : :class:`~sklearn.utils.Bunch`
+        Only with ``return_transforms``: ``rotation`` (n,) degrees, ``shear`` (n,),
+        ``scale`` (n, 2) by rows and columns, ``translation`` (n, 2) pixels by rows and
+        columns from the canvas's centre, ``matrix`` (n, 2, 2).
+
+    See Also
+    --------
+    place_on_canvas : the training set of the same protocol.
+    affine_matrix : the geometry.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_capsnet.datasets import make_affine
+    >>> images = np.zeros((3, 28, 28), np.uint8); images[:, 4:24, 12:16] = 255
+    >>> X, info = make_affine(images, random_state=0, return_transforms=True)
+    >>> X.shape, X.dtype, bool(np.all(np.abs(info.rotation) <= 20))
+    ((3, 40, 40), dtype('uint8'), True)
+    >>> turned = make_affine(images[:1], 28, rotation=(90, 90), shear=0, scale=1,
+    ...                      translation=0)
+    >>> bool((turned[0] == np.rot90(images[0])).all())  # a quarter turn, exactly
+    True
+    """
+    stack, restore = _as_stack(images, data_format)
+    n, channels, height, width = stack.shape
+    rows, cols = _canvas(canvas_size)
+    rng = check_random_state(random_state)
+    angles = _draw(rng, _either_way(rotation, "rotation"), n)  # [n]
+    shears = _draw(rng, _either_way(shear, "shear"), n)  # [n]
+    scales = _draw(rng, _scale_range(scale), (n, 2))  # [n, 2]
+    free = translation == "fit" if isinstance(translation, str) else False
+    if isinstance(translation, str) and not free:
+        raise ValueError(f"translation={translation!r}: pass 'fit' or a number of pixels.")
+    shifts = (
+        rng.uniform(size=(n, 2))
+        if free
+        else _draw(rng, _either_way(translation, "translation"), (n, 2))
+    )
+
+    centre_in = np.array([(height - 1) / 2, (width - 1) / 2])
+    centre_out = np.array([(rows - 1) / 2, (cols - 1) / 2])
+    matrices = np.array(
+        [affine_matrix(a, s, z) for a, s, z in zip(angles, shears, scales, strict=True)]
+    ).reshape(n, 2, 2)
+    work = stack.astype(np.float64)
+    out = np.zeros((n, channels, rows, cols))
+    translations = np.zeros((n, 2))
+    for k in range(n):
+        matrix = matrices[k]
+        # whole pixels: where the image's centre lands (centre_in + step) is rounded
+        step = centre_out - centre_in
+        if free:
+            low, high = _room(work[k], matrix, centre_in, centre_out, (rows, cols))
+            move = np.where(low <= high, low + shifts[k] * (high - low), (low + high) / 2)
+            first, last = np.ceil(low + step - 1e-9), np.floor(high + step + 1e-9)
+            landing = np.where(first <= last, np.clip(np.round(move + step), first, last),
+                               np.round(move + step))  # fmt: skip
+        else:
+            landing = np.round(shifts[k] + step)
+        move = landing - step
+        translations[k] = move
+        inverse = np.linalg.inv(matrix)
+        # output q reads source p = inverse (q - centre_out - move) + centre_in
+        offset = centre_in - inverse @ (centre_out + move)
+        for c in range(channels):
+            out[k, c] = ndimage.affine_transform(
+                work[k, c], inverse, offset=offset, output_shape=(rows, cols), order=1,
+                mode="grid-constant", cval=0.0,
+            )  # fmt: skip
+    transformed = restore(_like(out, stack.dtype))
+    if not return_transforms:
+        return transformed
+    info = Bunch(
+        rotation=angles, shear=shears, scale=scales, translation=translations, matrix=matrices
+    )
+    return transformed, info
+
+
+def _room(image, matrix, centre_in, centre_out, canvas):
+    """The translations (low, high per axis) that keep the transformed content on the canvas."""
+    content = np.argwhere((image != 0).any(axis=0))  # [m, 2] rows and columns of content
+    if len(content) == 0:
+        return -centre_out, np.array(canvas) - 1 - centre_out
+    # bilinear reading reaches a pixel short of the next: what is drawn lies strictly
+    # inside the map of the content's box grown by one pixel, which may then span -1 to
+    # the canvas's side without a drawn pixel falling off
+    (top, left), (bottom, right) = content.min(axis=0) - 1, content.max(axis=0) + 1
+    corners = np.array([[top, left], [top, right], [bottom, left], [bottom, right]], float)
+    moved = (corners - centre_in) @ matrix.T + centre_out  # [4, 2] with no translation
+    return -1 - moved.min(axis=0), np.array(canvas) - moved.max(axis=0)
+
+
+def _as_stack(images, data_format):
+    """``images`` as a float-free [n, c, h, w] view, and the function that puts a result back."""
+    if data_format not in (None, "channels_first", "channels_last"):
+        raise ValueError(
+            f"data_format={data_format!r} is not one of None, 'channels_first', 'channels_last'."
+        )
+    stack = np.asarray(images)
+    if stack.ndim == 3 and stack.shape[2] <= 4 < min(stack.shape[:2]):
+        raise ValueError(
+            f"images of shape {stack.shape} look like one colour image, channels last; pass "
+            "a stack of them, e.g. images[None] for one (a grey stack is (n, h, w))."
+        )
+    if stack.ndim == 3 and data_format is not None:
+        raise ValueError(
+            f"data_format={data_format!r} names a channel axis, but images of shape "
+            f"{stack.shape} are a grey stack (n, h, w); for one colour image pass images[None]."
+        )
+    if stack.ndim == 3:
+        return stack[:, None], lambda out: out[:, 0]
+    if stack.ndim != 4:
+        raise ValueError(
+            f"images must be a stack of shape (n, h, w), (n, c, h, w) or (n, h, w, c); got "
+            f"shape {stack.shape}. {_how_to_stack(stack.shape)}"
+        )
+    if data_format is None:
+        first, last = stack.shape[1] <= 4, stack.shape[3] <= 4
+        if first == last:
+            raise ValueError(
+                f"cannot tell where the channels are in images of shape {stack.shape}; "
+                "pass data_format='channels_first' or 'channels_last'."
+            )
+        data_format = "channels_first" if first else "channels_last"
+    if data_format == "channels_first":
+        return stack, lambda out: out
+    return stack.transpose(0, 3, 1, 2), lambda out: np.ascontiguousarray(out.transpose(0, 2, 3, 1))
+
+
+def _how_to_stack(shape) -> str:
+    """The reshape that turns ``shape`` into an image stack, where one can be guessed."""
+    if len(shape) == 2:
+        side = int(round(np.sqrt(shape[1])))
+        if side * side == shape[1]:
+            return (
+                f"For flat rows of {side}×{side} grey images: X.reshape(-1, {side}, {side}); "
+                "for one image: images[None]."
+            )
+        return "For one grey image: images[None]; flat rows: X.reshape(-1, height, width)."
+    return ""
+
+
+def _canvas(canvas_size) -> tuple[int, int]:
+    sides = (canvas_size,) * 2 if np.ndim(canvas_size) == 0 else tuple(canvas_size)
+    sides = tuple(np.asarray(v).item() if np.ndim(v) == 0 else v for v in sides)
+    if len(sides) != 2 or not all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 1 for v in sides
+    ):
+        raise ValueError(
+            f"canvas_size={canvas_size!r} must be a positive int or a (height, width) pair."
+        )
+    return int(sides[0]), int(sides[1])
+
+
+def _either_way(value, name) -> tuple[float, float]:
+    """A number ``a`` as ``(-a, a)``, a pair as it is."""
+    if _is_number(value):
+        if not value >= 0 or not np.isfinite(value):
+            raise ValueError(f"{name}={value!r}: a single number is a bound, at least 0.")
+        return -float(value), float(value)
+    return _pair(value, name)
+
+
+def _is_number(value) -> bool:
+    return (
+        np.ndim(value) == 0
+        and isinstance(np.asarray(value).item(), Real)
+        and not (isinstance(np.asarray(value).item(), bool))
+    )
+
+
+def _scale_range(value) -> tuple[float, float]:
+    low, high = (float(value), float(value)) if _is_number(value) else _pair(value, "scale")
+    if not np.isfinite(high) or not low > 0:
+        raise ValueError(f"scale={value!r}: scales must be finite and above 0.")
+    return low, high
+
+
+def _pair(value, name) -> tuple[float, float]:
+    try:
+        if isinstance(value, str) or np.ndim(value) != 1 or not all(map(_is_number, value)):
+            raise TypeError
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a number or a (low, high) pair.") from None
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(f"{name}={value!r}: the bounds must be finite numbers.")
+    if not low <= high:
+        raise ValueError(f"{name}={value!r}: low must not be above high.")
+    return low, high
+
+
+def _draw(rng, bounds, size):
+    low, high = bounds
+    return rng.uniform(low, high, size=size) if high > low else np.full(size, low)
+
+
+def _like(values: np.ndarray, dtype) -> np.ndarray:
+    """Interpolated values back in the input's dtype (integers rounded and clipped, booleans
+    thresholded at one half)."""
+    if dtype == np.bool_:
+        return values >= 0.5
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.round(values), info.min, info.max).astype(dtype)
+    return values.astype(dtype)
