@@ -36,33 +36,35 @@ class PlainCNN(nn.Module):
 
     ``hidden`` (the width of the first dense layer) sets the size: see
     :func:`cnn_hidden_for`. ``shift`` is the training augmentation, applied on the
-    device as for the CapsNet.
+    device as for the CapsNet. ``input_shape`` is ``(channels, height, width)``.
     """
 
-    def __init__(self, shift: int = 2, hidden: int = 384):
+    def __init__(self, shift: int = 2, hidden: int = 384, input_shape=(1, 28, 28), n_classes=10):
         super().__init__()
-        self.shift = shift
+        self.shift, self.input_shape = shift, tuple(input_shape)
+        channels, height, width = self.input_shape
         self.features = nn.Sequential(
-            nn.Conv2d(1, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # [B, 64, 14, 14]
-            nn.Conv2d(64, 128, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # [B, 128, 7, 7]
+            nn.Conv2d(channels, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # [B, 64, H/2, W/2]
+            nn.Conv2d(64, 128, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # [B, 128, H/4, W/4]
         )  # fmt: skip
+        flat = 128 * (height // 4) * (width // 4)
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(128 * 7 * 7, hidden), nn.ReLU(), nn.Linear(hidden, 10)
+            nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU(), nn.Linear(hidden, n_classes)
         )
 
     def forward(self, x):
-        x = x.view(-1, 1, 28, 28)
+        x = x.view(-1, *self.input_shape)
         if self.training:
             x = random_shift(x, self.shift)
         return self.head(self.features(x))  # logits
 
 
-CNN_FIXED, CNN_PER_HIDDEN = 1_664 + 204_928 + 10, 128 * 7 * 7 + 1 + 10  # parameters
-
-
-def cnn_hidden_for(n_parameters: int) -> int:
+def cnn_hidden_for(n_parameters: int, input_shape=(1, 28, 28), n_classes: int = 10) -> int:
     """The dense width that gives :class:`PlainCNN` about ``n_parameters`` parameters."""
-    return max(16, round((n_parameters - CNN_FIXED) / CNN_PER_HIDDEN))
+    channels, height, width = input_shape
+    fixed = channels * 64 * 25 + 64 + 64 * 128 * 25 + 128 + n_classes
+    per_hidden = 128 * (height // 4) * (width // 4) + 1 + n_classes
+    return max(16, round((n_parameters - fixed) / per_hidden))
 
 
 def shift_images(images: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The whole GPU check in one device call: install the carried skorch wheel, run the tests on
-# the GPU, then the speed, scaling, Fashion-MNIST accuracy and translation benchmarks;
+# the GPU, then the speed, scaling, Fashion-MNIST accuracy and translation benchmarks (the
+# viewpoint study when STEPS names it);
 # everything lands in $OUT.
 #
 # Here, once:   make gpu-bundle            (skorch wheel into .whl/, Fashion-MNIST into .data/)
 # Device call:  run(command="bash benchmarks/gpu_check.sh", carry=[".whl", ".data"], timeout_s=540)
+# The viewpoint study (the paper's affNIST test, benchmarks/bench_viewpoints.py) is a second call
+# of its own (500 s at most):
+#               run(command="STEPS='environment viewpoints' bash benchmarks/gpu_check.sh", ...)
 #
 # QUICK=1 shrinks every step (a dry run on a CPU: QUICK=1 DEVICE=cpu bash benchmarks/gpu_check.sh).
 set -uo pipefail
@@ -27,6 +31,7 @@ if [ "${QUICK:-0}" = 1 ]; then
     TRANSLATION="--train-size 512 --test-size 256 --epochs 1 --batch-size 32"
     TRANSLATION_PARAMS='{"conv_channels": 32, "primary_types": 8}'
     TESTS="tests/test_engine.py"
+    VIEWPOINTS="--cpu --seeds 0 --max-epochs 1 --sizes {\"train\":256,\"held_out\":64,\"validation\":64,\"test\":64}"
 else
     SPEED="--batch-sizes 128 512 --steps 30 --samples 60000 --epochs 3"
     COMPILED="--batch-sizes 512 --steps 20 --skip estimator --compile"
@@ -38,9 +43,14 @@ else
     TRANSLATION_PARAMS='{}'
     TESTS="tests/test_engine.py tests/test_classifier.py tests/test_speed_switches.py"
     TESTS="$TESTS tests/test_reliability.py tests/test_data_pipeline.py"
+    # the protocol at scale, sized (by estimate, not yet measured) for one device call
+    VIEWPOINTS="--sizes {\"train\":20000,\"held_out\":2000,\"validation\":2000,\"test\":5000}"
+    VIEWPOINTS="$VIEWPOINTS --max-epochs 15"
 fi
+STEPS=${STEPS:-environment tests speed scaling accuracy translation compiled}
 step() {  # name, seconds, command...: run, keep the log, never stop the whole check
     local name=$1 limit=$2; shift 2
+    [[ " $STEPS " == *" $name "* ]] || return 0
     echo "== $name" | tee -a "$OUT/summary.txt"
     timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
     echo "   exit $?" | tee -a "$OUT/summary.txt"
@@ -56,5 +66,7 @@ step accuracy 80 python3 benchmarks/bench_accuracy.py $ACC --params "$ACC_PARAMS
 step translation 60 python3 benchmarks/bench_translation.py $TRANSLATION \
     --capsnet-params "$TRANSLATION_PARAMS"
 step compiled 90 python3 benchmarks/bench_speed.py --device "$DEVICE" $COMPILED
-grep -h '^{' "$OUT"/{speed,scaling,accuracy,translation,compiled}.log > "$OUT/results.jsonl"
+step viewpoints 500 python3 benchmarks/bench_viewpoints.py $VIEWPOINTS
+cat "$OUT"/{speed,scaling,accuracy,translation,compiled,viewpoints}.log 2>/dev/null \
+    | grep -h '^{' > "$OUT/results.jsonl"
 cat "$OUT/summary.txt"

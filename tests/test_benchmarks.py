@@ -272,3 +272,92 @@ def test_memory_benchmark_reads_large_colour_images_from_a_memmap():
     assert [r["samples"] for r in records] == [24, 48]
     assert records[0]["shape"] == [40, 40, 3] and "front end" in records[0]["network"]
     assert records[1]["memmap_mb"] == pytest.approx(48 * 40 * 40 * 3 / 2**20, abs=0.1)
+
+
+def test_viewpoint_benchmark_stops_both_models_at_the_same_held_out_accuracy(fashion_home):
+    sizes = {"train": 40, "held_out": 20, "validation": 10, "test": 10}
+    records = run_benchmark(
+        "bench_viewpoints.py", "--data-home", fashion_home, "--datasets", "fashion",
+        "--seeds", 0, "--max-epochs", 2, "--batch-size", 16, "--cpu",
+        "--sizes", json.dumps(sizes),
+        "--variants", json.dumps({"one_pass": {"routing_iterations": 1}}),
+    )  # fmt: skip
+    capsnet, cnn, variant, summary = records
+    assert [r["model"] for r in records[:3]] == ["capsnet", "cnn", "one_pass"]
+    assert abs(cnn["n_parameters"] / capsnet["n_parameters"] - 1) < 0.02  # of the same size
+    for record in (capsnet, cnn):
+        best = max(e["held_out"] for e in record["epochs"])
+        assert record["target_held_out"] <= best
+        reached = [e for e in record["epochs"] if e["held_out"] >= record["target_held_out"]]
+        assert record["stopped_at_epoch"] == reached[0]["epoch"]  # the first to reach it
+    bests = [max(e["held_out"] for e in r["epochs"]) for r in (capsnet, cnn)]
+    assert capsnet["target_held_out"] == min(bests)  # the highest accuracy both reach
+    assert capsnet["sizes"] == sizes and variant["capsnet_params"] == {"routing_iterations": 1}
+    assert variant["cnn_at_same_target"]["held_out"] >= variant["target_held_out"]
+    assert set(capsnet["by_strength"]) == {"rotation", "shear", "scale"}
+    assert len(summary["capsnet"]["affine_test"]["per_seed"]) == 1
+    assert summary["chosen_on_validation"] in ("capsnet", "one_pass")
+    paired = summary["capsnet"]["minus_cnn_affine_test"]["per_seed"][0]
+    assert paired == pytest.approx(capsnet["affine_test"] - cnn["affine_test"])
+    assert capsnet["config"]["shift"] == 2 and cnn["precision"] == "float32"
+    assert [e["lr"] for e in cnn["epochs"]] == pytest.approx([1e-3, 0.95e-3])
+    assert [e["lr"] for e in capsnet["epochs"]] == pytest.approx([1e-3, 0.95e-3])
+    from viewpoints_report import markdown
+
+    table = markdown(records)  # the tables of docs/benchmarks.md
+    assert f"| capsnet | {100 * capsnet['held_out']:.1f} ± 0.0 %" in table
+    assert '| one_pass `{"routing_iterations": 1}`' in table
+
+
+def test_both_models_stop_at_the_first_epoch_reaching_the_best_accuracy_both_reach():
+    from bench_viewpoints import same_accuracy
+
+    def history(*accuracies):
+        return [{"epoch": k + 1, "held_out": a} for k, a in enumerate(accuracies)]
+
+    target, stops = same_accuracy(history(0.5, 0.8, 0.7, 0.9), history(0.6, 0.75, 0.85, 0.8))
+    assert target == 0.85 and stops == [4, 3]
+    assert same_accuracy(history(0.9, 0.95), history(0.4, 0.6)) == (0.6, [1, 2])
+
+
+def test_affine_accuracy_at_the_exact_target_is_interpolated_between_epochs():
+    from viewpoints_report import at_target
+
+    epochs = [
+        {"held_out": 0.5, "affine_validation": 0.3},
+        {"held_out": 0.7, "affine_validation": 0.4},
+        {"held_out": 0.9, "affine_validation": 0.6},
+    ]
+    assert at_target(epochs, 0.8) == pytest.approx(0.5)  # halfway from 0.4 to 0.6
+    assert at_target(epochs, 0.7) == pytest.approx(0.4)  # reached exactly
+    assert at_target(epochs, 0.4) == pytest.approx(0.3)  # at the first epoch already
+    with pytest.raises(ValueError, match="never reaches"):
+        at_target(epochs, 0.95)
+    plateau = [*epochs[:2], {"held_out": 0.7, "affine_validation": 0.45}, epochs[2]]
+    assert at_target(plateau, 0.7) == pytest.approx(0.4)  # the first epoch to reach it
+
+
+def test_viewpoint_benchmark_enlarges_the_digits_to_mnist_size_and_splits_them_apart():
+    from bench_viewpoints import digits_like_mnist, split
+
+    X, y = digits_like_mnist()
+    assert X.shape == (1797, 28, 28) and X.dtype == np.uint8 and X.max() > 200
+    assert X[:, :3].max() == 0 and X[:, 25:].max() == 0  # 20×20 in a 28×28 frame, as MNIST
+    parts = split("digits", {}, seed=0)
+    sizes = {name: len(labels) for name, (_, labels) in parts.items()}
+    assert sum(sizes.values()) == 1797 and sizes["test"] == 450
+    assert all(images.shape[1:] == (28, 28) for images, _ in parts.values())
+    seen = {name: {images.tobytes() for images in parts[name][0]} for name in parts}
+    assert not seen["train"] & seen["test"] and not seen["held_out"] & seen["validation"]
+
+
+def test_one_transform_at_one_strength_turns_half_the_images_each_way():
+    from bench_viewpoints import signed
+
+    images = np.zeros((4, 28, 28), np.uint8)
+    images[:, 4:24, 13:15] = 255  # a vertical bar
+    turned = signed(images, "rotation", 90, seed=0)
+    assert turned.shape == (4, 40, 40)
+    for image in turned:  # a quarter turn either way lays the bar down
+        rows, cols = np.nonzero(image > 128)
+        assert np.ptp(cols) > 15 and np.ptp(rows) < 4

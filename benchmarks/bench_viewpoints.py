@@ -1,0 +1,354 @@
+"""New viewpoints: the paper's affNIST test, CapsNet against a CNN of its size; prints JSON lines.
+
+Sabour et al. (2017), section 5.2: trained only on digits placed at random on a 40×40
+canvas, tested on affNIST (small random rotations, shears, scalings and translations),
+both models stopped at the same accuracy on held-out placed digits. Here, for
+Fashion-MNIST and for scikit-learn's digits (8×8, enlarged to MNIST's 28×28), per seed:
+
+1. the images are split into training, held-out placed, affine validation and affine
+   test sets (the test set from the official test images where there is one);
+   training and held-out images are placed on the canvas
+   (:func:`~sklearn_capsnet.datasets.place_on_canvas`), the two affine sets are made by
+   :func:`~sklearn_capsnet.datasets.make_affine` with affNIST's ranges;
+2. the default CapsNet (``CapsNetClassifier``) and the translation study's CNN
+   (``bench_translation.PlainCNN``, its dense layer sized to the CapsNet's parameter
+   count, a skorch ``NeuralNetClassifier``) train one epoch at a time with the same
+   batch size, Adam, learning-rate decay and ±``shift``-pixel shifts; after each epoch
+   both are scored on the held-out placed, affine validation and affine test sets;
+3. each model is stopped at the first epoch whose held-out placed accuracy reaches the
+   highest accuracy both models reach ("the same accuracy"), and scored there on the
+   affine test set and on each transform alone at several strengths (rotation by
+   ±angle, shear by ±factor, both axes scaled by a factor; translation as affNIST's).
+
+``--variants`` adds CapsNet variants (JSON: name -> CapsNetClassifier parameters), each
+matched against the same CNN; pick among them on ``affine_validation`` only.
+
+    python benchmarks/bench_viewpoints.py                        # GPU: the full run
+    python benchmarks/bench_viewpoints.py --cpu                  # about 20 minutes on 2 cores
+
+One line per model, seed and dataset, then one summary line per dataset (mean and
+standard deviation over seeds). Needs the Fashion-MNIST IDX files for ``fashion``.
+"""
+
+import argparse
+import copy
+import json
+import time
+
+import numpy as np
+import torch
+from bench_translation import PlainCNN, cnn_hidden_for
+from environment import machine
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from skorch import NeuralNetClassifier
+from skorch.callbacks import LRScheduler
+from torch import nn
+
+from sklearn_capsnet import CapsNetClassifier
+from sklearn_capsnet.datasets import load_fashion_mnist, make_affine, place_on_canvas
+
+CANVAS = 40
+STRENGTHS = {  # each transform alone; 0 / 1 is the placed image under affNIST translations
+    "rotation": [0, 10, 20, 30, 45],  # degrees, either way (affNIST: up to 20)
+    "shear": [0, 0.15, 0.3, 0.45],  # either way (affNIST: up to 0.2)
+    "scale": [0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3],  # both axes (affNIST: 0.8 to 1.2 each)
+}
+IDENTITY = {"rotation": 0, "shear": 0, "scale": 1}
+
+
+def digits_like_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8×8 digits as MNIST's: enlarged (bilinear, ×2.5) to 20×20 and centred
+    on a 28×28 frame, uint8."""
+    X, y = load_digits(return_X_y=True)
+    small = np.round(X.reshape(-1, 8, 8) * (255 / 16)).astype(np.uint8)
+    big = make_affine(small, 28, rotation=0, shear=0, scale=2.5, translation=0)
+    return big, y.astype(np.int64)
+
+
+def split(dataset: str, sizes: dict, seed: int, data_home=None) -> dict:
+    """Images [n, 28, 28] uint8 and labels for train, held_out, validation and test."""
+    rng = np.random.RandomState(seed)
+    if dataset == "fashion":
+        X, y = load_fashion_mnist(data_home=data_home, return_X_y=True)
+        X_test, y_test = load_fashion_mnist(data_home=data_home, subset="test", return_X_y=True)
+        X, X_test = X.reshape(-1, 28, 28), X_test.reshape(-1, 28, 28)
+        pick = rng.permutation(len(X))
+        parts, start = {}, 0
+        for name in ("train", "held_out", "validation"):
+            chosen = pick[start : start + sizes[name]]
+            parts[name], start = (X[chosen], y[chosen]), start + sizes[name]
+        test = rng.permutation(len(X_test))[: sizes["test"]]
+        parts["test"] = (X_test[test], y_test[test])
+        return parts
+    X, y = digits_like_mnist()
+    rest, X_test, rest_y, y_test = train_test_split(
+        X, y, test_size=0.25, stratify=y, random_state=seed
+    )
+    X_train, X_other, y_train, y_other = train_test_split(
+        rest, rest_y, test_size=0.3, stratify=rest_y, random_state=seed
+    )
+    X_held, X_val, y_held, y_val = train_test_split(
+        X_other, y_other, test_size=0.5, stratify=y_other, random_state=seed
+    )
+    return {
+        "train": (X_train, y_train),
+        "held_out": (X_held, y_held),
+        "validation": (X_val, y_val),
+        "test": (X_test, y_test),
+    }
+
+
+def signed(images, kind: str, strength: float, seed: int) -> np.ndarray:
+    """``images`` on the canvas under one transform at one strength (random sign), placed
+    as affNIST's translations place them."""
+    values = dict(IDENTITY)
+    if kind == "scale":
+        values["scale"] = strength
+        return make_affine(images, CANVAS, **values, random_state=seed)
+    values[kind] = (strength, strength)
+    half = len(images) // 2
+    first = make_affine(images[:half], CANVAS, **values, random_state=seed)
+    values[kind] = (-strength, -strength)
+    second = make_affine(images[half:], CANVAS, **values, random_state=seed + 1)
+    return np.concatenate([first, second])
+
+
+class Model:
+    """One classifier trained one epoch at a time, with a copy of its weights at each epoch.
+
+    ``net`` gives the skorch net (its ``module_`` and ``optimizer_``), ``feed`` turns the
+    uint8 canvases into what the estimator reads.
+    """
+
+    def __init__(self, name, estimator, net, feed):
+        self.name, self.estimator, self.net, self.feed = name, estimator, net, feed
+        self.epochs, self.states, self.seconds = [], [], 0.0
+
+    def train_epoch(self, X, y, classes):
+        start = time.perf_counter()
+        self.estimator.partial_fit(self.feed(X), y, classes=classes)
+        self.seconds += time.perf_counter() - start
+        self.states.append(copy.deepcopy(self.net().module_.state_dict()))
+
+    @property
+    def lr(self) -> float:
+        """The learning rate the next epoch trains at."""
+        return float(self.net().optimizer_.param_groups[0]["lr"])
+
+    def accuracy(self, X, y) -> float:
+        return float(np.mean(self.estimator.predict(self.feed(X)) == y))
+
+    def at_epoch(self, epoch: int, held_out) -> None:
+        """Back to the weights after ``epoch``, checked on the held-out set scored then."""
+        self.net().module_.load_state_dict(self.states[epoch - 1])
+        again, recorded = self.accuracy(*held_out), self.epochs[epoch - 1]["held_out"]
+        if again != recorded:
+            raise RuntimeError(
+                f"{self.name}: epoch {epoch} restored scores {again}, not {recorded}"
+            )
+
+    def n_parameters(self, decoder: bool = True) -> int:
+        return sum(
+            p.numel()
+            for name, p in self.net().module_.named_parameters()
+            if decoder or not name.startswith("decoder.")
+        )
+
+
+def make_capsnet(name, params, args, seed):
+    capsnet = CapsNetClassifier(
+        batch_size=args.batch_size, lr=args.lr, lr_decay=args.lr_decay, shift=args.shift,
+        random_state=seed, **params,
+    )  # fmt: skip
+    return Model(name, capsnet, lambda: capsnet.net_, lambda X: X)
+
+
+def make_cnn(n_parameters, n_classes, args, seed, device):
+    torch.manual_seed(seed)
+    shape = (1, CANVAS, CANVAS)
+    cnn = NeuralNetClassifier(
+        PlainCNN,
+        module__shift=args.shift,
+        module__hidden=cnn_hidden_for(n_parameters, shape, n_classes),
+        module__input_shape=shape,
+        module__n_classes=n_classes,
+        criterion=nn.CrossEntropyLoss,  # the module returns logits
+        optimizer=torch.optim.Adam,
+        callbacks=[LRScheduler(torch.optim.lr_scheduler.ExponentialLR, gamma=args.lr_decay)],
+        iterator_train__shuffle=True,
+        train_split=None,
+        max_epochs=1,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=device,
+        verbose=0,
+    )
+
+    def feed(X):  # the CapsNet reads uint8 itself; the CNN is fed [0, 1] floats
+        return (np.asarray(X, np.float32) / 255.0).reshape(-1, *shape)
+
+    return Model("cnn", cnn, lambda: cnn, feed)
+
+
+def same_accuracy(*histories) -> tuple[float, list[int]]:
+    """The highest held-out placed accuracy every history reaches, and for each history
+    the first epoch that reaches it (epochs as ``{"epoch": k, "held_out": accuracy}``)."""
+    target = min(max(e["held_out"] for e in history) for history in histories)
+    first = [next(e["epoch"] for e in h if e["held_out"] >= target) for h in histories]
+    return target, first
+
+
+def run_seed(dataset, seed, args, device, info):
+    sizes = {**SIZES[args.size][dataset], **json.loads(args.sizes)} if dataset == "fashion" else {}
+    data = split(dataset, sizes, seed, args.data_home)
+    X_train, y_train = data["train"]
+    classes = np.unique(y_train)
+    sets = {  # scored after every epoch
+        "held_out": (place_on_canvas(data["held_out"][0], CANVAS, random_state=seed + 1),
+                     data["held_out"][1]),
+        "affine_validation": (make_affine(data["validation"][0], CANVAS, random_state=seed + 2),
+                              data["validation"][1]),
+    }  # fmt: skip
+    test = (make_affine(data["test"][0], CANVAS, random_state=seed + 3), data["test"][1])
+    curves = {
+        kind: [signed(data["test"][0], kind, s, seed + 4 + i) for i, s in enumerate(values)]
+        for kind, values in STRENGTHS.items()
+    }
+    placements = {}
+
+    def placed(epoch):  # each epoch places the training images anew, the same for all models
+        if epoch not in placements:
+            placements[epoch] = place_on_canvas(X_train, CANVAS, random_state=1000 * seed + epoch)
+        return placements[epoch]
+
+    def train(model):
+        for epoch in range(1, args.max_epochs + 1):
+            lr = model.lr if epoch > 1 else args.lr
+            model.train_epoch(placed(epoch), y_train, classes)
+            scores = {key: model.accuracy(*xy) for key, xy in sets.items()}
+            model.epochs.append({"epoch": epoch, "lr": lr, **scores})
+        return model
+
+    variants = json.loads(args.variants)
+    capsnet = train(make_capsnet("capsnet", {}, args, seed))
+    cnn = train(make_cnn(capsnet.n_parameters(), len(classes), args, seed, device))
+    config = {**vars(args), "canvas": CANVAS, "cnn_hidden": cnn.estimator.module__hidden}
+    records = []
+    for name, params in {"capsnet": {}, **variants}.items():
+        model = capsnet if name == "capsnet" else train(make_capsnet(name, params, args, seed))
+        target, stops = same_accuracy(model.epochs, cnn.epochs)
+        reached = {}
+        for each, epoch in zip((model, cnn), stops, strict=True):
+            each.at_epoch(epoch, sets["held_out"])
+            reached[each.name] = {**each.epochs[epoch - 1], "affine_test": each.accuracy(*test)}
+            if name == "capsnet":  # the curves: the default CapsNet and the CNN
+                reached[each.name]["by_strength"] = {
+                    kind: dict(zip(map(str, STRENGTHS[kind]),
+                                   (each.accuracy(X, data["test"][1]) for X in curves[kind]),
+                                   strict=True))
+                    for kind in STRENGTHS
+                }  # fmt: skip
+        for each in (model, cnn) if name == "capsnet" else (model,):
+            mine = reached[each.name]
+            record = {
+                "benchmark": "viewpoints",
+                "dataset": dataset,
+                "seed": seed,
+                "model": each.name,
+                "capsnet_params": params if each is model else None,
+                "precision": str(getattr(each.net(), "precision", None) or "float32"),
+                "n_parameters": each.n_parameters(),
+                "n_parameters_without_decoder": each.n_parameters(decoder=False),
+                "sizes": {k: len(v[1]) for k, v in data.items()},
+                "target_held_out": target,
+                "stopped_at_epoch": mine["epoch"],
+                "target_first_reached_at_the_last_epoch": max(stops) == args.max_epochs,
+                **{k: v for k, v in mine.items() if k not in ("epoch", "lr")},
+                "cnn_at_same_target": (
+                    {k: v for k, v in reached["cnn"].items() if k != "by_strength"}
+                    if each is model
+                    else None
+                ),
+                "fit_seconds": round(each.seconds, 1),
+                "epochs": each.epochs,
+                "config": config,
+            }
+            records.append(record)
+            print(json.dumps({**record, **info}), flush=True)
+    return records
+
+
+SIZES = {  # per dataset: images in each part
+    "cpu": {
+        "fashion": {"train": 2000, "held_out": 500, "validation": 500, "test": 500},
+        "digits": {},  # all 1,797: 25 % test, of the rest 70 % training, 15 % + 15 %
+    },
+    "full": {
+        "fashion": {"train": 50000, "held_out": 5000, "validation": 5000, "test": 10000},
+        "digits": {},
+    },
+}
+
+
+def summary(dataset, records):
+    """Mean, standard deviation and per-seed values of each model's matched scores."""
+    out = {"benchmark": "viewpoints_summary", "dataset": dataset}
+    for model in dict.fromkeys(r["model"] for r in records):
+        mine = [r for r in records if r["model"] == model]
+        stats = {}
+        for key in ("held_out", "affine_validation", "affine_test"):
+            stats[key] = _spread([r[key] for r in mine])
+        if mine[0]["cnn_at_same_target"] is not None:
+            cnn = [r["cnn_at_same_target"]["affine_test"] for r in mine]
+            stats["cnn_affine_test"] = _spread(cnn)
+            stats["minus_cnn_affine_test"] = _spread(  # paired: same data, seed and target
+                [r["affine_test"] - c for r, c in zip(mine, cnn, strict=True)]
+            )
+        if "by_strength" in mine[0]:
+            stats["by_strength"] = {
+                kind: {s: _spread([r["by_strength"][kind][s] for r in mine]) for s in strengths}
+                for kind, strengths in mine[0]["by_strength"].items()
+            }
+        out[model] = stats
+    capsnets = [m for m in out if isinstance(out[m], dict) and m != "cnn"]
+    out["chosen_on_validation"] = max(
+        capsnets, key=lambda m: out[m]["affine_validation"]["mean"]
+    )  # the test set plays no part in the choice
+    return out
+
+
+def _spread(values) -> dict:
+    values = np.asarray(values, dtype=float)
+    std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return {"mean": float(values.mean()), "std": std, "per_seed": values.tolist()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--datasets", nargs="+", default=["fashion", "digits"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--cpu", action="store_const", dest="size", const="cpu", default="full")
+    parser.add_argument("--max-epochs", type=int, default=None, help="cpu: 8, full: 30")
+    parser.add_argument("--batch-size", type=int, default=None, help="cpu: 64, full: 128")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr-decay", type=float, default=0.95)
+    parser.add_argument("--shift", type=int, default=2, help="training shifts, both models")
+    parser.add_argument("--variants", default="{}", help="JSON: name -> CapsNet params")
+    parser.add_argument("--sizes", default="{}", help="JSON: fashion part -> images")
+    parser.add_argument("--data-home", default=None)
+    args = parser.parse_args()
+    cpu = args.size == "cpu"
+    args.max_epochs = args.max_epochs or (8 if cpu else 30)
+    args.batch_size = args.batch_size or (64 if cpu else 128)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    info = machine(device)
+    for dataset in args.datasets:
+        records = []
+        for seed in args.seeds:
+            records += run_seed(dataset, seed, args, device, info)
+        print(json.dumps({**summary(dataset, records), **info}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
