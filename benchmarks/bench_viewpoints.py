@@ -3,28 +3,32 @@
 Sabour et al. (2017), section 5.2: trained only on digits placed at random on a 40×40
 canvas, tested on affNIST (small random rotations, shears, scalings and translations),
 both models stopped at the same accuracy on held-out placed digits. Here, for
-Fashion-MNIST and for scikit-learn's digits (8×8, enlarged to MNIST's 28×28), per seed:
+Fashion-MNIST and for scikit-learn's digits (8×8, enlarged 2.5× and centred on 28×28 as
+MNIST's digits are), per seed:
 
 1. the images are split into training, held-out placed, affine validation and affine
    test sets (the test set from the official test images where there is one);
    training and held-out images are placed on the canvas
-   (:func:`~sklearn_capsnet.datasets.place_on_canvas`), the two affine sets are made by
+   (:func:`~sklearn_capsnet.datasets.place_on_canvas`; the training images anew each
+   epoch, the same for every model), the two affine sets are made by
    :func:`~sklearn_capsnet.datasets.make_affine` with affNIST's ranges;
 2. the default CapsNet (``CapsNetClassifier``) and the translation study's CNN
    (``bench_translation.PlainCNN``, its dense layer sized to the CapsNet's parameter
-   count, a skorch ``NeuralNetClassifier``) train one epoch at a time with the same
-   batch size, Adam, learning-rate decay and ±``shift``-pixel shifts; after each epoch
-   both are scored on the held-out placed, affine validation and affine test sets;
-3. each model is stopped at the first epoch whose held-out placed accuracy reaches the
+   count, decoder included, a skorch ``NeuralNetClassifier``) train one epoch at a time
+   with the same batch size, Adam, learning-rate decay and ±``shift``-pixel shifts; after
+   each epoch both are scored on the held-out placed and the affine validation sets;
+3. each model is taken back to the first epoch whose held-out placed accuracy reaches the
    highest accuracy both models reach ("the same accuracy"), and scored there on the
-   affine test set and on each transform alone at several strengths (rotation by
-   ±angle, shear by ±factor, both axes scaled by a factor; translation as affNIST's).
+   affine test set and on each transform alone at several strengths: rotation by ±angle,
+   shear by ±factor, both axes scaled, each about the canvas's centre (where training
+   placed images too), and translation alone (up to ±t pixels along each axis).
 
 ``--variants`` adds CapsNet variants (JSON: name -> CapsNetClassifier parameters), each
 matched against the same CNN; pick among them on ``affine_validation`` only.
 
     python benchmarks/bench_viewpoints.py                        # GPU: the full run
-    python benchmarks/bench_viewpoints.py --cpu                  # about 20 minutes on 2 cores
+    python benchmarks/bench_viewpoints.py --cpu                  # 34 min on 2 cores, measured
+                                                                 # beside another run
 
 One line per model, seed and dataset, then one summary line per dataset (mean and
 standard deviation over seeds). Needs the Fashion-MNIST IDX files for ``fashion``.
@@ -49,17 +53,23 @@ from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet.datasets import load_fashion_mnist, make_affine, place_on_canvas
 
 CANVAS = 40
-STRENGTHS = {  # each transform alone; 0 / 1 is the placed image under affNIST translations
+STRENGTHS = {  # each transform alone; 0 / 1 is the image at the canvas's centre
     "rotation": [0, 10, 20, 30, 45],  # degrees, either way (affNIST: up to 20)
     "shear": [0, 0.15, 0.3, 0.45],  # either way (affNIST: up to 0.2)
     "scale": [0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3],  # both axes (affNIST: 0.8 to 1.2 each)
+    "translation": [0, 4, 8, 12],  # pixels along each axis, up to (training: up to 6)
 }
-IDENTITY = {"rotation": 0, "shear": 0, "scale": 1}
+IDENTITY = {"rotation": 0, "shear": 0, "scale": 1, "translation": 0}
+
+
+def stream(seed: int, *purpose: int) -> int:
+    """A seed of its own for each use of the run's ``seed`` (placements, sets, curves)."""
+    return int(np.random.SeedSequence([seed, *purpose]).generate_state(1)[0])
 
 
 def digits_like_mnist() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's 8×8 digits as MNIST's: enlarged (bilinear, ×2.5) to 20×20 and centred
-    on a 28×28 frame, uint8."""
+    """scikit-learn's 8×8 digits as MNIST's: enlarged 2.5× (bilinear, 8 pixels to 20) and
+    centred on a 28×28 frame, uint8."""
     X, y = load_digits(return_X_y=True)
     small = np.round(X.reshape(-1, 8, 8) * (255 / 16)).astype(np.uint8)
     big = make_affine(small, 28, rotation=0, shear=0, scale=2.5, translation=0)
@@ -100,18 +110,18 @@ def split(dataset: str, sizes: dict, seed: int, data_home=None) -> dict:
 
 
 def signed(images, kind: str, strength: float, seed: int) -> np.ndarray:
-    """``images`` on the canvas under one transform at one strength (random sign), placed
-    as affNIST's translations place them."""
+    """``images`` on the canvas under one transform at one strength, nothing else: turned or
+    sheared by +strength (first half) or -strength (second half), or scaled, about the
+    canvas's centre; or moved by up to ``strength`` pixels along each axis."""
     values = dict(IDENTITY)
-    if kind == "scale":
-        values["scale"] = strength
+    if kind in ("scale", "translation"):
+        values[kind] = strength
         return make_affine(images, CANVAS, **values, random_state=seed)
-    values[kind] = (strength, strength)
     half = len(images) // 2
+    values[kind] = (strength, strength)
     first = make_affine(images[:half], CANVAS, **values, random_state=seed)
     values[kind] = (-strength, -strength)
-    second = make_affine(images[half:], CANVAS, **values, random_state=seed + 1)
-    return np.concatenate([first, second])
+    return np.concatenate([first, make_affine(images[half:], CANVAS, **values)])
 
 
 class Model:
@@ -205,21 +215,23 @@ def run_seed(dataset, seed, args, device, info):
     X_train, y_train = data["train"]
     classes = np.unique(y_train)
     sets = {  # scored after every epoch
-        "held_out": (place_on_canvas(data["held_out"][0], CANVAS, random_state=seed + 1),
+        "held_out": (place_on_canvas(data["held_out"][0], CANVAS, random_state=stream(seed, 1)),
                      data["held_out"][1]),
-        "affine_validation": (make_affine(data["validation"][0], CANVAS, random_state=seed + 2),
-                              data["validation"][1]),
+        "affine_validation": (make_affine(data["validation"][0], CANVAS,
+                                          random_state=stream(seed, 2)), data["validation"][1]),
     }  # fmt: skip
-    test = (make_affine(data["test"][0], CANVAS, random_state=seed + 3), data["test"][1])
+    test = (make_affine(data["test"][0], CANVAS, random_state=stream(seed, 3)), data["test"][1])
     curves = {
-        kind: [signed(data["test"][0], kind, s, seed + 4 + i) for i, s in enumerate(values)]
+        kind: [signed(data["test"][0], kind, s, stream(seed, 4, i)) for i, s in enumerate(values)]
         for kind, values in STRENGTHS.items()
     }
     placements = {}
 
     def placed(epoch):  # each epoch places the training images anew, the same for all models
         if epoch not in placements:
-            placements[epoch] = place_on_canvas(X_train, CANVAS, random_state=1000 * seed + epoch)
+            placements[epoch] = place_on_canvas(
+                X_train, CANVAS, random_state=stream(seed, 0, epoch)
+            )
         return placements[epoch]
 
     def train(model):

@@ -8,7 +8,8 @@
 # Device call:  run(command="bash benchmarks/gpu_check.sh", carry=[".whl", ".data"], timeout_s=540)
 # The viewpoint study (the paper's affNIST test, benchmarks/bench_viewpoints.py) is a second call
 # of its own (500 s at most):
-#               run(command="STEPS='environment viewpoints' bash benchmarks/gpu_check.sh", ...)
+#               run(command="STEPS='environment viewpoints_fashion viewpoints_digits' \
+#                   bash benchmarks/gpu_check.sh", ...)
 #
 # QUICK=1 shrinks every step (a dry run on a CPU: QUICK=1 DEVICE=cpu bash benchmarks/gpu_check.sh).
 set -uo pipefail
@@ -66,7 +67,8 @@ step accuracy 80 python3 benchmarks/bench_accuracy.py $ACC --params "$ACC_PARAMS
 step translation 60 python3 benchmarks/bench_translation.py $TRANSLATION \
     --capsnet-params "$TRANSLATION_PARAMS"
 step compiled 90 python3 benchmarks/bench_speed.py --device "$DEVICE" $COMPILED
-step viewpoints 500 python3 benchmarks/bench_viewpoints.py $VIEWPOINTS
-cat "$OUT"/{speed,scaling,accuracy,translation,compiled,viewpoints}.log 2>/dev/null \
+step viewpoints_fashion 400 python3 benchmarks/bench_viewpoints.py $VIEWPOINTS --datasets fashion
+step viewpoints_digits 100 python3 benchmarks/bench_viewpoints.py $VIEWPOINTS --datasets digits
+cat "$OUT"/{speed,scaling,accuracy,translation,compiled,viewpoints_*}.log 2>/dev/null \
     | grep -h '^{' > "$OUT/results.jsonl"
 cat "$OUT/summary.txt"

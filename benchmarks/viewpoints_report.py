@@ -18,7 +18,8 @@ def _seeds(values) -> str:
 def at_target(epochs: list[dict], target: float, key: str = "affine_validation") -> float:
     """``key`` where the held-out accuracy first reaches ``target``, interpolated linearly in
     held-out accuracy between that epoch and the one before: the two models compared at
-    exactly the same held-out accuracy rather than at whole epochs."""
+    exactly the same held-out accuracy rather than at whole epochs (when the first epoch
+    already reaches it, that epoch's value)."""
     for before, after in zip([None, *epochs[:-1]], epochs, strict=True):
         if after["held_out"] >= target:
             if before is None or after["held_out"] == before["held_out"]:
@@ -80,10 +81,10 @@ def markdown(records: list[dict]) -> str:
     variants = [r for r in records if r["benchmark"] == "viewpoints" and r["model"] != "cnn"]
     if any(r["capsnet_params"] for r in variants):
         out += [
-            "| variant | parameters | target held-out | affine validation | affine test "
-            "| CNN at the same target: test | difference | validation difference at "
-            "exactly the target |",
-            "|---|---|---|---|---|---|---|---|",
+            "| variant | data, seed | parameters | target held-out | affine validation "
+            "| affine test | CNN (sized to the default) at the same target: test | difference "
+            "| validation difference at exactly the target |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in variants:
             cnn = r["cnn_at_same_target"]["affine_test"]
@@ -94,7 +95,8 @@ def markdown(records: list[dict]) -> str:
             target = r["target_held_out"]
             exact = at_target(r["epochs"], target) - at_target(cnn_run["epochs"], target)
             out.append(
-                f"| {r['model']} `{json.dumps(r['capsnet_params'])}` | {r['n_parameters']:,} | "
+                f"| {r['model']} `{json.dumps(r['capsnet_params'])}` | {r['dataset']}, "
+                f"{r['seed']} | {r['n_parameters']:,} | "
                 f"{100 * target:.1f} % | {100 * r['affine_validation']:.1f} % | "
                 f"{100 * r['affine_test']:.1f} % | {100 * cnn:.1f} % | "
                 f"{100 * (r['affine_test'] - cnn):+.1f} | {100 * exact:+.1f} |"

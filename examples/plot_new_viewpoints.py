@@ -13,7 +13,7 @@ and on Fashion-MNIST, and shows what was measured, whichever model wins:
 
 1. the images each model trains on, and the new viewpoints it is tested on;
 2. accuracy against the strength of each transform, from ``benchmarks/bench_viewpoints.py``
-   (three seeds; the default CapsNet against a CNN of the same parameter count);
+   (several seeds; the default CapsNet against a CNN of the same parameter count);
 3. what the CapsNet's decoder draws from transformed digits.
 """
 
@@ -44,11 +44,13 @@ D_train, D_test, y_train, y_test = train_test_split(
 )
 X_train = place_on_canvas(D_train, 40, random_state=0)  # [n, 40, 40] uint8
 X_affine = make_affine(D_test, 40, random_state=1)  # affNIST's ranges
+alone = {"rotation": 0, "shear": 0, "scale": 1, "translation": 0}  # centred, unchanged
 one_at_a_time = {
-    "rotation 30°": make_affine(D_test, 40, rotation=(30, 30), shear=0, scale=1, random_state=2),
-    "shear 0.3": make_affine(D_test, 40, rotation=0, shear=(0.3, 0.3), scale=1, random_state=2),
-    "scale 0.8": make_affine(D_test, 40, rotation=0, shear=0, scale=0.8, random_state=2),
-    "scale 1.2": make_affine(D_test, 40, rotation=0, shear=0, scale=1.2, random_state=2),
+    "rotation 30°": make_affine(D_test, 40, **{**alone, "rotation": (30, 30)}),
+    "shear 0.3": make_affine(D_test, 40, **{**alone, "shear": (0.3, 0.3)}),
+    "scale 0.8": make_affine(D_test, 40, **{**alone, "scale": 0.8}),
+    "scale 1.2": make_affine(D_test, 40, **{**alone, "scale": 1.2}),
+    "moved ≤ 8 px": make_affine(D_test, 40, **{**alone, "translation": 8}, random_state=2),
 }
 rows = {"placed (training)": X_train, "affNIST-style (test)": X_affine, **one_at_a_time}
 fig, axes = plt.subplots(len(rows), 8, figsize=(8, 1.1 * len(rows)))
@@ -70,9 +72,10 @@ fig.subplots_adjust(left=0.2, wspace=0.05, hspace=0.05)
 # same for both), with the same batch size, optimiser, learning-rate decay and ±2-pixel
 # shifts. Each is stopped at the first epoch whose held-out placed accuracy reaches the
 # highest accuracy both reach; there each is scored on test images under one transform at
-# a time (rotation by ±angle, shear by ±factor, both axes scaled; placed anywhere they fit,
-# as affNIST places them). Lines: the mean over the seeds; bands: ± one standard
-# deviation; shading: affNIST's ranges.
+# a time: rotation by ±angle, shear by ±factor, both axes scaled (each about the canvas's
+# centre, a position training placed images at too), or moved by up to ± a number of pixels
+# along each axis. Lines: the mean over the seeds; bands: ± one standard deviation; shading:
+# affNIST's ranges (for translation: how far training placement moved images).
 #
 # This is not the paper's network at 40×40: the default front end halves a 40×40 canvas
 # to 20×20 before the capsules (5×5×32 primary capsules, against the paper's 12×12×32), the
@@ -97,10 +100,11 @@ print(f"measured on {machine['device_name']} ({machine['device']}), torch "
       f"{machine['versions']['torch']}, {seeds} seeds")  # fmt: skip
 
 labels = {"rotation": "rotation (degrees, either way)", "shear": "shear (either way)",
+          "translation": "translation (up to ± pixels)",
           "scale": "scale of both axes"}  # fmt: skip
-affnist = {"rotation": (0, 20), "shear": (0, 0.2), "scale": (0.8, 1.2)}
+affnist = {"rotation": (0, 20), "shear": (0, 0.2), "scale": (0.8, 1.2), "translation": (0, 6)}
 names = {"capsnet": "CapsNet", "cnn": "CNN"}
-fig, axes = plt.subplots(len(summaries), 3, figsize=(10, 3.2 * len(summaries)), squeeze=False)
+fig, axes = plt.subplots(len(summaries), 4, figsize=(12, 3 * len(summaries)), squeeze=False)
 for (dataset, summary), line in zip(summaries.items(), axes, strict=True):
     for kind, ax in zip(labels, line, strict=True):
         for model, name in names.items():

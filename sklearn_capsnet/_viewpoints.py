@@ -26,7 +26,7 @@ AFFNIST_SHEAR = 0.2
 AFFNIST_SCALE = (0.8, 1.2)  # each axis drawn on its own
 
 
-def affine_matrix(rotation: float, shear: float, scale) -> np.ndarray:
+def affine_matrix(rotation: float, shear: float, scale: float | tuple[float, float]) -> np.ndarray:
     """The 2×2 map, in (row, column) coordinates, of a scale, then a shear, then a rotation.
 
     Parameters
@@ -56,8 +56,13 @@ def affine_matrix(rotation: float, shear: float, scale) -> np.ndarray:
 
 
 def place_on_canvas(
-    images, canvas_size=40, *, data_format=None, random_state=None, return_offsets=False
-):
+    images,
+    canvas_size: int | tuple[int, int] = 40,
+    *,
+    data_format: str | None = None,
+    random_state=None,
+    return_offsets: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Each image copied, unchanged, to a random position on a larger blank canvas.
 
     The training set of Sabour et al. (2017) for their affNIST test: 28×28 digits at a
@@ -121,16 +126,16 @@ def place_on_canvas(
 
 def make_affine(
     images,
-    canvas_size=40,
+    canvas_size: int | tuple[int, int] = 40,
     *,
-    rotation=AFFNIST_ROTATION,
-    shear=AFFNIST_SHEAR,
-    scale=AFFNIST_SCALE,
-    translation="fit",
-    data_format=None,
+    rotation: float | tuple[float, float] = AFFNIST_ROTATION,
+    shear: float | tuple[float, float] = AFFNIST_SHEAR,
+    scale: float | tuple[float, float] = AFFNIST_SCALE,
+    translation: str | float | tuple[float, float] = "fit",
+    data_format: str | None = None,
     random_state=None,
-    return_transforms=False,
-):
+    return_transforms: bool = False,
+) -> np.ndarray | tuple[np.ndarray, Bunch]:
     """Each image under its own random affine transform, on a canvas: an affNIST-style set.
 
     affNIST (Tieleman 2013) put each MNIST digit through a small random affine
@@ -139,7 +144,8 @@ def make_affine(
     40×40 canvas. Each range is a parameter; ``(v, v)`` fixes a value, which gives one
     transform alone at one strength. The geometry is described in
     :func:`affine_matrix`: scale, shear, rotation about the image's centre, then the
-    centre moved to the canvas's centre plus the translation (whole pixels).
+    centre moved to the canvas's centre plus the translation (a whole number of pixels from
+    where the centred image's pixels fall, so a translation alone never blurs).
 
     Parameters
     ----------
@@ -157,11 +163,13 @@ def make_affine(
     scale : float or (float, float), default=(0.8, 1.2)
         A number is the scale of both axes; from a range, each axis draws its own.
     translation : "fit", float or (float, float), default="fit"
-        ``"fit"``: uniformly anywhere the transformed content (the nonzero pixels)
-        stays whole on the canvas (centred when it cannot); a number ``m``: up to ``m``
-        pixels along each axis (a range as for ``rotation``), whatever the content. The
-        image's centre lands on a whole pixel, so the translation drawn is rounded (to a
-        half pixel off when image and canvas differ in size by an odd number).
+        ``"fit"``: each whole-pixel position where the transformed content (the nonzero
+        pixels, as bilinear reading spreads them) stays whole on the canvas, equally
+        likely (centred when there is none); a number ``m``: up to ``m`` pixels along
+        each axis (a range as for ``rotation``), whatever the content. Translations are
+        whole numbers of pixels from the centred position, so one drawn is rounded (and
+        reported half a pixel off centre when image and canvas differ in size by an odd
+        number).
     data_format : {"channels_first", "channels_last"}, default=None
         As in :func:`place_on_canvas`.
     random_state : int, RandomState instance or None, default=None
@@ -222,16 +230,17 @@ def make_affine(
     translations = np.zeros((n, 2))
     for k in range(n):
         matrix = matrices[k]
-        # whole pixels: where the image's centre lands (centre_in + step) is rounded
+        # the image's grid lands on the canvas's: its centre at centre_in + landing with
+        # landing a whole number of pixels (centred: landing == step)
         step = centre_out - centre_in
         if free:
             low, high = _room(work[k], matrix, centre_in, centre_out, (rows, cols))
-            move = np.where(low <= high, low + shifts[k] * (high - low), (low + high) / 2)
             first, last = np.ceil(low + step - 1e-9), np.floor(high + step + 1e-9)
-            landing = np.where(first <= last, np.clip(np.round(move + step), first, last),
-                               np.round(move + step))  # fmt: skip
+            choices = last - first + 1  # whole landings keeping the content whole, per axis
+            drawn = first + np.minimum(np.floor(shifts[k] * choices), choices - 1)
+            landing = np.where(choices >= 1, drawn, np.floor((low + high) / 2 + step + 0.5))
         else:
-            landing = np.round(shifts[k] + step)
+            landing = np.floor(shifts[k] + step + 0.5)  # halves up
         move = landing - step
         translations[k] = move
         inverse = np.linalg.inv(matrix)
@@ -266,7 +275,8 @@ def _room(image, matrix, centre_in, centre_out, canvas):
 
 
 def _as_stack(images, data_format):
-    """``images`` as a float-free [n, c, h, w] view, and the function that puts a result back."""
+    """``images`` as an [n, c, h, w] stack in their own dtype, and the function that puts a
+    result back in their layout."""
     if data_format not in (None, "channels_first", "channels_last"):
         raise ValueError(
             f"data_format={data_format!r} is not one of None, 'channels_first', 'channels_last'."
@@ -275,7 +285,8 @@ def _as_stack(images, data_format):
     if stack.ndim == 3 and stack.shape[2] <= 4 < min(stack.shape[:2]):
         raise ValueError(
             f"images of shape {stack.shape} look like one colour image, channels last; pass "
-            "a stack of them, e.g. images[None] for one (a grey stack is (n, h, w))."
+            "a stack of them, e.g. images[None] for one. For grey images this narrow, pass "
+            "images[:, None] with data_format='channels_first'."
         )
     if stack.ndim == 3 and data_format is not None:
         raise ValueError(
@@ -331,7 +342,9 @@ def _either_way(value, name) -> tuple[float, float]:
     """A number ``a`` as ``(-a, a)``, a pair as it is."""
     if _is_number(value):
         if not value >= 0 or not np.isfinite(value):
-            raise ValueError(f"{name}={value!r}: a single number is a bound, at least 0.")
+            raise ValueError(
+                f"{name}={value!r}: a single number is a bound, finite and at least 0."
+            )
         return -float(value), float(value)
     return _pair(value, name)
 

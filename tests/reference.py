@@ -112,14 +112,16 @@ def affine_literal(image, rotation_degrees, shear, scale_rows, scale_cols, shift
     The map, in (row, column) offsets from the image's centre: scale each axis, then
     move each column by ``shear`` times the row offset, then turn counter-clockwise as
     displayed (a point right of the centre goes up for +90°); the centre lands on the
-    canvas's centre plus ``shift`` (rows, columns). Each output pixel inverts the map
-    and reads the source bilinearly, zero outside it.
+    canvas's centre plus ``shift`` (rows, columns); ``canvas`` is a side or (rows,
+    columns). Each output pixel inverts the map and reads the source bilinearly, zero
+    outside it.
     """
     import math
 
     height, width = len(image), len(image[0])
+    rows, cols = (canvas, canvas) if isinstance(canvas, int) else canvas
     centre_r, centre_c = (height - 1) / 2, (width - 1) / 2
-    out_r, out_c = (canvas - 1) / 2 + shift[0], (canvas - 1) / 2 + shift[1]
+    out_r, out_c = (rows - 1) / 2 + shift[0], (cols - 1) / 2 + shift[1]
     angle = math.radians(rotation_degrees)
     cos, sin = math.cos(angle), math.sin(angle)
 
@@ -128,9 +130,9 @@ def affine_literal(image, rotation_degrees, shear, scale_rows, scale_cols, shift
             return float(image[r][c])
         return 0.0
 
-    out = [[0.0] * canvas for _ in range(canvas)]
-    for row in range(canvas):
-        for col in range(canvas):
+    out = [[0.0] * cols for _ in range(rows)]
+    for row in range(rows):
+        for col in range(cols):
             # undo the turn: a point (y, x) turned by +angle came from this one
             y, x = row - out_r, col - out_c
             y, x = cos * y + sin * x, -sin * y + cos * x

@@ -17,6 +17,7 @@ import torch
 from test_datasets import write_idx
 
 from sklearn_capsnet._testing import TINY_NETWORK
+from sklearn_capsnet.datasets import make_affine
 
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
@@ -294,7 +295,7 @@ def test_viewpoint_benchmark_stops_both_models_at_the_same_held_out_accuracy(fas
     assert capsnet["target_held_out"] == min(bests)  # the highest accuracy both reach
     assert capsnet["sizes"] == sizes and variant["capsnet_params"] == {"routing_iterations": 1}
     assert variant["cnn_at_same_target"]["held_out"] >= variant["target_held_out"]
-    assert set(capsnet["by_strength"]) == {"rotation", "shear", "scale"}
+    assert set(capsnet["by_strength"]) == {"rotation", "shear", "scale", "translation"}
     assert len(summary["capsnet"]["affine_test"]["per_seed"]) == 1
     assert summary["chosen_on_validation"] in ("capsnet", "one_pass")
     paired = summary["capsnet"]["minus_cnn_affine_test"]["per_seed"][0]
@@ -355,9 +356,13 @@ def test_one_transform_at_one_strength_turns_half_the_images_each_way():
     from bench_viewpoints import signed
 
     images = np.zeros((4, 28, 28), np.uint8)
-    images[:, 4:24, 13:15] = 255  # a vertical bar
+    images[:, 4:24, 12:15] = 255  # a vertical bar
+    images[:, 4:8, 15:22] = 200  # a flag at its top, to the right: no symmetry
+    centred = make_affine(images, 40, rotation=0, shear=0, scale=1, translation=0)
     turned = signed(images, "rotation", 90, seed=0)
-    assert turned.shape == (4, 40, 40)
-    for image in turned:  # a quarter turn either way lays the bar down
-        rows, cols = np.nonzero(image > 128)
-        assert np.ptp(cols) > 15 and np.ptp(rows) < 4
+    np.testing.assert_array_equal(turned[:2], np.rot90(centred[:2], 1, axes=(1, 2)))
+    np.testing.assert_array_equal(turned[2:], np.rot90(centred[2:], -1, axes=(1, 2)))
+    moved, info = make_affine(images, 40, rotation=0, shear=0, scale=1, translation=4,
+                              random_state=1, return_transforms=True)  # fmt: skip
+    np.testing.assert_array_equal(signed(images, "translation", 4, seed=1), moved)
+    assert np.abs(info.translation).max() <= 4

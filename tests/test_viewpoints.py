@@ -99,26 +99,50 @@ def test_transform_matches_an_independent_pixel_by_pixel_computation(rotation, s
     np.testing.assert_array_equal(info.translation[0], (2, 2))
 
 
+def test_rows_and_columns_are_not_confused_on_a_tall_canvas_with_odd_margins():
+    image = letters(1, seed=2)[0][:, 1:10] / 255 + 0.1  # 12×9
+    out, info = _exactly(image, (17, 14), 23, 0.1, (1.1, 0.9), translation=(2, -1))
+    # margins of 5 by 5 pixels: the centred image sits half a pixel off the canvas's
+    # centre, so the translation drawn (2, -1) lands half a pixel off, on the pixel grid
+    np.testing.assert_array_equal(info.translation[0], (2.5, -0.5))
+    expected = affine_literal(image, 23, 0.1, 1.1, 0.9, (2.5, -0.5), (17, 14))
+    assert out.shape == (17, 14)
+    np.testing.assert_allclose(out, np.array(expected), atol=1e-12)
+
+
+def test_fit_draws_every_whole_pixel_position_equally_often():
+    dot = np.zeros((4000, 4, 4))
+    dot[:, 1, 2] = 1.0  # one pixel; with its bilinear fringe it fits at 8 places per axis
+    out = make_affine(dot, 8, rotation=0, shear=0, scale=1, random_state=0)
+    landed = np.argwhere(out > 0.5)  # [4000, 3]: image, row, column
+    for axis in (1, 2):
+        counts = np.bincount(landed[:, axis], minlength=8)
+        assert counts.min() > 400 and counts.max() < 600, counts  # 500 each: uniform
+
+
 def _exactly(image, canvas, rotation, shear, scale, translation):
-    """make_affine on one image with exactly these values (per-axis scales included)."""
+    """make_affine on one image with exactly these values: per-axis scales, and a
+    translation of a number or a per-axis (rows, columns) pair."""
+    shift = (translation,) * 2 if np.ndim(translation) == 0 else tuple(translation)
     out, info = make_affine(
         image[None], canvas, rotation=(rotation, rotation), shear=(shear, shear),
-        scale=(min(scale), max(scale)), translation=translation,
-        random_state=_FixedScales(scale), return_transforms=True,
+        scale=(min(scale), max(scale)), translation=(min(shift), max(shift)),
+        random_state=_FixedDraws(scale, shift), return_transforms=True,
     )  # fmt: skip
     return out[0], info
 
 
-class _FixedScales(np.random.RandomState):
-    """A RandomState whose draw of one image's two scales gives ``scale``."""
+class _FixedDraws(np.random.RandomState):
+    """A RandomState whose draws of one image's two scales and two shifts are given."""
 
-    def __init__(self, scale):
+    def __init__(self, scale, shift):
         super().__init__(0)
-        self.scale = tuple(float(v) for v in scale)
+        self.fixed = [tuple(float(v) for v in pair) for pair in (scale, shift)]
 
     def uniform(self, low=0.0, high=1.0, size=None):
-        if size == (1, 2) and (low, high) == (min(self.scale), max(self.scale)):
-            return np.array([self.scale])
+        for pair in self.fixed:
+            if size == (1, 2) and (low, high) == (min(pair), max(pair)):
+                return np.array([pair])
         return super().uniform(low, high, size)
 
 
