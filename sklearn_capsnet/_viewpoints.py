@@ -225,16 +225,15 @@ def make_affine(
     matrices = np.array(
         [affine_matrix(a, s, z) for a, s, z in zip(angles, shears, scales, strict=True)]
     ).reshape(n, 2, 2)
-    work = stack.astype(np.float64)
-    out = np.zeros((n, channels, rows, cols))
+    # the image's grid lands on the canvas's: its centre at centre_in + landing with
+    # landing a whole number of pixels (centred: landing == step)
+    step = centre_out - centre_in
+    out = np.empty((n, channels, rows, cols), dtype=stack.dtype)  # one image in float64 at a time
     translations = np.zeros((n, 2))
     for k in range(n):
-        matrix = matrices[k]
-        # the image's grid lands on the canvas's: its centre at centre_in + landing with
-        # landing a whole number of pixels (centred: landing == step)
-        step = centre_out - centre_in
+        matrix, image = matrices[k], stack[k].astype(np.float64)  # [c, h, w]
         if free:
-            low, high = _room(work[k], matrix, centre_in, centre_out, (rows, cols))
+            low, high = _room(image, matrix, centre_in, centre_out, (rows, cols))
             first, last = np.ceil(low + step - 1e-9), np.floor(high + step + 1e-9)
             choices = last - first + 1  # whole landings keeping the content whole, per axis
             drawn = first + np.minimum(np.floor(shifts[k] * choices), choices - 1)
@@ -246,12 +245,13 @@ def make_affine(
         inverse = np.linalg.inv(matrix)
         # output q reads source p = inverse (q - centre_out - move) + centre_in
         offset = centre_in - inverse @ (centre_out + move)
-        for c in range(channels):
-            out[k, c] = ndimage.affine_transform(
-                work[k, c], inverse, offset=offset, output_shape=(rows, cols), order=1,
+        for c, plane in enumerate(image):
+            warped = ndimage.affine_transform(
+                plane, inverse, offset=offset, output_shape=(rows, cols), order=1,
                 mode="grid-constant", cval=0.0,
             )  # fmt: skip
-    transformed = restore(_like(out, stack.dtype))
+            out[k, c] = _like(warped, stack.dtype)
+    transformed = restore(out)
     if not return_transforms:
         return transformed
     info = Bunch(
