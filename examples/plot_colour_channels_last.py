@@ -55,13 +55,13 @@ same = np.allclose(
 print("same predictions:", same)
 
 # %%
-# Reconstructions come back in the layout of X
-# --------------------------------------------
-rows = clf.reconstruct(X_test[:6]).reshape(6, 16, 16, 3)  # channels last, like X
+# Reconstructions come back in the shape and layout of X
+# ------------------------------------------------------
+images = clf.reconstruct(X_test[:6])  # (6, 16, 16, 3): channels last, like X
 fig, axes = plt.subplots(2, 6, figsize=(8, 3))
 for k in range(6):
     axes[0, k].imshow(X_test[k])
-    axes[1, k].imshow(np.clip(rows[k], 0, 255).astype(np.uint8))
+    axes[1, k].imshow(np.clip(images[k], 0, 255).astype(np.uint8))
     axes[0, k].set_title(clf.predict(X_test[k : k + 1])[0], fontsize=8)
 for ax in axes.ravel():
     ax.set_axis_off()

@@ -87,7 +87,7 @@ for name, (predicted, seconds) in results.items():
 # The two longest capsules should be the two digits; the decoder redraws the pair
 # from the active capsules.
 lengths = capsnet.predict_proba(X_test[:6])
-decoded = capsnet.reconstruct(X_test[:6]).reshape(-1, 10, 10)
+decoded = capsnet.reconstruct(X_test[:6])  # (6, 10, 10), like X_test
 fig, axes = plt.subplots(3, 6, figsize=(9, 4.8))
 for k in range(6):
     axes[0, k].imshow(X_test[k], cmap="gray_r")

@@ -11,7 +11,7 @@ from collections import Counter
 
 import numpy as np
 
-__all__ = ["as_array", "check_stack"]
+__all__ = ["as_array", "check_stack", "sample_shape"]
 
 
 def _is_pil_image(value) -> bool:
@@ -87,6 +87,19 @@ def as_array(X):
             "passing them."
         )
     return np.stack(images)
+
+
+def sample_shape(X) -> tuple | None:
+    """The shape of one sample of ``X`` (an :func:`as_array` result) where ``X`` is a
+    stack of images: ``X.shape[1:]`` for arrays of more than two axes, None for rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sample_shape(np.zeros((5, 28, 28, 3))), sample_shape(np.zeros((5, 784)))
+    ((28, 28, 3), None)
+    """
+    return tuple(X.shape[1:]) if isinstance(X, np.ndarray) and X.ndim > 2 else None
 
 
 def check_stack(X) -> None:

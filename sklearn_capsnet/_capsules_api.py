@@ -1,7 +1,7 @@
 """The capsule API: the class capsules, the decoder and the routing's coupling.
 
 What sets a CapsNet apart from other classifiers, for both estimators: the class
-capsules of ``X``, drawings decoded from (edited) capsules in ``X``'s layout and
+capsules of ``X``, drawings decoded from (edited) capsules in ``X``'s shape, layout and
 units, reconstruction errors, and coupling coefficients.
 """
 
@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ._arrays import as_array, sample_shape
 from ._outputs import active_labels
 
 __all__ = ["CapsulesMixin"]
@@ -37,7 +38,7 @@ class CapsulesMixin:
         return self._map_capsules(X, lambda capsules: capsules, shape)
 
     def decode(self, capsules, labels=None):
-        """Draw inputs from class capsules with the decoder, in the units of ``X``.
+        """Draw inputs from class capsules with the decoder, as :meth:`fit`'s ``X`` held them.
 
         Parameters
         ----------
@@ -50,13 +51,29 @@ class CapsulesMixin:
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features)
+        ndarray of shape (n_samples, *sample_shape) or (n_samples, n_features), float32
+            In the shape, layout and units of the ``X`` the model was fitted on: images
+            such as ``(n_samples, 100, 150, 3)`` after a fit on ``(n, 100, 150, 3)``
+            photos, flat rows after a fit on rows. :meth:`reconstruct` answers in the
+            shape of its own ``X``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from sklearn_capsnet import CapsNetClassifier
+        >>> X, y = load_digits(return_X_y=True)
+        >>> images = X.reshape(-1, 8, 8)
+        >>> clf = CapsNetClassifier(max_epochs=1, random_state=0).fit(images[:100], y[:100])
+        >>> capsules = clf.capsules(images[:3])
+        >>> capsules[:, :, 0] *= 1.2  # one dimension of every capsule, edited
+        >>> clf.decode(capsules).shape  # the images fit saw
+        (3, 8, 8)
         """
         check_is_fitted(self, "net_")
         capsules, labels = self._decodable(capsules, labels)
         with torch.inference_mode():
             decoded = self.net_.capsnet().to_input_size(self._decoded(capsules, labels))
-        return self._in_input_units(decoded.float().cpu().numpy())
+        return self._in_input_units(decoded.float().cpu().numpy(), self.input_spec_.sample_shape)
 
     def _decodable(self, capsules, labels):
         """``decode``'s arguments as tensors on the device, or a ValueError that says why not."""
@@ -89,7 +106,7 @@ class CapsulesMixin:
         return torch.as_tensor(capsules, device=self.device_), labels
 
     def reconstruct(self, X):
-        """Decode each sample from its predicted class capsule, in the units of ``X``.
+        """Decode each sample from its predicted class capsule, in the shape and units of ``X``.
 
         For multilabel models, from all capsules longer than ``threshold``.
 
@@ -100,22 +117,34 @@ class CapsulesMixin:
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features)
+        ndarray of shape X.shape, float32
             The decoder's output mapped back through ``input_offset_`` and
-            ``input_scale_``, in the order of ``X``'s values: reshape rows to
-            ``(C, H, W)`` of ``input_shape_``, or to ``(H, W, C)`` when ``data_format_``
-            is ``"channels_last"``, to see images. Above 28×28 the decoder draws at the
+            ``input_scale_``, in ``X``'s shape and layout: images for images
+            (``(n, 100, 150, 3)`` channels last in, ``(n, 100, 150, 3)`` out; a list of
+            images or a tensor answers as the array it stacks to), flat rows
+            ``(n_samples, n_features)`` for rows. Above 28×28 the decoder draws at the
             working size (see ``front_end``) and its drawings are resized bilinearly to
             ``X``'s.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from sklearn_capsnet import CapsNetClassifier
+        >>> X, y = load_digits(return_X_y=True)
+        >>> images = X.reshape(-1, 8, 8)
+        >>> clf = CapsNetClassifier(max_epochs=1, random_state=0).fit(images[:100], y[:100])
+        >>> clf.reconstruct(images[:3]).shape, clf.reconstruct(X[:3]).shape
+        ((3, 8, 8), (3, 64))
         """
         check_is_fitted(self, "net_")
+        X = as_array(X)  # a tensor or a list of images: the array whose shape comes back
         to_input_size = self.net_.capsnet().to_input_size
         decoded = self._map_capsules(
             X,
             lambda capsules: to_input_size(self._decoded(capsules)),
             (self.input_spec_.n_features,),
         )
-        return self._in_input_units(decoded)
+        return self._in_input_units(decoded, sample_shape(X))
 
     def reconstruction_error(self, X):
         """How badly each sample is drawn back from its predicted class capsule(s).
@@ -216,6 +245,7 @@ class CapsulesMixin:
             labels = active_labels(capsules, self.threshold)
         return self.net_.module_.reconstruct(capsules, labels)
 
-    def _in_input_units(self, decoded: np.ndarray) -> np.ndarray:
-        """Map decoder output back to the layout and units of ``X``."""
-        return self.input_spec_.to_user_units(decoded)
+    def _in_input_units(self, decoded: np.ndarray, shape: tuple | None) -> np.ndarray:
+        """Decoder output ``[n, C*H*W]`` back in the layout and units of ``X``, each
+        sample of ``shape`` (None: a flat row)."""
+        return self.input_spec_.to_user_units(decoded, shape)

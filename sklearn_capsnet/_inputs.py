@@ -155,23 +155,30 @@ class InputSpec:
     offset, scale : ndarray of shape (n_features,), float32
         Map the training data into [0, 1]: one range for all pixels of images, one
         per feature of a table.
+    sample_shape : tuple or None, default=None
+        One sample of the training ``X`` as the user held it, ``(H, W)``, ``(C, H, W)``
+        or ``(H, W, C)``; None where ``X`` was rows (flat pixels, a table). Answers
+        without an ``X`` of their own (``decode``) take this shape.
 
     Examples
     --------
     >>> import numpy as np
     >>> spec = InputSpec((3, 2, 2), "channels_last", np.zeros(12, np.float32),
-    ...                  np.full(12, 255, np.float32))
+    ...                  np.full(12, 255, np.float32), sample_shape=(2, 2, 3))
     >>> spec.is_image, spec.n_features
     (True, 12)
     >>> rows = np.arange(12, dtype=np.float32)[None]  # one row, channels first
     >>> spec.to_user_layout(rows).tolist()  # channels last: R, G, B of each pixel
     [[0.0, 4.0, 8.0, 1.0, 5.0, 9.0, 2.0, 6.0, 10.0, 3.0, 7.0, 11.0]]
+    >>> spec.to_user_units(rows / 255, spec.sample_shape).shape  # one (H, W, C) image
+    (1, 2, 2, 3)
     """
 
     shape: tuple
     data_format: str
     offset: np.ndarray
     scale: np.ndarray
+    sample_shape: tuple | None = None
 
     def __post_init__(self) -> None:
         for values in (self.offset, self.scale):  # immutable, the arrays too
@@ -230,7 +237,9 @@ class InputSpec:
             name, X, sample_shape, values, input_shape=input_shape, data_format=data_format
         )
         offset, scale = _scaling(values, is_image(shape), X.shape[1])
-        return cls(shape, layout, offset, scale)
+        return cls(
+            shape, layout, offset, scale, None if sample_shape is None else tuple(sample_shape)
+        )
 
     # -- new data ---------------------------------------------------------------------------
 
@@ -337,13 +346,14 @@ class InputSpec:
         images = rows.reshape(-1, channels, height, width).transpose(0, 2, 3, 1)
         return np.ascontiguousarray(images).reshape(len(rows), -1)
 
-    def to_user_units(self, rows: np.ndarray) -> np.ndarray:
-        """Network-input rows in [0, 1], channels first, in ``X``'s layout and units
-        (in place where ``rows`` are already in ``X``'s layout)."""
+    def to_user_units(self, rows: np.ndarray, sample_shape: tuple | None = None) -> np.ndarray:
+        """Network-input rows ``(n, F)`` in [0, 1], channels first, in ``X``'s layout and
+        units (in place where ``rows`` are already in ``X``'s layout): flat rows, or
+        with ``sample_shape`` (of an ``X`` in this layout) ``(n, *sample_shape)``."""
         rows = self.to_user_layout(rows)
         rows *= self.scale
         rows += self.offset
-        return rows
+        return rows if sample_shape is None else rows.reshape(len(rows), *sample_shape)
 
 
 def is_image(shape) -> bool:

@@ -16,9 +16,10 @@ class TargetsMixin:
         self.classes_ = np.unique(labels)
         self.multilabel_ = False
         if len(self.classes_) < 2:
+            label = self.classes_[:1].tolist()[0]  # as written: 0, 0.0 or 'cat', not np.int64(0)
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 classes, but y holds only one "
-                f"class: {self.classes_[0]!r}. Add samples of another class."
+                f"class: {label!r}. Add samples of another class."
             )
 
     def _encode_targets(self, y, *, reset: bool) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, column_or_1d, validate_data
 
-from ._arrays import as_array, check_stack
+from ._arrays import as_array, check_stack, sample_shape
 from ._inputs import check_float32_range
 
 __all__ = ["as_rows", "example_weights"]
@@ -36,16 +36,16 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool, spec=None):
     y : ndarray or None
         None unless ``y`` was given (training); a missing ``y`` in training is an error.
     sample_shape : tuple or None
-        ``X.shape[1:]`` for arrays of more than two dimensions.
+        ``X.shape[1:]`` for arrays of more than two dimensions
+        (:func:`~sklearn_capsnet._arrays.sample_shape`).
     """
-    sample_shape = None
     X = as_array(X)
     check_stack(X)
     if spec is not None and isinstance(X, np.ndarray) and X.ndim >= 2:
         spec.check_images(X.shape, type(estimator).__name__)  # before the feature count
-    if isinstance(X, np.ndarray) and X.ndim > 2:
-        sample_shape = X.shape[1:]
-        X = X.reshape(X.shape[0], math.prod(sample_shape))
+    one_sample = sample_shape(X)
+    if one_sample is not None:
+        X = X.reshape(X.shape[0], math.prod(one_sample))
     common = dict(
         reset=reset,
         accept_sparse=False,
@@ -61,7 +61,7 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool, spec=None):
             y = column_or_1d(y, warn=True)  # a column vector: one label per sample
     if not reset and X.dtype.kind == "f" and X.dtype.itemsize > 4:
         check_float32_range(X, _overall(X), type(estimator).__name__)
-    return X, y, sample_shape
+    return X, y, one_sample
 
 
 def example_weights(estimator, X, y, sample_weight, *, incremental=False, labels=None):

@@ -10,7 +10,8 @@ each axis, then shears (each column moves by ``shear`` times the row's distance 
 the centre: the lower half goes right for ``shear > 0``), then rotates (counter-clockwise
 as displayed for a positive angle), all about the image's centre, which then lands on
 the canvas's centre moved by the translation. Output pixels read the source by
-bilinear interpolation, zero outside it.
+bilinear interpolation, and the ``fill`` outside it: zero (black) unless asked otherwise,
+a colour, or the nearest pixel of the image's border.
 """
 
 from numbers import Real
@@ -59,6 +60,7 @@ def place_on_canvas(
     images,
     canvas_size: int | tuple[int, int] = 40,
     *,
+    fill: float | tuple[float, ...] | str = 0,
     data_format: str | None = None,
     random_state=None,
     return_offsets: bool = False,
@@ -75,6 +77,12 @@ def place_on_canvas(
         The image stack; its dtype and layout are kept.
     canvas_size : int or (int, int), default=40
         Height and width of the canvas, at least the images'.
+    fill : float, sequence of float or "edge", default=0
+        The canvas around each image: one value for every channel (0: black), one
+        value per channel (a colour, e.g. ``(255, 255, 255)`` for white uint8 RGB), or
+        ``"edge"``, the nearest pixel of the image's border (as ``numpy.pad`` with
+        ``mode="edge"``), so a photo's background runs on to the canvas's sides. A
+        value must fit the images' dtype (uint8: whole numbers from 0 to 255).
     data_format : {"channels_first", "channels_last"}, default=None
         Where the channels of a 4-D stack are; ``None`` reads it from the shape when
         only one axis can hold them (at most 4 long). One image is a stack of one:
@@ -103,10 +111,18 @@ def place_on_canvas(
     ...     np.ones((2, 28, 28), np.uint8), random_state=0, return_offsets=True)
     >>> placed.shape, int(placed[0].sum()), offsets.shape
     ((2, 40, 40), 784, (2, 2))
+    >>> black = np.zeros((1, 2, 2, 3), np.uint8)  # one black RGB image, channels last
+    >>> on_white = place_on_canvas(black, 3, fill=(255, 255, 255), random_state=0,
+    ...                            data_format="channels_last")
+    >>> on_white[0, ..., 0]  # its red channel
+    array([[255,   0,   0],
+           [255,   0,   0],
+           [255, 255, 255]], dtype=uint8)
     """
     stack, restore = _as_stack(images, data_format)
     n, channels, height, width = stack.shape
     rows, cols = _canvas(canvas_size)
+    values = _fill_values(fill, channels, stack.dtype)  # [c], or None: the edge
     if rows < height or cols < width:
         raise ValueError(
             f"canvas_size={canvas_size!r} is smaller than the images ({height}×{width}); "
@@ -117,9 +133,15 @@ def place_on_canvas(
         [rng.randint(0, rows - height + 1, size=n), rng.randint(0, cols - width + 1, size=n)],
         axis=1,
     ).astype(np.int64)
-    placed = np.zeros((n, channels, rows, cols), dtype=stack.dtype)
+    placed = np.empty((n, channels, rows, cols), dtype=stack.dtype)
+    if values is not None:
+        placed[...] = values.astype(stack.dtype)[:, None, None]
     for k, (top, left) in enumerate(offsets):
-        placed[k, :, top : top + height, left : left + width] = stack[k]
+        if values is None:
+            margins = ((0, 0), (top, rows - height - top), (left, cols - width - left))
+            placed[k] = np.pad(stack[k], margins, mode="edge")
+        else:
+            placed[k, :, top : top + height, left : left + width] = stack[k]
     placed = restore(placed)
     return (placed, offsets) if return_offsets else placed
 
@@ -132,6 +154,7 @@ def make_affine(
     shear: float | tuple[float, float] = AFFNIST_SHEAR,
     scale: float | tuple[float, float] = AFFNIST_SCALE,
     translation: str | float | tuple[float, float] = "fit",
+    fill: float | tuple[float, ...] | str = 0,
     data_format: str | None = None,
     random_state=None,
     return_transforms: bool = False,
@@ -170,6 +193,14 @@ def make_affine(
         whole numbers of pixels from the centred position, so one drawn is rounded (and
         reported half a pixel off centre when image and canvas differ in size by an odd
         number).
+    fill : float, sequence of float or "edge", default=0
+        What an output pixel reads where its source lies outside the image (and, at
+        the image's border, blends with): one value for every channel (0: black), one
+        value per channel (a colour), or ``"edge"``, the nearest pixel of the image's
+        border (as ``numpy.pad`` with ``mode="edge"``), so a photo's background runs on
+        to the canvas's sides instead of a frame. A value must fit the images' dtype
+        (uint8: whole numbers from 0 to 255). ``"fit"`` still keeps the nonzero pixels
+        on the canvas.
     data_format : {"channels_first", "channels_last"}, default=None
         As in :func:`place_on_canvas`.
     random_state : int, RandomState instance or None, default=None
@@ -203,10 +234,14 @@ def make_affine(
     ...                      translation=0)
     >>> bool((turned[0] == np.rot90(images[0])).all())  # a quarter turn, exactly
     True
+    >>> grey = np.full((1, 28, 28), 128, np.uint8)  # a grey photo: no black frame
+    >>> int(make_affine(grey, random_state=0, fill="edge").min())
+    128
     """
     stack, restore = _as_stack(images, data_format)
     n, channels, height, width = stack.shape
     rows, cols = _canvas(canvas_size)
+    values = _fill_values(fill, channels, stack.dtype)  # [c], or None: the edge
     rng = check_random_state(random_state)
     angles = _draw(rng, _either_way(rotation, "rotation"), n)  # [n]
     shears = _draw(rng, _either_way(shear, "shear"), n)  # [n]
@@ -246,10 +281,14 @@ def make_affine(
         # output q reads source p = inverse (q - centre_out - move) + centre_in
         offset = centre_in - inverse @ (centre_out + move)
         for c, plane in enumerate(image):
+            outside = (
+                {"mode": "nearest"}  # beyond the border: the border pixel
+                if values is None
+                else {"mode": "grid-constant", "cval": values[c]}
+            )
             warped = ndimage.affine_transform(
-                plane, inverse, offset=offset, output_shape=(rows, cols), order=1,
-                mode="grid-constant", cval=0.0,
-            )  # fmt: skip
+                plane, inverse, offset=offset, output_shape=(rows, cols), order=1, **outside
+            )
             out[k, c] = _like(warped, stack.dtype)
     transformed = restore(out)
     if not return_transforms:
@@ -311,6 +350,46 @@ def _as_stack(images, data_format):
     if data_format == "channels_first":
         return stack, lambda out: out
     return stack.transpose(0, 3, 1, 2), lambda out: np.ascontiguousarray(out.transpose(0, 2, 3, 1))
+
+
+def _fill_values(fill, channels: int, dtype) -> np.ndarray | None:
+    """``fill`` as one float64 value per channel ``[c]``, or None for ``"edge"``; a
+    ValueError that says what to pass where it is neither or does not fit ``dtype``."""
+    if isinstance(fill, str) and fill == "edge":
+        return None
+    values = np.asarray(None if isinstance(fill, str) else fill)  # another str: refused
+    if values.ndim > 1 or values.dtype.kind not in "biuf":
+        raise ValueError(
+            f"fill={fill!r}: pass a number, one number per channel (a colour), or 'edge'."
+        )
+    if values.ndim == 1 and len(values) != channels:
+        raise ValueError(
+            f"fill={fill!r} holds {len(values)} values, but the images have {channels} "
+            f"channel{'s' * (channels != 1)}: pass one value per channel, one number for "
+            "all of them, or 'edge'."
+        )
+    values = np.broadcast_to(values.astype(np.float64), (channels,))
+    holds = _held_unless_all_fit(values, np.dtype(dtype))
+    if holds:
+        raise ValueError(
+            f"fill={fill!r} does not fit images of dtype {dtype}, which hold {holds}; pass "
+            "a fill within that range, or convert the images first "
+            "(images.astype(np.float32))."
+        )
+    return values
+
+
+def _held_unless_all_fit(values: np.ndarray, dtype: np.dtype) -> str | None:
+    """None where ``dtype`` holds each of ``values`` exactly, else what it does hold."""
+    if dtype == np.bool_:
+        return None if np.isin(values, (0, 1)).all() else "0 or 1 (False or True)"
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        whole = (values == np.round(values)) & (values >= info.min) & (values <= info.max)
+        return None if whole.all() else f"whole numbers from {info.min} to {info.max}"
+    top = float(np.finfo(dtype).max)
+    too_large = np.isfinite(values) & (np.abs(values) > top)
+    return f"numbers up to {top:g} either way" if too_large.any() else None
 
 
 def _how_to_stack(shape) -> str:

@@ -88,10 +88,11 @@ class ReconstructionDisplay:
         """Reconstruct the first ``n_images`` rows of ``X`` with a fitted estimator and plot."""
         X = X[:n_images]  # as given: the estimator checks its shape and layout
         labels = estimator.predict(X) if hasattr(estimator, "predict") else None
-        reconstructions = estimator.reconstruct(X)
+        reconstructions = estimator.reconstruct(X)  # in X's shape
+        n_images = len(reconstructions)
         display = cls(
-            np.asarray(as_array(X)).reshape(len(reconstructions), -1),
-            reconstructions,
+            np.asarray(as_array(X)).reshape(n_images, -1),
+            reconstructions.reshape(n_images, -1),
             estimator.input_shape_,
             labels,
             estimator.data_format_,

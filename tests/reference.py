@@ -106,15 +106,41 @@ def self_attention_one_example(u_hat, log_prior, with_coupling=False):
     return torch.stack(v)
 
 
-def affine_literal(image, rotation_degrees, shear, scale_rows, scale_cols, shift, canvas):
+def pixel_or_fill(image, r, c, fill):
+    """Pixel (r, c) of one grey image (lists of rows), in float64; off the image, ``fill``:
+    a number, or ``"edge"`` for the image's pixel nearest to (r, c), its row and its
+    column each moved back to the nearest one the image has."""
+    height, width = len(image), len(image[0])
+    if 0 <= r < height and 0 <= c < width:
+        return float(image[r][c])
+    if isinstance(fill, str) and fill == "edge":
+        return float(image[min(max(r, 0), height - 1)][min(max(c, 0), width - 1)])
+    return float(fill)
+
+
+def place_literal(image, top, left, canvas, fill=0.0):
+    """One grey image on a ``canvas`` (rows, columns) with its top-left pixel at (top,
+    left), pixel by pixel in float64: each canvas pixel is the image's pixel under it,
+    or ``fill`` (a number, or ``"edge"``) where there is none."""
+    rows, cols = canvas
+    return [
+        [pixel_or_fill(image, row - top, col - left, fill) for col in range(cols)]
+        for row in range(rows)
+    ]
+
+
+def affine_literal(
+    image, rotation_degrees, shear, scale_rows, scale_cols, shift, canvas, fill=0.0
+):
     """One grey image under an affine map, pixel by pixel, in float64 plain Python.
 
     The map, in (row, column) offsets from the image's centre: scale each axis, then
     move each column by ``shear`` times the row offset, then turn counter-clockwise as
     displayed (a point right of the centre goes up for +90°); the centre lands on the
     canvas's centre plus ``shift`` (rows, columns); ``canvas`` is a side or (rows,
-    columns). Each output pixel inverts the map and reads the source bilinearly, zero
-    outside it.
+    columns). Each output pixel inverts the map and reads the source bilinearly, each
+    of the four pixels it reads that lies outside the source being ``fill``: a number,
+    or ``"edge"`` for the source's pixel nearest to it.
     """
     import math
 
@@ -126,9 +152,7 @@ def affine_literal(image, rotation_degrees, shear, scale_rows, scale_cols, shift
     cos, sin = math.cos(angle), math.sin(angle)
 
     def pixel(r, c):
-        if 0 <= r < height and 0 <= c < width:
-            return float(image[r][c])
-        return 0.0
+        return pixel_or_fill(image, r, c, fill)
 
     out = [[0.0] * cols for _ in range(rows)]
     for row in range(rows):

@@ -67,6 +67,16 @@ def test_fit_rejects_bad_input_before_training(one_epoch, case):
     assert not hasattr(clf, "net_")
 
 
+@pytest.mark.parametrize(
+    "y, shown",
+    [(np.zeros(30, int), "0"), (np.zeros(30), "0.0"), (["cat"] * 30, "'cat'")],
+)
+def test_the_one_class_error_shows_the_label_as_written(one_epoch, y, shown):
+    with pytest.raises(ValueError, match="at least 2 classes") as error:
+        CapsNetClassifier(**one_epoch).fit(X_OK, y)
+    assert str(error.value).endswith(f"only one class: {shown}. Add samples of another class.")
+
+
 @pytest.fixture(scope="module")
 def fitted(one_epoch):
     return CapsNetClassifier(**one_epoch, random_state=0).fit(X_OK, Y_OK)

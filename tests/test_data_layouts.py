@@ -7,6 +7,8 @@ the same predictions, so a dropped or wrong transpose fails.
 """
 
 import copy
+import json
+import pickle
 import warnings
 
 import numpy as np
@@ -110,11 +112,48 @@ def test_grey_stacks_with_and_without_a_channel_axis_are_one_model(one_epoch):
 
 def test_reconstructions_come_back_in_the_layout_of_x(colour, colour_model, first_fit):
     X, _ = colour
-    rows = colour_model.reconstruct(X)
-    expected = first_fit.reconstruct(X.transpose(0, 3, 1, 2)).reshape(N, 3, 12, 12)
-    np.testing.assert_allclose(
-        rows.reshape(N, 12, 12, 3), expected.transpose(0, 2, 3, 1), atol=1e-4
-    )
+    images = colour_model.reconstruct(X)
+    assert images.shape == (N, 12, 12, 3)
+    expected = first_fit.reconstruct(X.transpose(0, 3, 1, 2))  # [N, 3, 12, 12]
+    np.testing.assert_allclose(images, expected.transpose(0, 2, 3, 1), atol=1e-4)
+
+
+TALL = (10, 14)  # height, width: not square, so rows and columns cannot be swapped unseen
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        pytest.param(lambda X: X[..., 0], id="grey (n, h, w)"),
+        pytest.param(lambda X: X[..., :1].transpose(0, 3, 1, 2), id="grey (n, 1, h, w)"),
+        pytest.param(lambda X: X, id="uint8 channels last (n, h, w, 3)"),
+        pytest.param(lambda X: X.transpose(0, 3, 1, 2), id="channels first (n, 3, h, w)"),
+    ],
+)
+def test_reconstruct_and_decode_answer_images_in_the_shape_of_x(one_epoch, layout):
+    X, y = make_shapes(N, size=TALL, channels=3, n_classes=3, seed=0)
+    X = layout(X.reshape(N, *TALL, 3))
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X, y)
+    images = clf.reconstruct(X[:5])
+    assert images.shape == X[:5].shape and images.dtype == np.float32
+    rows = clf.reconstruct(X[:5].reshape(5, -1))  # flat rows in X's order stay flat
+    assert rows.shape == (5, X[0].size)
+    np.testing.assert_array_equal(images, rows.reshape(X[:5].shape))
+    decoded = clf.decode(clf.capsules(X[:5]))  # no X: the shape of the images fit saw
+    np.testing.assert_allclose(decoded, images, rtol=1e-5)  # the same drawing, another road
+    unpickled = pickle.loads(pickle.dumps(clf))
+    assert unpickled.decode(clf.capsules(X[:1])).shape == X[:1].shape
+
+
+def test_a_model_fitted_on_flat_rows_decodes_flat_rows(one_epoch, digits):
+    X_train, X_test, y_train, _ = digits  # rows of 64 pixels, read as 8×8 images
+    clf = CapsNetClassifier(**one_epoch, input_shape=(1, 8, 8), random_state=0)
+    clf.fit(X_train[:64], y_train[:64])
+    rows = clf.reconstruct(X_test[:3])
+    assert rows.shape == (3, 64)
+    np.testing.assert_allclose(clf.decode(clf.capsules(X_test[:3])), rows, rtol=1e-5)
+    images = clf.reconstruct(X_test[:3].reshape(3, 8, 8))  # images in: images out
+    np.testing.assert_array_equal(images, rows.reshape(3, 8, 8))
 
 
 def _layout_read(X, sample_shape, data_format):
@@ -392,6 +431,15 @@ def test_a_channels_last_model_saves_loads_and_trains_on(colour, colour_model, t
     assert loaded.data_format_ == "channels_last"
 
 
+def test_the_model_file_records_the_shape_of_the_training_images(colour_model, tmp_path):
+    from safetensors import safe_open
+
+    colour_model.save(tmp_path / "model.safetensors")
+    with safe_open(str(tmp_path / "model.safetensors"), framework="pt") as handle:
+        description = json.loads(handle.metadata()["sklearn-capsnet"])
+    assert description["fitted"]["sample_shape"] == [12, 12, 3]  # what decode answers in
+
+
 def test_displays_read_a_channels_last_model_s_images(colour, colour_model):
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
@@ -402,6 +450,7 @@ def test_displays_read_a_channels_last_model_s_images(colour, colour_model):
     display = ReconstructionDisplay.from_estimator(colour_model, X, n_images=3)
     assert display.data_format == "channels_last"
     np.testing.assert_array_equal(display.originals, X[:3].reshape(3, -1))
+    assert display.reconstructions.shape == (3, 12 * 12 * 3)  # rows, as documented
     PerturbationDisplay.from_estimator(colour_model, X[0], dims=[0])
     with pytest.raises(ValueError, match="channels last"):
         ReconstructionDisplay.from_estimator(colour_model, X.transpose(0, 3, 1, 2), n_images=3)

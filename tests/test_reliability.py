@@ -5,6 +5,8 @@ import json
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -233,6 +235,24 @@ def test_safe_file_keeps_integer_labels_and_feature_names(two_epochs, tmp_path):
     assert loaded.classes_.dtype == est.classes_.dtype
     np.testing.assert_array_equal(loaded.feature_names_in_, est.feature_names_in_)
     np.testing.assert_array_equal(loaded.predict(frame), est.predict(frame))
+
+
+def test_the_first_save_after_fit_warns_of_nothing(tmp_path):
+    # torch warns once per process of a read-only array made a tensor: a process of its
+    # own, so that no earlier save in this one has used the warning up
+    script = f"""
+import warnings
+import numpy as np
+from sklearn_capsnet import CapsNetClassifier
+from sklearn_capsnet._testing import tiny
+X = np.random.default_rng(0).random((30, 16)); y = np.arange(30) % 3
+clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
+with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    clf.save({str(tmp_path / "m.safetensors")!r})
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def _rewrite(path, edit_tensors=None, edit_description=None):

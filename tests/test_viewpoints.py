@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from reference import affine_literal
+from reference import affine_literal, place_literal
 
 from sklearn_capsnet.datasets import make_affine, place_on_canvas
 
@@ -120,14 +120,14 @@ def test_fit_draws_every_whole_pixel_position_equally_often():
         assert counts.min() > 400 and counts.max() < 600, counts  # 500 each: uniform
 
 
-def _exactly(image, canvas, rotation, shear, scale, translation):
-    """make_affine on one image with exactly these values: per-axis scales, and a
-    translation of a number or a per-axis (rows, columns) pair."""
+def _exactly(image, canvas, rotation, shear, scale, translation, **keywords):
+    """make_affine on one image (grey, or channels first) with exactly these values:
+    per-axis scales, and a translation of a number or a per-axis (rows, columns) pair."""
     shift = (translation,) * 2 if np.ndim(translation) == 0 else tuple(translation)
     out, info = make_affine(
         image[None], canvas, rotation=(rotation, rotation), shear=(shear, shear),
         scale=(min(scale), max(scale)), translation=(min(shift), max(shift)),
-        random_state=_FixedDraws(scale, shift), return_transforms=True,
+        random_state=_FixedDraws(scale, shift), return_transforms=True, **keywords,
     )  # fmt: skip
     return out[0], info
 
@@ -285,3 +285,93 @@ def test_numpy_scalars_and_zero_dimensional_arrays_are_numbers():
                        random_state=0)  # fmt: skip
     np.testing.assert_array_equal(same, expected)
     assert make_affine(images, np.array(20), random_state=0).shape == (2, 20, 20)
+
+
+def colour_letters(n=3):
+    """uint8 RGB images, channels first: ``letters`` in grey on a background of (90, 160, 30)."""
+    grey = letters(n)
+    background = np.array([90, 160, 30], np.uint8)[:, None, None]
+    return np.where(grey[:, None] > 0, grey[:, None], background)  # [n, 3, 12, 12]
+
+
+def test_the_default_fill_is_the_black_canvas_of_before():
+    images = colour_letters()
+    placed, offsets = place_on_canvas(images, 20, random_state=0, return_offsets=True)
+    for image, canvas, (top, left) in zip(images, placed, offsets, strict=True):
+        for plane, drawn in zip(image, canvas, strict=True):
+            expected = place_literal(plane.tolist(), top, left, (20, 20))
+            np.testing.assert_array_equal(drawn, np.array(expected, np.uint8))
+    np.testing.assert_array_equal(placed, place_on_canvas(images, 20, fill=0, random_state=0))
+    turned = make_affine(images, 20, random_state=0)
+    np.testing.assert_array_equal(turned, make_affine(images, 20, fill=(0, 0, 0), random_state=0))
+    image = images[0, 0] / 255 + 0.1  # nonzero up to its edges: the fill blends in there
+    out, _ = _exactly(image, 16, 17, 0.1, (1.1, 0.9), translation=(1, -2))
+    expected = affine_literal(image, 17, 0.1, 1.1, 0.9, (1, -2), 16, fill=0.0)
+    np.testing.assert_allclose(out, np.array(expected), atol=1e-12)
+
+
+@pytest.mark.parametrize("fill", [7, (10, 200, 30), [255, 255, 255], "edge"])
+def test_placed_images_sit_on_a_canvas_of_the_fill(fill):
+    images = colour_letters()
+    placed, offsets = place_on_canvas(
+        images.transpose(0, 2, 3, 1), (19, 17), fill=fill, random_state=0, return_offsets=True
+    )
+    assert placed.dtype == np.uint8 and placed.shape == (3, 19, 17, 3)
+    per_channel = [fill] * 3 if isinstance(fill, str | int) else fill
+    for image, canvas, (top, left) in zip(images, placed, offsets, strict=True):
+        for c, plane in enumerate(image):
+            expected = place_literal(plane.tolist(), top, left, (19, 17), per_channel[c])
+            np.testing.assert_array_equal(canvas[..., c], np.array(expected, np.uint8))
+
+
+@pytest.mark.parametrize("fill", [0.7, (0.2, 0.5, 0.9), "edge"])
+@pytest.mark.parametrize(
+    "rotation, shear, scale", [(90, 0, (1, 1)), (-12, -0.2, (0.9, 1.15)), (23, 0.1, (1.3, 0.7))]
+)
+def test_transform_reads_the_fill_outside_the_image_as_the_reference_does(
+    fill, rotation, shear, scale
+):
+    images = colour_letters(1)[0][:, :, 1:10] / 255 + 0.1  # [3, 12, 9] nonzero to its edges
+    out, info = _exactly(images, (17, 14), rotation, shear, scale, (2, -1), fill=fill)
+    np.testing.assert_array_equal(info.translation[0], (2.5, -0.5))  # as on a tall canvas
+    per_channel = [fill] * 3 if isinstance(fill, str | float) else fill
+    for c, image in enumerate(images):
+        expected = affine_literal(image, rotation, shear, *scale, (2.5, -0.5), (17, 14),
+                                  fill=per_channel[c])  # fmt: skip
+        np.testing.assert_allclose(out[c], np.array(expected), atol=1e-12)
+
+
+def test_a_photo_s_background_runs_on_to_the_canvas_in_its_own_dtype():
+    photos = colour_letters(4).transpose(0, 2, 3, 1)  # uint8, channels last
+    edge = make_affine(photos, 24, fill="edge", random_state=0)
+    white = make_affine(photos, 24, fill=(255, 255, 255), random_state=0)
+    assert edge.dtype == white.dtype == np.uint8
+    for out in (edge, white):
+        corners = out[:, [0, 0, -1, -1], [0, -1, 0, -1]]  # [4, 4, 3]
+        assert (corners != 0).all()  # no black frame
+    np.testing.assert_array_equal(edge[:, 0, 0], np.tile([90, 160, 30], (4, 1)))
+    floats = make_affine(photos.astype(np.float64), 24, fill="edge", random_state=0)
+    np.testing.assert_array_equal(edge, np.clip(np.round(floats), 0, 255).astype(np.uint8))
+
+
+GREY, RGB = np.zeros((1, 4, 4)), np.zeros((1, 3, 6, 6))  # channels first
+
+
+@pytest.mark.parametrize(
+    "fill, images, message",
+    [
+        (300, GREY.astype(np.uint8), "dtype uint8, which hold whole numbers from 0 to 255"),
+        (2.5, GREY.astype(np.uint8), "whole numbers"),
+        (-1, GREY.astype(np.uint8), "whole numbers"),
+        (2, GREY.astype(bool), "0 or 1"),
+        (1e6, GREY.astype(np.float16), "numbers up to 65504"),
+        ((1, 2), RGB, "holds 2 values, but the images have 3 channels: pass one value per"),
+        ((1, 2, 3), GREY, "images have 1 channel: pass one value per channel"),
+        ("white", GREY, "a number, one number per channel .*, or 'edge'"),
+        ([[1, 2, 3]], RGB, "a number, one number per channel"),
+    ],
+)
+@pytest.mark.parametrize("maker", [place_on_canvas, make_affine])
+def test_a_fill_the_images_cannot_hold_is_refused_with_what_to_pass(maker, fill, images, message):
+    with pytest.raises(ValueError, match=message):
+        maker(images, 8, fill=fill)
