@@ -1,8 +1,8 @@
 """Accuracy of the default network on large images, per front end; prints JSON lines.
 
 Tasks (``--tasks``), each trained with the default ``CapsNetClassifier`` and the given
-``front_end`` values (at 32 px and below every front end is the same network, so it
-runs once there):
+``front_end`` values (up to the working size, 36 px, every front end is the same network, so
+it runs once there):
 
 - ``fashion``: Debian's Fashion-MNIST, the first ``--train`` training images and the
   first ``--test`` test images, upsampled (bilinear) from 28×28 to each of
@@ -42,7 +42,7 @@ from torch import nn
 from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet.datasets import load_fashion_mnist, make_gratings
 from sklearn_capsnet.nn import front_end as front_ends
-from sklearn_capsnet.nn import halvings
+from sklearn_capsnet.nn import working_limit
 
 TASKS = ("fashion", "photos", "gratings", "unusual")
 
@@ -62,8 +62,8 @@ def use_conv_variant(norm: str, channels: int) -> None:
     make_norm = NORMS[norm]
 
     class Variant(front_ends.StridedConvolutions):
-        def __init__(self, input_shape):
-            super().__init__(input_shape)
+        def __init__(self, input_shape, primary_grid):
+            super().__init__(input_shape, primary_grid)
             self.stages = nn.Sequential(
                 *(
                     make_norm(layer.num_features) if isinstance(layer, nn.BatchNorm2d) else layer
@@ -129,8 +129,8 @@ def fit_and_score(X_train, y_train, X_test, y_test, front_end, epochs, args):
 
 
 def front_ends_for(side: int, front_ends):
-    """At 32 px and below all front ends build one network: run it once."""
-    return front_ends if halvings(side) else front_ends[:1]
+    """Up to the working size (36 px) all front ends build one network: run it once."""
+    return front_ends if side > working_limit() else front_ends[:1]
 
 
 def fashion_task(args, emit):

@@ -77,9 +77,11 @@ fig.subplots_adjust(left=0.2, wspace=0.05, hspace=0.05)
 # along each axis. Lines: the mean over the seeds; bands: ± one standard deviation; shading:
 # affNIST's ranges (for translation: how far training placement moved images).
 #
-# This is not the paper's network at 40×40: the default front end halves a 40×40 canvas
-# to 20×20 before the capsules (5×5×32 primary capsules, against the paper's 12×12×32), the
-# decoder draws at 20×20, and on this CPU the CapsNet computes in bfloat16 (its
+# These curves were measured with the former default, which halved a 40×40 canvas to
+# 20×20 before the capsules (5×5×32 primary capsules, against the paper's 12×12×32); the
+# default now reads it at 36×36 (10×10×32, ``primary_grid``; ``primary_grid=12`` is the
+# paper's network), and the comparison has yet to be rerun with it. The decoder drew at
+# 20×20, and on this CPU the CapsNet computes in bfloat16 (its
 # ``mixed_precision="auto"``) while the CNN computes in float32. The benchmarks page lists
 # the variants tried, ``front_end="scaled_kernels"`` and ``mixed_precision="no"`` among them.
 here = Path.cwd().resolve()  # the repository, or its examples folder
@@ -138,11 +140,11 @@ for dataset, summary in summaries.items():
 # A CapsNet trained here, on the placed digits only (a few epochs, to keep this page
 # quick), then asked to :meth:`~sklearn_capsnet.CapsNetClassifier.reconstruct` affine test
 # digits from the capsule of the class it predicts. The decoder draws at the working size
-# (20×20) and the drawing is brought back to 40×40.
+# (36×36) and the drawing is brought back to 40×40.
 clf = CapsNetClassifier(max_epochs=4, shift=2, random_state=0).fit(X_train, y_train)
 print(f"this model: affNIST-style accuracy {clf.score(X_affine, y_test):.1%}")
 shown = X_affine[:8]
-drawn = clf.reconstruct(shown).reshape(-1, 40, 40)
+drawn = clf.reconstruct(shown)  # (8, 40, 40), like shown
 predicted = clf.predict(shown)
 fig, axes = plt.subplots(2, 8, figsize=(8, 2.3))
 for k in range(8):

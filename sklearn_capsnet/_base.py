@@ -64,6 +64,7 @@ class CapsNetBase(
         input_shape=None,
         data_format="auto",
         front_end="conv",
+        primary_grid=10,
         conv_channels=256,
         primary_types=32,
         primary_dim=8,
@@ -102,6 +103,7 @@ class CapsNetBase(
         self.input_shape = input_shape
         self.data_format = data_format
         self.front_end = front_end
+        self.primary_grid = primary_grid
         self.conv_channels = conv_channels
         self.primary_types = primary_types
         self.primary_dim = primary_dim

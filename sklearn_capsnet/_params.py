@@ -313,20 +313,40 @@ PARAMS: tuple[Param, ...] = (
         acts="network",
         kind='{"conv", "space_to_depth", "resize", "scaled_kernels"}',
         doc="""
-        How an image with a side over 32 pixels reaches the capsules. Each such side is
-        halved until it is at most 32 (224×224 becomes 28×28, 128×128 becomes 32×32) and
-        the layers after that are those of an image of this working size, so parameters
-        and cost hardly grow with the image; the decoder draws at the working size, and
-        :meth:`reconstruct` brings its drawings back to ``X``'s size. ``"conv"``: learned
-        3×3 convolutions of stride 2 (each with a BatchNorm and a ReLU), which also see
-        detail finer than the working size;
-        ``"space_to_depth"``: each block of pixels becomes one position, mixed by a
-        learned linear map; ``"resize"``: each block averaged. ``"scaled_kernels"``: no
-        front end, the kernels and the decoder grow with the whole image (cost as the
-        side to the fourth power), as before this parameter existed. Up to 28×28, and for
-        tables, the network is the same whatever this says; at 29 to 32 pixels only the
-        decoder differs (``"scaled_kernels"`` keeps the dense one). See the user guide,
-        "Large images".
+        How an image with a side over the working size (``2 * primary_grid + 16``
+        pixels: 36 by default) reaches the capsules. Each such side is brought to
+        exactly the working size (40×40, 64×64 and 224×224 all become 36×36), so the
+        layers after the front end, the parameters and most of the cost are the same
+        for every larger image; the decoder draws at the working size, and
+        :meth:`reconstruct` brings its drawings back to ``X``'s size. ``"conv"``:
+        learned 3×3 convolutions (each with a BatchNorm and a ReLU) that halve the side
+        while it stays at least the working size (one of stride 1 where it cannot be
+        halved), which also see detail finer than the working size, then an area
+        resampling for the rest; ``"space_to_depth"``: each block of pixels becomes one
+        position, mixed by a learned linear map, then the resampling; ``"resize"``:
+        the area resampling alone. ``"scaled_kernels"``: no front end, the kernels and
+        the decoder grow with the whole image (cost as the side to the fourth power),
+        as before this parameter existed. Up to the working size, and for tables, the
+        network is the same whatever this says, except that ``"scaled_kernels"``
+        scales the kernels above 28 pixels and keeps the dense decoder. See the user
+        guide, "Image sizes".
+        """,
+    ),
+    Param(
+        name="primary_grid",
+        default=10,
+        constraint=[Interval(Integral, 1, None, closed="left")],
+        acts="network",
+        kind="int",
+        doc="""
+        The most primary capsule positions along each side. The paper's 9×9
+        convolutions give a grid that grows with the image, 6×6 at 28×28 and 12×12 at
+        40×40; a side of up to ``2 * primary_grid + 16`` pixels (36 by default: 10
+        positions) is read as it is, a longer one is brought to that working size by
+        the ``front_end``. A larger grid keeps more positions apart (the paper's
+        40×40 network is ``primary_grid=12``) at the cost of class capsule weights
+        (``32 * grid² * n_classes * 128``) and time. Ignored with
+        ``front_end="scaled_kernels"``. ``verbose=1`` prints the network chosen.
         """,
     ),
     Param(

@@ -136,6 +136,10 @@ def write(path, model: SavedModel) -> None:
             else np.asarray(model.feature_names_in).tolist(),
             "input_shape": list(model.input_spec.shape),
             "data_format": model.input_spec.data_format,
+            # the shape decode answers in: one sample of the training X, null for rows
+            "sample_shape": None
+            if model.input_spec.sample_shape is None
+            else list(model.input_spec.sample_shape),
             "n_iter": int(model.n_iter),
         },
     }
@@ -145,8 +149,10 @@ def write(path, model: SavedModel) -> None:
         f"module.{name}": tensor.detach().cpu().contiguous()
         for name, tensor in model.weights.items()
     }
-    tensors["input_offset"] = torch.from_numpy(np.ascontiguousarray(model.input_spec.offset))
-    tensors["input_scale"] = torch.from_numpy(np.ascontiguousarray(model.input_spec.scale))
+    # the spec's arrays are read-only, which torch.from_numpy warns of: copy these two
+    # vectors (one value per feature); the weights above are written without a copy
+    tensors["input_offset"] = torch.tensor(model.input_spec.offset)
+    tensors["input_scale"] = torch.tensor(model.input_spec.scale)
     description["sha256"] = _digest(tensors)
     data = save(tensors, metadata={FORMAT: json.dumps(description)})
     write_atomically(
@@ -214,6 +220,24 @@ def _labels(stored: dict) -> np.ndarray:
     return np.asarray(values, dtype=np.dtype(stored["dtype"]))
 
 
+def _check_sizing_rule(path, description: dict) -> None:
+    """Files from before ``primary_grid`` existed hold the same network up to 28 pixels
+    (and with scaled kernels); above, the former rule halved each side to at most 32,
+    a network this version no longer builds."""
+    params, shape = description.get("params", {}), description.get("fitted", {})
+    shape = shape.get("input_shape") if isinstance(shape, dict) else None
+    if "primary_grid" in params or params.get("front_end", "scaled_kernels") == "scaled_kernels":
+        return
+    if isinstance(shape, list) and len(shape) == 3 and max(shape[1:]) > 28:
+        raise ValueError(
+            f"{os.fspath(path)!r} was saved by an sklearn-capsnet from before primary_grid "
+            f"(2026-12), whose network for {shape[1]}x{shape[2]} images followed another "
+            "sizing rule (each side halved until at most 32 pixels); this version builds "
+            "another network for them. Fit the model again with this version, or load the "
+            "file with the version that saved it."
+        )
+
+
 def read(path, estimator: str) -> SavedModel:
     """Read a model of class ``estimator`` written by :func:`write`, all checks done.
 
@@ -224,6 +248,7 @@ def read(path, estimator: str) -> SavedModel:
         or description do not agree.
     """
     description, tensors = _read(path)
+    _check_sizing_rule(path, description)
     if description.get("estimator") != estimator:
         raise ValueError(
             f"{os.fspath(path)!r} holds a {description.get('estimator')}, not a "
@@ -233,6 +258,7 @@ def read(path, estimator: str) -> SavedModel:
         params = dict(description["params"])
         # files from before front_end existed were built with kernels scaled to the image
         params.setdefault("front_end", "scaled_kernels")
+        params.setdefault("primary_grid", 10)  # the grid no file before it could exceed
         params["optimizer"] = getattr(torch.optim, description["optimizer"])
         params["random_state"] = description["random_state"]
         params["class_weight"] = _class_weight(description["class_weight"])
@@ -243,6 +269,8 @@ def read(path, estimator: str) -> SavedModel:
             str(fitted["data_format"]),
             tensors.pop("input_offset").numpy(),
             tensors.pop("input_scale").numpy(),
+            # files from before it: flat rows from decode
+            sample_shape=tuple(int(v) for v in fitted.get("sample_shape") or ()) or None,
         )
         return SavedModel(
             estimator=estimator,

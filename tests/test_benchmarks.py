@@ -239,10 +239,55 @@ def test_large_images_benchmark_trains_each_front_end_on_each_task(fashion_home)
     ]  # fmt: skip
     for record in records:
         assert 0 <= record["accuracy"] <= 1 and record["fit_images_per_s"] > 0
-    assert 'front end "resize" to 20x20x1' in records[2]["network"]
+    assert 'front end "resize" to 36x36x1' in records[2]["network"]
     unusual = records[-1]["kinds"]
     assert set(unusual) == {"uniform_noise", "shuffled_pixels", "unseen_classes_8_9"}
     assert all(0 <= kind["auc_reconstruction_error"] <= 1 for kind in unusual.values())
+
+
+def test_size_benchmark_centres_and_upsamples_fashion_and_scores_overlapping_pairs(
+    fashion_home,
+):
+    records = run_benchmark(
+        "bench_sizes.py", "--data-home", fashion_home, "--params", json.dumps(TINY_NETWORK),
+        "--sizes", 28, 40, "--train", 30, "--test", 20, "--epochs", 1, "--pairs", 40,
+        "--pair-epochs", 1,
+    )  # fmt: skip
+    runs = [(r["task"], r["side"], r.get("way"), r.get("model")) for r in records]
+    assert runs == [
+        ("fashion", 28, "as is", None), ("fashion", 40, "centred", None),
+        ("fashion", 40, "upsampled", None), ("overlapping", 36, None, "CapsNet"),
+        ("overlapping", 36, None, "MLPClassifier(256, 256)"),
+    ]  # fmt: skip
+    assert records[1]["network"].startswith('40x40x1: front end "conv" to 36x36x16')
+    assert all(0 <= r["accuracy"] <= 1 for r in records[:3])
+    assert all(0 <= r["both_right"] <= 1 and 0 <= r["top_two_right"] <= 1 for r in records[3:])
+    assert records[3]["network"].startswith("36x36x1: kernels 10x10 and 9x9, 10x10x4")
+
+
+def test_centred_images_keep_their_pixels_in_the_middle_of_a_black_canvas():
+    from bench_sizes import centre
+
+    images = np.arange(2 * 28 * 28).reshape(2, 28, 28).astype(np.uint8)
+    canvas = centre(images, 33)  # 5 more pixels: 2 before, 3 after
+    assert canvas.shape == (2, 33, 33)
+    assert np.array_equal(canvas[:, 2:30, 2:30], images)
+    assert canvas.astype(int).sum() == images.astype(int).sum()  # black elsewhere
+
+
+def test_overlapping_pairs_hold_two_different_digits_and_name_them():
+    from bench_sizes import overlapping_pairs, top_two_right
+
+    images = np.zeros((4, 28, 28), dtype=np.uint8)
+    for k in range(4):
+        images[k, k * 7 : k * 7 + 7, :] = 50 * (k + 1)  # a different band per digit
+    labels = np.array([0, 1, 2, 3])
+    X, Y = overlapping_pairs(20, np.arange(4), images, labels, np.random.default_rng(0))
+    assert X.shape == (20, 36, 36) and (Y.sum(axis=1) == 2).all()
+    for x, y in zip(X, Y, strict=True):
+        assert set(np.unique(x)) - {0} <= {50 * (d + 1) for d in np.flatnonzero(y)}
+    scores = np.array([[0.9, 0.8, 0.1], [0.9, 0.1, 0.8]])
+    assert top_two_right(scores, np.array([[1, 1, 0], [1, 1, 0]])) == 0.5
 
 
 def test_image_size_benchmark_counts_parameters_and_times_fit_in_one_run():

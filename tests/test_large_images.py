@@ -24,8 +24,11 @@ from sklearn_capsnet.nn import (
     CapsNet,
     Decoder,
     UpsamplingDecoder,
+    area_resize,
+    geometry,
     halvings,
     make_front_end,
+    working_limit,
     working_size,
 )
 from sklearn_capsnet.nn.front_end import Unchanged
@@ -40,39 +43,73 @@ def _net(shape, front_end, n_classes=3, **overrides):
     return CapsNet(shape, n_classes, front_end=front_end, **{**SMALL_NET, **overrides})
 
 
+def _paper_grid(side: int) -> int:
+    """Primary capsule positions along a side read with the paper's 9×9 kernels, the
+    second of stride 2, every row reached (an even side's first kernel grows to 10):
+    the stride-2 windows of 9 that fit in the first convolution's ``side - 8`` outputs,
+    less one where they would leave the last output unread."""
+    outputs = side - 8
+    windows = (outputs - 9) // 2 + 1
+    return windows if (outputs - 9) % 2 == 0 else (outputs - 1 - 9) // 2 + 1
+
+
+@pytest.mark.parametrize("primary_grid", [1, 4, 6, 10, 12])
+def test_the_primary_grid_grows_with_the_side_up_to_primary_grid(primary_grid):
+    # the paper: 6×6 at 28×28, 12×12 at 40×40 (Sabour et al. 2017, sections 4 and 5)
+    assert (_paper_grid(28), _paper_grid(40)) == (6, 12)
+    limit = working_limit(primary_grid)
+    for side in range(28, 300):
+        with torch.device("meta"):
+            net = _net((1, side, side), "conv", primary_grid=primary_grid)
+        expected = min(_paper_grid(side), primary_grid)
+        assert net.geometry.grid == (expected, expected), side
+        assert isinstance(net.front, Unchanged) == (side <= limit), side
+    if primary_grid >= 6:  # the paper's kernels: the limit is the last side with that grid
+        assert _paper_grid(limit) == primary_grid and _paper_grid(limit + 1) == primary_grid + 1
+
+
+@pytest.mark.parametrize("primary_grid, limit", [(1, 3), (2, 6), (3, 12), (4, 16), (5, 22)])
+def test_small_grids_stop_where_the_scaled_kernels_first_give_one_position_more(
+    primary_grid, limit
+):
+    grids = [geometry(side, side).grid[0] for side in range(1, limit + 2)]
+    assert max(grids[:-1]) == primary_grid < grids[-1]
+    assert working_limit(primary_grid) == limit
+
+
 @pytest.mark.parametrize(
-    "size, expected",
+    "size, limit, expected",
     [
-        (1, 0),
-        (28, 0),
-        (32, 0),
-        (33, 1),
-        (64, 1),
-        (65, 2),
-        (128, 2),
-        (129, 3),
-        (224, 3),
-        (256, 3),
-        (257, 4),
-        (1000, 5),
+        (1, 36, 0),
+        (36, 36, 0),
+        (37, 36, 0),
+        (71, 36, 1),  # 36
+        (141, 36, 2),  # 71, 36
+        (140, 36, 1),  # 70, then resampled
+        (224, 36, 2),  # 112, 56, then resampled
+        (256, 36, 2),
+        (281, 36, 3),
+        (64, 28, 1),
+        (1000, 28, 5),
     ],
 )
-def test_a_side_is_halved_the_fewest_times_that_leave_at_most_32(size, expected):
-    assert halvings(size) == expected
+def test_a_side_is_halved_while_it_stays_at_least_the_working_size(size, limit, expected):
+    assert halvings(size, limit) == expected
 
 
 @pytest.mark.parametrize(
     "shape, working",
     [
-        ((3, 33, 33), (17, 17)),
-        ((3, 64, 64), (32, 32)),
-        ((1, 65, 65), (17, 17)),
-        ((3, 100, 100), (25, 25)),
-        ((3, 128, 96), (32, 24)),
-        ((3, 224, 224), (28, 28)),
-        ((3, 256, 256), (32, 32)),
-        ((1, 30, 300), (30, 19)),
-        ((2, 257, 1), (17, 1)),
+        ((3, 37, 37), (36, 36)),
+        ((3, 40, 40), (36, 36)),
+        ((3, 64, 64), (36, 36)),
+        ((1, 65, 65), (36, 36)),
+        ((3, 100, 100), (36, 36)),
+        ((3, 128, 96), (36, 36)),
+        ((3, 224, 224), (36, 36)),
+        ((3, 256, 256), (36, 36)),
+        ((1, 30, 300), (30, 36)),
+        ((2, 257, 1), (36, 1)),
     ],
     ids=lambda v: "x".join(map(str, v)),
 )
@@ -83,16 +120,32 @@ def test_the_front_end_brings_each_side_to_its_working_size(front_end, shape, wo
     out = front(torch.rand(2, *shape))
     channels = shape[0] if front_end == "resize" else out.shape[1]
     assert out.shape == (2, channels, *working) == (2, *front.output_shape)
-    assert front.factors == tuple(2 ** halvings(side) for side in shape[1:])
+
+
+@pytest.mark.parametrize(
+    "shape, strides",
+    [
+        ((3, 40, 40), [(1, 1)]),  # under twice the working size: one stage at full size
+        ((3, 72, 40), [(2, 1)]),
+        ((3, 224, 100), [(2, 2), (2, 1)]),  # 112, 56 and 50 before the resampling
+        ((1, 300, 20), [(2, 1), (2, 1), (2, 1)]),
+    ],
+)
+def test_the_conv_front_end_halves_while_a_side_stays_at_least_the_working_size(shape, strides):
+    front = make_front_end("conv", shape)
+    convolutions = [m for m in front.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.stride for c in convolutions] == strides
+    assert all(c.kernel_size == (3, 3) for c in convolutions)
 
 
 @pytest.mark.parametrize(
     "shape, grid",
     [
-        ((3, 64, 64), (7, 7)),
-        ((3, 224, 224), (6, 6)),
-        ((1, 128, 96), (7, 5)),
-        ((3, 100, 70), (6, 4)),
+        ((3, 64, 64), (10, 10)),
+        ((3, 224, 224), (10, 10)),
+        ((1, 128, 96), (10, 10)),
+        ((3, 100, 30), (10, 7)),
+        ((3, 33, 60), (9, 10)),
     ],
 )
 @pytest.mark.parametrize("front_end", SHRINKING)
@@ -123,10 +176,21 @@ def test_up_to_28_pixels_every_front_end_is_the_papers_network(front_end, shape,
     assert not any(name.startswith("front") for name in net.state_dict())
 
 
-@pytest.mark.parametrize("side", [32, 64, 96, 128, 160, 192, 224, 256])
-def test_default_networks_stay_under_12_million_parameters_up_to_256_pixels(side):
-    net = CapsNet((3, side, side), 10)
-    assert sum(p.numel() for p in net.parameters()) <= 12_000_000
+def _parameters(shape, **params) -> int:
+    with torch.device("meta"):  # counted, not allocated
+        return sum(p.numel() for p in CapsNet(shape, 10, **params).parameters())
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_parameters_grow_smoothly_with_the_side_and_stay_within_budget(channels):
+    sides = [*range(29, 80), 96, 127, 128, 129, 160, 192, 224, 255, 256]
+    counts = [_parameters((channels, side, side)) for side in sides]
+    assert all(a <= b for a, b in zip(counts, counts[1:], strict=False))  # no drop
+    assert all(count <= 14_000_000 for count in counts)  # the paper's 40×40: 13.5 M
+    above = counts[sides.index(37) :]  # the same network after every front end
+    assert max(above) - min(above) < 10_000 and max(above) <= 12_000_000
+    for height, width in [(40, 300), (300, 40), (100, 150), (33, 256)]:
+        assert _parameters((channels, height, width)) <= 12_000_000
 
 
 def test_scaled_kernels_keep_the_former_network_at_every_size():
@@ -150,17 +214,50 @@ def _block_means(x: np.ndarray, factors) -> np.ndarray:
     return out
 
 
+def _area_means(x: np.ndarray, size) -> np.ndarray:
+    """Float64: each output pixel the mean of the input area under it. Every pixel is
+    split into ``h`` × ``w`` equal parts (``size = (h, w)``), so that ``H·h`` parts make
+    ``h`` equal runs of ``H`` parts each; each run's mean is the area mean."""
+    n, channels, height, width = x.shape
+    parts = np.repeat(np.repeat(x, size[0], axis=2), size[1], axis=3)
+    return parts.reshape(n, channels, size[0], height, size[1], width).mean(axis=(3, 5))
+
+
 @pytest.mark.parametrize("front_end", SHRINKING)
-def test_the_decoder_learns_to_draw_block_means_at_the_working_size(front_end):
-    shape = (3, 70, 50)  # rows halved twice (blocks of 4, the last of 2), columns once
+def test_the_decoder_learns_to_draw_area_means_at_the_working_size(front_end):
+    shape = (3, 70, 50)  # 70 and 50 rows and columns to 36: 1.94 and 1.39 pixels each
     net = _net(shape, front_end, decoder_hidden=(8,))
     x = torch.rand(2, *shape, dtype=torch.float64)
     target = net.reconstruction_target(x)
-    assert net.decoded_shape == (3, 18, 25)
-    expected = _block_means(x.numpy(), (4, 2)).reshape(2, -1)
+    assert net.decoded_shape == (3, 36, 36)
+    expected = _area_means(x.numpy(), (36, 36)).reshape(2, -1)
     np.testing.assert_allclose(target.numpy(), expected, rtol=1e-12)
     capsules = net(x.float())
     assert net.reconstruct(capsules).shape == target.shape
+
+
+def test_a_whole_ratio_resamples_to_block_means():
+    x = np.random.default_rng(0).random((2, 3, 72, 108))
+    expected = _block_means(x, (2, 3))
+    np.testing.assert_allclose(area_resize(torch.as_tensor(x), (36, 36)).numpy(), expected)
+    front = make_front_end("resize", (3, 72, 108)).double()
+    np.testing.assert_allclose(front(torch.as_tensor(x)).numpy(), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("front_end", SHRINKING)
+def test_the_front_end_ends_in_area_means_at_any_ratio(front_end):
+    shape = (3, 70, 50)
+    front = make_front_end(front_end, shape).double().eval()
+    x = torch.rand(2, *shape, dtype=torch.float64)
+    with torch.no_grad():
+        before = {
+            "conv": lambda v: front.stages(v),
+            "space_to_depth": lambda v: torch.relu(front.blocks(v)),
+            "resize": lambda v: v,
+        }[front_end](x)
+        out = front(x)
+    expected = _area_means(before.numpy(), (36, 36))
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
 def test_up_to_28_pixels_the_decoder_learns_to_draw_the_input_itself():
@@ -189,13 +286,13 @@ def _bilinear(images: np.ndarray, size) -> np.ndarray:
 
 
 def test_drawings_at_the_working_size_are_resized_bilinearly_to_the_input():
-    net = _net((2, 64, 40), "conv")
-    assert net.decoded_shape == (2, 32, 20)
-    decoded = torch.rand(3, 2 * 32 * 20, dtype=torch.float64)
+    net = _net((2, 64, 30), "conv")
+    assert net.decoded_shape == (2, 36, 30)
+    decoded = torch.rand(3, 2 * 36 * 30, dtype=torch.float64)
     resized = net.to_input_size(decoded)
-    assert resized.shape == (3, 2 * 64 * 40)
-    expected = _bilinear(decoded.view(3, 2, 32, 20).numpy(), (64, 40))
-    np.testing.assert_allclose(resized.view(3, 2, 64, 40).numpy(), expected, atol=1e-12)
+    assert resized.shape == (3, 2 * 64 * 30)
+    expected = _bilinear(decoded.view(3, 2, 36, 30).numpy(), (64, 30))
+    np.testing.assert_allclose(resized.view(3, 2, 64, 30).numpy(), expected, atol=1e-12)
 
 
 def test_the_upsampling_decoder_does_not_grow_with_the_pixels():
@@ -268,9 +365,9 @@ def test_every_pixel_of_a_large_image_reaches_the_class_capsules(front_end, shap
 def test_describe_says_the_geometry_and_the_parameter_count():
     net = CapsNet((3, 128, 128), 10)
     text = net.describe()
-    assert text.startswith('128x128x3: front end "conv" to 32x32x16')
-    assert "kernels 11x11 and 10x10, 7x7x32 primary capsules" in text
-    assert "upsampling decoder at 32x32" in text
+    assert text.startswith('128x128x3: front end "conv" to 36x36x16')
+    assert "kernels 10x10 and 9x9, 10x10x32 primary capsules" in text
+    assert "upsampling decoder at 36x36" in text
     assert text.endswith(f"{sum(p.numel() for p in net.parameters()):,} parameters")
     assert CapsNet((1, 28, 28), 10).describe() == (
         "28x28x1: kernels 10x10 and 9x9, 6x6x32 primary capsules, 10 class capsules, "
@@ -289,7 +386,7 @@ def test_an_unknown_front_end_is_named_with_the_choices():
 # -- the estimators ---------------------------------------------------------------------------
 
 N = 40
-SIZE = (40, 36)  # a side over 32: the front end halves the rows and the columns once
+SIZE = (40, 36)  # rows over the working size (36): the front end brings them to 36
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +405,7 @@ def fitted(photos):
 def test_the_estimator_trains_the_front_end_network(fitted):
     net = fitted.net_.module_
     assert fitted.input_shape_ == (3, 40, 36)
-    assert net.front.output_shape[1:] == (20, 18) and net.decoded_shape == (3, 20, 18)
+    assert net.front.output_shape[1:] == (36, 36) and net.decoded_shape == (3, 36, 36)
     assert any(name.startswith("front.") for name in net.state_dict())
 
 
@@ -340,21 +437,20 @@ def test_every_answer_for_an_image_depends_on_that_image_alone(photos, fitted):
 
 def test_reconstructions_come_back_at_the_size_layout_and_units_of_x(photos, fitted):
     X, y = photos
-    rows = fitted.reconstruct(X[:5])
-    assert rows.shape == (5, 40 * 36 * 3)
-    # the same, by hand: the decoder's drawing at 20×18, resized, channels last, in X's units
+    images = fitted.reconstruct(X[:5])
+    assert images.shape == (5, *SIZE, 3)
+    # the same, by hand: the decoder's drawing at 36×36, resized, channels last, in X's units
     capsules = torch.as_tensor(fitted.capsules(X[:5]))
     with torch.no_grad():
-        drawn = fitted.net_.module_.reconstruct(capsules).view(5, 3, 20, 18).double().numpy()
+        drawn = fitted.net_.module_.reconstruct(capsules).view(5, 3, 36, 36).double().numpy()
     resized = _bilinear(drawn, SIZE).transpose(0, 2, 3, 1).reshape(5, -1)
     expected = resized * fitted.input_scale_ + fitted.input_offset_
-    np.testing.assert_allclose(rows, expected, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(images, expected.reshape(5, *SIZE, 3), rtol=1e-4, atol=1e-3)
     first = CapsNetClassifier(**tiny(max_epochs=1), random_state=0)
     first.fit(X.transpose(0, 3, 1, 2), y)
-    from_first = first.reconstruct(X[:5].transpose(0, 3, 1, 2)).reshape(5, 3, *SIZE)
-    np.testing.assert_allclose(
-        rows.reshape(5, *SIZE, 3), from_first.transpose(0, 2, 3, 1), atol=1e-3
-    )
+    from_first = first.reconstruct(X[:5].transpose(0, 3, 1, 2))
+    assert from_first.shape == (5, 3, *SIZE)
+    np.testing.assert_allclose(images, from_first.transpose(0, 2, 3, 1), atol=1e-3)
 
 
 def test_decode_draws_images_of_x_s_size(photos, fitted):
@@ -363,12 +459,12 @@ def test_decode_draws_images_of_x_s_size(photos, fitted):
     np.testing.assert_allclose(fitted.decode(capsules), fitted.reconstruct(X[:3]), atol=1e-4)
 
 
-def test_reconstruction_error_compares_block_means_at_the_working_size(photos, fitted):
+def test_reconstruction_error_compares_area_means_at_the_working_size(photos, fitted):
     X, _ = photos
     errors = fitted.reconstruction_error(X[:6])
     scaled = (X[:6].reshape(6, -1) - fitted.input_offset_) / fitted.input_scale_
     images = scaled.reshape(6, *SIZE, 3).transpose(0, 3, 1, 2)  # the network's units, C first
-    target = _block_means(images, (2, 2)).reshape(6, -1)
+    target = _area_means(images, (36, 36)).reshape(6, -1)
     capsules = torch.as_tensor(fitted.capsules(X[:6]))
     with torch.no_grad():
         drawn = fitted.net_.module_.reconstruct(capsules).double().numpy()
@@ -380,8 +476,8 @@ def test_verbose_says_the_geometry_and_the_parameter_count(photos, capsys):
     X, y = photos
     CapsNetClassifier(**tiny(max_epochs=1), verbose=1, random_state=0).fit(X, y)
     out = capsys.readouterr().out
-    assert 'Network: 40x36x3: front end "conv" to 20x18x16' in out
-    assert "5x4x4 primary capsules, 3 class capsules, upsampling decoder at 20x18" in out
+    assert 'Network: 40x36x3: front end "conv" to 36x36x16' in out
+    assert "10x10x4 primary capsules, 3 class capsules, upsampling decoder at 36x36" in out
     assert " parameters." in out
 
 
@@ -487,3 +583,59 @@ def test_displays_draw_x_s_units_from_black_to_white_over_the_training_range(pho
     expected = (darker[0] - dim.min()) / (dim.max() - dim.min())
     np.testing.assert_allclose(display.axes_[0, 0].images[0].get_array(), expected)
     plt.close("all")
+
+
+def test_primary_grid_sets_the_working_size_and_is_saved(photos, tmp_path):
+    X, y = photos
+    clf = CapsNetClassifier(**tiny(max_epochs=1), primary_grid=4, random_state=0).fit(X, y)
+    net = clf.net_.module_
+    assert net.geometry.grid == (4, 4) and net.front.output_shape[1:] == (16, 16)
+    clf.save(tmp_path / "m.safetensors")
+    loaded = CapsNetClassifier.load(tmp_path / "m.safetensors")
+    assert loaded.primary_grid == 4 and loaded.net_.module_.geometry.grid == (4, 4)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert loaded.decode(loaded.capsules(X[:2])).shape == (2, *SIZE, 3)  # X's own shape
+
+
+def test_primary_grid_is_validated_before_training(photos, fitted):
+    X, y = photos
+    before = fitted.net_
+    with pytest.raises(ValueError, match="primary_grid.*range"):
+        fitted.set_params(primary_grid=0).fit(X, y)
+    assert fitted.net_ is before
+    fitted.set_params(primary_grid=10)
+
+
+def test_primary_grid_is_grid_searchable(photos):
+    X, y = photos
+    search = GridSearchCV(
+        CapsNetClassifier(**tiny(max_epochs=1), random_state=0), {"primary_grid": [3, 5]}, cv=2
+    ).fit(X, y)
+    best = search.best_estimator_
+    assert best.net_.module_.geometry.grid == (best.primary_grid,) * 2
+
+
+def _without_primary_grid(clf, tmp_path):
+    """``clf`` saved as a version from before ``primary_grid`` wrote it."""
+    clf.save(tmp_path / "m.safetensors")
+    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    description = json.loads(metadata["sklearn-capsnet"])
+    del description["params"]["primary_grid"]
+    path = tmp_path / "old.safetensors"
+    save_file(tensors, str(path), {"sklearn-capsnet": json.dumps(description)})
+    return path
+
+
+def test_a_file_from_before_primary_grid_loads_up_to_28_pixels_and_is_refused_above(
+    photos, fitted, tmp_path
+):
+    X, y = photos
+    small = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X[:, :28, :20], y)
+    loaded = CapsNetClassifier.load(_without_primary_grid(small, tmp_path))
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X[:, :28, :20]), small.predict_proba(X[:, :28, :20])
+    )
+    with pytest.raises(ValueError, match="from before primary_grid.*40x36 images.*Fit the model"):
+        CapsNetClassifier.load(_without_primary_grid(fitted, tmp_path))

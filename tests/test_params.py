@@ -31,6 +31,7 @@ NON_DEFAULT = dict(
     input_shape=(1, 4, 4),
     data_format="channels_first",
     front_end="resize",
+    primary_grid=1,
     conv_channels=8,
     primary_types=2,
     primary_dim=4,
@@ -89,6 +90,7 @@ def test_network_parameters_reach_the_module():
     net = clf.net_.module_
     assert net.classes.routing.__class__.__name__ == "SelfAttentionRouting"
     assert net.front_end == values["front_end"]
+    assert net.geometry.grid == (1, 1) and net.front.output_shape[1:] == (3, 3)  # 4×4 to 3×3
     assert net.conv[0].out_channels == values["conv_channels"]
     assert net.primary.capsule_types == values["primary_types"]
     assert net.primary.capsule_dim == values["primary_dim"]

@@ -1,14 +1,15 @@
 """The CapsNet engine: pure PyTorch, no scikit-learn."""
 
-from .capsnet import CapsNet, geometry
+from .capsnet import CapsNet
 from .front_end import (
     FRONT_ENDS,
+    AreaResample,
     AreaResize,
     SpaceToDepth,
     StridedConvolutions,
+    area_resize,
     halvings,
     make_front_end,
-    working_size,
 )
 from .functional import (
     capsule_lengths,
@@ -31,10 +32,13 @@ from .layers import (
 from .loss import CapsuleLoss
 from .patch_conv import PatchConv2d
 from .routing import ROUTINGS, DynamicRouting, SelfAttentionRouting, make_routing
+from .sizing import PRIMARY_GRID, geometry, working_limit, working_size
 
 __all__ = [
     "FRONT_ENDS",
+    "PRIMARY_GRID",
     "ROUTINGS",
+    "AreaResample",
     "AreaResize",
     "CapsNet",
     "CapsuleLoss",
@@ -50,6 +54,7 @@ __all__ = [
     "capsule_lengths",
     "capsule_log_odds",
     "class_capsule_init_std",
+    "area_resize",
     "geometry",
     "halvings",
     "lengths_to_proba",
@@ -61,5 +66,6 @@ __all__ = [
     "reconstruction_loss",
     "squash",
     "squash_exp",
+    "working_limit",
     "working_size",
 ]

@@ -1,87 +1,20 @@
 """The CapsNet module, assembled from an input shape and hyper-parameters."""
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .front_end import area_average, make_front_end
+from .front_end import area_resize, make_front_end
 from .layers import ClassCapsules, Decoder, PrimaryCapsules, UpsamplingDecoder, mask_capsules
 from .patch_conv import PatchConv2d
 from .routing import make_routing
+from .sizing import PAPER_SIZE, PRIMARY_GRID, PRIMARY_STRIDE, Geometry, geometry
 
-__all__ = ["CapsNet", "Geometry", "geometry"]
+__all__ = ["CapsNet", "Geometry", "geometry"]  # the last two from .sizing
 
-PAPER_SIZE = 28  # the paper's kernels (9) and stride (2) are for 28-pixel inputs
-PAPER_KERNEL = 9
-PRIMARY_STRIDE = 2
 MEMORY_FORMATS = ("contiguous", "channels_last")
-
-
-class Geometry(NamedTuple):
-    """Kernel sizes and the primary capsule grid for one input size."""
-
-    conv_kernel: tuple[int, int]
-    primary_kernel: tuple[int, int]
-    grid: tuple[int, int]
-
-
-def _scaled_kernel(size: int) -> int:
-    return max(1, round(PAPER_KERNEL * size / PAPER_SIZE))
-
-
-def geometry(height: int, width: int) -> Geometry:
-    """Kernel sizes scaled from the paper's 9×9-on-28×28 to an input size.
-
-    Both convolutions start from a kernel of ``round(9 * size / 28)`` per axis (at
-    least 1), shrunk where needed so the primary capsule grid (stride 2) stays at
-    least 1×1. Then every input position must reach a primary capsule:
-
-    - a primary kernel of at least 2 wherever the grid has more than one position
-      (a 1-wide kernel with stride 2 would skip every other one);
-    - the primary windows must end on the last convolution output: where they would
-      stop one short, the first kernel grows by one. This applies to every even
-      size, 28 included: the paper's 9×9 kernels read 27 of the 28 rows and columns
-      (the primary windows cover convolution outputs 0-18 of 20). Here 28×28 has a
-      10×10 first kernel, the same 6×6 grid of capsules, and 4,864 parameters more
-      than the paper's 8,215,568.
-
-    1×1 (tabular features as channels) gives 1×1 kernels.
-
-    Parameters
-    ----------
-    height, width : int
-        Input size, at least 1×1.
-
-    Returns
-    -------
-    Geometry
-        ``conv_kernel``, ``primary_kernel`` and the primary capsule ``grid``.
-
-    Examples
-    --------
-    >>> geometry(28, 28)
-    Geometry(conv_kernel=(10, 10), primary_kernel=(9, 9), grid=(6, 6))
-    >>> geometry(8, 8)
-    Geometry(conv_kernel=(4, 4), primary_kernel=(3, 3), grid=(2, 2))
-    >>> geometry(2, 2)
-    Geometry(conv_kernel=(1, 1), primary_kernel=(2, 2), grid=(1, 1))
-    """
-    if height < 1 or width < 1:
-        raise ValueError(f"images must be at least 1x1, got {height}x{width}.")
-    conv, primary, grid = [], [], []
-    for size in (height, width):
-        k1 = min(_scaled_kernel(size), size)
-        after_conv = size - k1 + 1
-        k2 = max(min(_scaled_kernel(size), after_conv), min(PRIMARY_STRIDE, after_conv))
-        if (after_conv - k2) % PRIMARY_STRIDE:  # the last output would be skipped
-            k1, after_conv = k1 + 1, after_conv - 1
-        conv.append(k1)
-        primary.append(k2)
-        grid.append((after_conv - k2) // PRIMARY_STRIDE + 1)
-    return Geometry(tuple(conv), tuple(primary), tuple(grid))
 
 
 class CapsNet(nn.Module):
@@ -91,12 +24,14 @@ class CapsNet(nn.Module):
     vectors. :meth:`reconstruct` runs the masked decoder. Tabular data enters as
     ``(n_features, 1, 1)``: the convolutions become fully connected layers.
 
-    Images with no side over 32 pixels are read as they are, with kernels scaled to
-    their size (:func:`geometry`). A larger image first passes the front end
-    (:mod:`.front_end`), which halves each side until it is at most 32: the layers
-    after it are those of an image of that working size. Up to 28×28 the decoder
-    draws every input value through fully connected layers (the paper's); above,
-    it draws the image at the working size (:class:`UpsamplingDecoder`), and
+    Images with no side over ``2 * primary_grid + 16`` pixels (36 by default) are read
+    as they are, with the paper's kernels (scaled down below 28 pixels,
+    :func:`geometry`), so the primary capsule grid grows with the side up to
+    ``primary_grid``. A larger image first passes the front end (:mod:`.front_end`),
+    which brings each longer side to exactly that working size: the layers after it
+    are those of an image of that size, the same for every larger image. Up to 28×28
+    the decoder draws every input value through fully connected layers (the
+    paper's); above, it draws the image at the working size (:class:`UpsamplingDecoder`), and
     :meth:`to_input_size` brings its drawings back to the input's size.
 
     Parameters
@@ -120,9 +55,13 @@ class CapsNet(nn.Module):
         faster on recent GPUs. It changes no result, and it is not the layout of
         the data a user passes.
     front_end : {"conv", "space_to_depth", "resize", "scaled_kernels"}, default="conv"
-        How images with a side over 32 pixels reach the working size (see
+        How images with a side over the working size reach it (see
         :mod:`.front_end`); ``"scaled_kernels"`` has no front end and scales the
         kernels (and the fully connected decoder) with the whole image.
+    primary_grid : int, default=10
+        The most primary capsule positions along a side: sides over
+        ``2 * primary_grid + 16`` pixels pass the front end. Ignored with
+        ``"scaled_kernels"``.
 
     Examples
     --------
@@ -133,8 +72,8 @@ class CapsNet(nn.Module):
     >>> capsules = net(torch.zeros(2, 1, 28, 28))
     >>> capsules.shape, net.reconstruct(capsules).shape
     (torch.Size([2, 10, 16]), torch.Size([2, 784]))
-    >>> CapsNet((3, 224, 224), 10).describe().split(", ")[:3]  # a front end to 28×28
-    ['224x224x3: front end "conv" to 28x28x16', 'kernels 10x10 and 9x9', '6x6x32 primary capsules']
+    >>> CapsNet((3, 224, 224), 10).describe().split(", ")[:3:2]  # a front end to 36×36
+    ['224x224x3: front end "conv" to 36x36x16', '10x10x32 primary capsules']
     """
 
     def __init__(
@@ -150,6 +89,7 @@ class CapsNet(nn.Module):
         decoder_hidden: Sequence[int] = (512, 1024),
         memory_format: str = "contiguous",
         front_end: str = "conv",
+        primary_grid: int = PRIMARY_GRID,
     ) -> None:
         super().__init__()
         if memory_format not in MEMORY_FORMATS:
@@ -160,9 +100,9 @@ class CapsNet(nn.Module):
         channels, height, width = (int(v) for v in input_shape)
         self.input_shape = (channels, height, width)
         self.front_end = front_end
-        self.front = make_front_end(front_end, self.input_shape)
+        self.front = make_front_end(front_end, self.input_shape, primary_grid)
         front_channels, *working = self.front.output_shape
-        self.geometry = geometry(*working)
+        self.geometry = geometry(*working, scale_kernels=front_end == "scaled_kernels")
         self.conv = nn.Sequential(
             PatchConv2d(front_channels, conv_channels, self.geometry.conv_kernel),
             nn.ReLU(inplace=True),
@@ -187,7 +127,7 @@ class CapsNet(nn.Module):
             self.decoder = Decoder(
                 n_classes * capsule_dim, channels * height * width, decoder_hidden
             )
-        else:  # drawn at the working size, whose side is at most 32
+        else:  # drawn at the working size, whose side is at most 2 * primary_grid + 16
             self.decoded_shape = (channels, *working)
             self.decoder = UpsamplingDecoder(
                 n_classes * capsule_dim, self.decoded_shape, decoder_hidden
@@ -272,11 +212,12 @@ class CapsNet(nn.Module):
     def reconstruction_target(self, x: Tensor) -> Tensor:
         """What the decoder learns to draw from input ``x``: ``[B, C*h*w]``.
 
-        The input itself where the decoder draws at the input's size; else each
-        block of pixels the front end halves into one working position, averaged.
+        The input itself where the decoder draws at the input's size; else the input
+        area-resampled to the working size (:func:`.front_end.area_resize`): each
+        working pixel the mean of the input pixels under it.
         """
         x = x.reshape(x.shape[0], *self.input_shape)  # [B, C, H, W]
-        return area_average(x, self._decoder_factors()).flatten(1)  # [B, C*h*w]
+        return area_resize(x, self.decoded_shape[1:]).flatten(1)  # [B, C*h*w]
 
     def to_input_size(self, decoded: Tensor) -> Tensor:
         """Decoder output ``[B, C*h*w]`` resized (bilinear) to the input's ``[B, C*H*W]``."""
@@ -285,11 +226,6 @@ class CapsNet(nn.Module):
         images = decoded.reshape(decoded.shape[0], *self.decoded_shape)  # [B, C, h, w]
         size = self.input_shape[1:]
         return F.interpolate(images, size=size, mode="bilinear", align_corners=False).flatten(1)
-
-    def _decoder_factors(self) -> tuple[int, int]:
-        if self.decoded_shape == self.input_shape:
-            return (1, 1)
-        return self.front.factors
 
     def describe(self) -> str:
         """One line on what was built: sizes, kernels, capsules, decoder, parameters.

@@ -1,92 +1,174 @@
-"""Front ends: large images brought to the capsules' working size.
+"""Front ends: images larger than the capsules need brought to the working size.
 
-The paper's convolutions (9×9, then 9×9 with stride 2) are sized for 28×28 digits.
-Scaling their kernels with the image makes one pass cost the side to the fourth
-power and the parameters its square (186 M at 128×128×3). A front end instead
-halves each side of a larger image until it is at most :data:`WORKING_LIMIT`
-pixels, so the first convolution, the primary capsules and the class capsules
-see a map of about the paper's size (a 224×224 image: 28×28) whatever the input
-size. Sides of at most 32 pixels are left as they are: there every front end is
-the identity and the network is the one for that size.
+The sizing rule starts from the capsules, not from the pixels. After the paper's
+two 9×9 convolutions (the second of stride 2) a side of ``s`` pixels gives a grid
+of ``(s - 16) // 2 + 1`` primary capsule positions (one less for even sides, whose
+first kernel grows to 10 so that no row is skipped: :func:`~.capsnet.geometry`).
+The paper had 6×6 at 28×28 and 12×12 at 40×40. The grid, and with it the class
+capsules' weights and the cost, grows with the side; ``primary_grid`` caps it.
+A side of at most :func:`working_limit` pixels (``2 * primary_grid + 16``: 36 for
+the default grid of 10) is read as it is. A longer side is brought to exactly that
+working size, whatever its length, by a reduction that need not be a power of two:
+the learned front ends halve it while it stays at least the working size, then an
+area resampling (:class:`AreaResample`) takes the rest of the way. Above the
+working size the network after the front end is therefore the same at every size,
+so parameters do not jump with the side and the cost grows only with the front
+end's cheap first stages.
 
-A front end is a module with ``output_shape`` ``(C', h, w)``, the ``factors``
-``(2^kh, 2^kw)`` by which it shrinks each axis, and ``input_span``, the input
-pixels a range of working positions reads. Adding one means one such module here
-and one entry in :data:`FRONT_ENDS`.
+A front end is a module with ``output_shape`` ``(C', h, w)`` and ``input_span``,
+the input pixels a range of working positions reads. Adding one means one such
+module here and one entry in :data:`FRONT_ENDS`.
 """
 
+import math
 from collections.abc import Sequence
+from functools import lru_cache
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .sizing import PRIMARY_GRID, working_limit, working_size
+
 __all__ = [
     "FRONT_ENDS",
-    "WORKING_LIMIT",
+    "AreaResample",
     "AreaResize",
     "SpaceToDepth",
     "StridedConvolutions",
     "Unchanged",
+    "area_resize",
     "halvings",
     "make_front_end",
-    "working_size",
 ]
 
-WORKING_LIMIT = 32  # a side longer than this is halved until it is not
 # What the learned front ends hand to the first convolution. 16 rather than 32: as
 # accurate in the measurements (docs/benchmarks.md, "Large images"), and cheaper.
 FRONT_CHANNELS = 16
 
 
-def halvings(size: int) -> int:
-    """How many times a front end halves a side of ``size`` pixels (rounding up).
-
-    The fewest halvings that leave at most :data:`WORKING_LIMIT` pixels.
+def halvings(size: int, limit: int) -> int:
+    """How many learned halvings (rounding up) a side of ``size`` pixels takes: as many
+    as leave it at least ``limit`` pixels. The area resampling does the rest.
 
     Examples
     --------
-    >>> [halvings(size) for size in (28, 32, 33, 64, 65, 128, 224, 256)]
-    [0, 0, 1, 1, 2, 2, 3, 3]
+    >>> [halvings(size, 36) for size in (28, 36, 70, 71, 140, 141, 224, 280, 281)]
+    [0, 0, 0, 1, 1, 2, 2, 2, 3]
     """
-    if size < 1:
-        raise ValueError(f"a side must be at least 1 pixel, got {size}.")
+    if size < 1 or limit < 2:
+        raise ValueError(f"a side must be at least 1 pixel and the limit 2, got {size}, {limit}.")
     count = 0
-    while size > WORKING_LIMIT << count:
-        count += 1
+    while -(-size // 2) >= limit:
+        size, count = -(-size // 2), count + 1
     return count
 
 
-def working_size(height: int, width: int) -> tuple[int, int]:
-    """The side lengths after the front end: each side divided by ``2^halvings``, rounded up.
+@lru_cache(maxsize=64)
+def _area_weights(size_in: int, size_out: int) -> np.ndarray:
+    """``[size_out, size_in]`` float64: output cell ``i`` covers the input interval
+    ``[i * r, (i + 1) * r)`` with ``r = size_in / size_out``; each weight is the share
+    of that interval lying on one input pixel (rows sum to 1)."""
+    ratio = size_in / size_out
+    weights = np.zeros((size_out, size_in))
+    for i in range(size_out):
+        start, stop = i * ratio, (i + 1) * ratio
+        for j in range(math.floor(start), min(size_in, math.ceil(stop))):
+            weights[i, j] = (min(stop, j + 1) - max(start, j)) / ratio
+    weights[weights < 1e-12] = 0.0
+    weights.setflags(write=False)
+    return weights
+
+
+def area_resize(x: Tensor, size: Sequence[int]) -> Tensor:
+    """``x`` ``[B, C, H, W]`` area-resampled to ``size`` ``(h, w)``: each output pixel is
+    the mean of the input area under it, with pixels cut by its border counted in
+    proportion (any ratio; whole blocks of pixels averaged where it is an integer).
 
     Examples
     --------
-    >>> working_size(224, 224), working_size(128, 96), working_size(28, 300)
-    ((28, 28), (32, 24), (28, 19))
+    >>> import torch
+    >>> area_resize(torch.arange(6.0).view(1, 1, 1, 6), (1, 4))  # cells of 1.5 pixels
+    tensor([[[[0.3333, 1.6667, 3.3333, 4.6667]]]])
     """
-    return tuple(-(-size // 2 ** halvings(size)) for size in (height, width))
+    height, width = (int(v) for v in size)
+    if tuple(x.shape[-2:]) == (height, width):
+        return x
+    rows = torch.tensor(_area_weights(x.shape[-2], height), dtype=x.dtype, device=x.device)
+    cols = torch.tensor(_area_weights(x.shape[-1], width), dtype=x.dtype, device=x.device)
+    return rows @ x @ cols.T  # [h, H] @ [B, C, H, W] @ [W, w] -> [B, C, h, w]
+
+
+class AreaResample(nn.Module):
+    """Area resampling from ``size_in`` to ``size_out`` ``(h, w)``, as two matrix products.
+
+    The weights of :func:`area_resize`, kept as buffers that move with the module
+    (to a device, to a precision) and are not saved with the weights; two matrix
+    products, so it exports to ONNX as plain ``MatMul`` nodes.
+
+    Examples
+    --------
+    >>> import torch
+    >>> AreaResample((72, 40), (36, 36))(torch.ones(2, 16, 72, 40)).shape
+    torch.Size([2, 16, 36, 36])
+    """
+
+    def __init__(self, size_in: Sequence[int], size_out: Sequence[int]) -> None:
+        super().__init__()
+        self.size_in = tuple(int(v) for v in size_in)
+        self.size_out = tuple(int(v) for v in size_out)
+        for name, n_in, n_out in zip(("rows", "cols"), self.size_in, self.size_out, strict=True):
+            weights = torch.tensor(_area_weights(n_in, n_out))  # float64: cast in forward
+            self.register_buffer(name, weights, persistent=False)  # [out, in]
+
+    def forward(self, x: Tensor) -> Tensor:
+        rows, cols = self.rows.to(x.dtype), self.cols.to(x.dtype)
+        return rows @ x @ cols.T  # [B, C, h, w]
+
+    def input_span(self, axis: int, first: int, last: int) -> tuple[int, int]:
+        """The input pixels (first, last, inclusive) under output positions first..last."""
+        weights = _area_weights(self.size_in[axis], self.size_out[axis])
+        return int(np.flatnonzero(weights[first])[0]), int(np.flatnonzero(weights[last])[-1])
 
 
 class _FrontEnd(nn.Module):
-    """What every front end knows: the input shape, the halvings and the output shape."""
+    """What every front end knows: the input shape, the working size, the output shape."""
 
-    def __init__(self, input_shape: Sequence[int], out_channels: int) -> None:
+    def __init__(
+        self, input_shape: Sequence[int], out_channels: int, primary_grid: int = PRIMARY_GRID
+    ) -> None:
         super().__init__()
         channels, height, width = (int(v) for v in input_shape)
         self.input_shape = (channels, height, width)
-        self.factors = tuple(2 ** halvings(size) for size in (height, width))
-        self.output_shape = (out_channels, *working_size(height, width))
+        self.primary_grid = int(primary_grid)
+        self.output_shape = (out_channels, *working_size(height, width, primary_grid))
+
+    def _halvings(self) -> list[int]:
+        limit = working_limit(self.primary_grid)
+        return [halvings(size, limit) for size in self.input_shape[1:]]
 
     def input_span(self, axis: int, first: int, last: int) -> tuple[int, int]:
         """The input pixels (first, last, inclusive) that working positions
         ``first..last`` of ``axis`` (0: rows, 1: columns) read."""
-        factor, size = self.factors[axis], self.input_shape[1 + axis]
-        return factor * first, min(size - 1, factor * last + factor - 1)
+        for step in reversed(self._steps()):
+            first, last = step(axis, first, last)
+        return first, last
+
+    def _steps(self) -> list:
+        """``input_span`` of each stage, from the input to the working map."""
+        raise NotImplementedError
+
+
+def _halved(size: int, count: int) -> int:
+    for _ in range(count):
+        size = -(-size // 2)
+    return size
 
 
 class Unchanged(_FrontEnd):
-    """The identity: the image is the working map (sides of at most 32, or scaled kernels).
+    """The identity: the image is the working map (no side over the working size, or
+    scaled kernels).
 
     Examples
     --------
@@ -96,130 +178,154 @@ class Unchanged(_FrontEnd):
 
     def __init__(self, input_shape: Sequence[int]) -> None:
         super().__init__(input_shape, int(input_shape[0]))
-        self.factors = (1, 1)
         self.output_shape = self.input_shape
 
     def forward(self, x: Tensor) -> Tensor:
         return x
 
+    def input_span(self, axis: int, first: int, last: int) -> tuple[int, int]:
+        return first, last
+
 
 class StridedConvolutions(_FrontEnd):
-    """Learned halvings: 3×3 convolutions of stride 2 (zero padding 1), each with a
-    BatchNorm and a ReLU.
+    """Learned reduction: 3×3 convolutions (zero padding 1), each with a BatchNorm and a
+    ReLU, then an area resampling to the working size.
 
-    One stage per halving of the more often halved side; an axis halved fewer times
-    takes a 1-wide kernel and stride 1 in the stages beyond its own. Every stage has
-    16 channels. The 3-wide windows overlap, so every pixel reaches the working map,
-    and detail finer than the working size (a grating of period 2) can be told apart
-    before the image is shrunk. The BatchNorm normalises each channel: in training
-    with its batch's statistics (whatever the images' contrast), in evaluation
-    (``predict``, ``transform``, the displays) with the running ones gathered then,
-    so a prediction depends on its own example alone and each position only on the
-    pixels under its windows (:meth:`input_span`). Without it the network learnt
-    Fashion-MNIST upsampled to 56×56 about three points worse (docs/benchmarks.md,
-    "Large images").
+    A stage halves each side (stride 2) that stays at least the working size; the
+    more often halved side sets the number of stages, and a side halved fewer
+    times takes stride 1 in the stages beyond its own. A side over the working size
+    but under twice it has no halving: then one stage of stride 1 learns at full
+    size. :class:`AreaResample` takes what remains (a ratio under 2). Every stage
+    has 16 channels. The 3-wide windows overlap, so every pixel reaches the working
+    map, and detail finer than the working size (a grating of period 2) can be told
+    apart before the image is shrunk. The BatchNorm normalises each channel: in
+    training with its batch's statistics (whatever the images' contrast), in
+    evaluation (``predict``, ``transform``, the displays) with the running ones
+    gathered then, so a prediction depends on its own example alone and each
+    position only on the pixels under its windows (:meth:`input_span`). Without it
+    the network learnt Fashion-MNIST upsampled to 56×56 about three points worse
+    (docs/benchmarks.md, "Large images").
 
     Examples
     --------
     >>> import torch
-    >>> front = StridedConvolutions((3, 128, 64))
-    >>> front.output_shape, front.factors
-    ((16, 32, 32), (4, 2))
+    >>> front = StridedConvolutions((3, 128, 64))  # rows 128 → 64 → 36, columns 64 → 36
+    >>> front.output_shape
+    (16, 36, 36)
     >>> front(torch.zeros(2, 3, 128, 64)).shape
-    torch.Size([2, 16, 32, 32])
+    torch.Size([2, 16, 36, 36])
     """
 
-    def __init__(self, input_shape: Sequence[int]) -> None:
-        super().__init__(input_shape, FRONT_CHANNELS)
-        counts = [halvings(size) for size in self.input_shape[1:]]
+    def __init__(self, input_shape: Sequence[int], primary_grid: int = PRIMARY_GRID) -> None:
+        super().__init__(input_shape, FRONT_CHANNELS, primary_grid)
+        counts = self._halvings()
+        self.strides = [
+            tuple(2 if stage < count else 1 for count in counts)
+            for stage in range(max(1, *counts))
+        ]
         stages: list[nn.Module] = []
         channels = self.input_shape[0]
-        for stage in range(max(counts)):
-            halved = [stage < count for count in counts]
-            kernel = tuple(3 if h else 1 for h in halved)
+        for stride in self.strides:
             stages += [
-                nn.Conv2d(
-                    channels,
-                    FRONT_CHANNELS,
-                    kernel,
-                    stride=tuple(2 if h else 1 for h in halved),
-                    padding=tuple(1 if h else 0 for h in halved),
-                ),
+                nn.Conv2d(channels, FRONT_CHANNELS, 3, stride=stride, padding=1),
                 nn.BatchNorm2d(FRONT_CHANNELS),
                 nn.ReLU(inplace=True),
             ]
             channels = FRONT_CHANNELS
         self.stages = nn.Sequential(*stages)
+        halved = [
+            _halved(size, count) for size, count in zip(input_shape[1:], counts, strict=True)
+        ]
+        self.resample = AreaResample(halved, self.output_shape[1:])
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.stages(x)  # [B, C', h, w]
+        return self.resample(self.stages(x))  # [B, C', h, w]
 
-    def input_span(self, axis: int, first: int, last: int) -> tuple[int, int]:
-        # each halving: position p reads 2p-1..2p+1 of the stage before
-        factor, size = self.factors[axis], self.input_shape[1 + axis]
-        return max(0, factor * first - factor + 1), min(size - 1, factor * last + factor - 1)
+    def _steps(self) -> list:
+        sizes = [list(self.input_shape[1:])]
+        for stride in self.strides:
+            sizes.append(
+                [_halved(size, s == 2) for size, s in zip(sizes[-1], stride, strict=True)]
+            )
+
+        def stage(index):
+            def span(axis, first, last):  # position p reads s·p - 1 .. s·p + 1
+                s, size = self.strides[index][axis], sizes[index][axis]
+                return max(0, s * first - 1), min(size - 1, s * last + 1)
+
+            return span
+
+        return [stage(i) for i in range(len(self.strides))] + [self.resample.input_span]
 
 
 class SpaceToDepth(_FrontEnd):
-    """Each ``2^kh × 2^kw`` block of pixels becomes one position, mixed to 16 channels.
+    """Each ``2^kh × 2^kw`` block of pixels becomes one position, mixed to 16 channels,
+    then an area resampling to the working size.
 
     Space to depth followed by a learned linear map, computed as one convolution
     whose kernel and stride are the block (the "patchify" stem of ConvNeXt), then a
-    ReLU. Sides that the block does not divide are padded with zeros at the end.
-    Blocks do not overlap: each pixel is read by one position.
+    ReLU. The blocks halve each side as often as it stays at least the working size
+    (1×1 blocks, a linear map of the channels, where no side can be halved). Sides
+    that the block does not divide are padded with zeros at the end. Blocks do not
+    overlap: each pixel is read by one position.
 
     Examples
     --------
     >>> import torch
-    >>> front = SpaceToDepth((1, 100, 100))
+    >>> front = SpaceToDepth((1, 100, 100))  # blocks of 2×2, then 50 → 36
     >>> front.output_shape, front(torch.zeros(2, 1, 100, 100)).shape
-    ((16, 25, 25), torch.Size([2, 16, 25, 25]))
+    ((16, 36, 36), torch.Size([2, 16, 36, 36]))
     """
 
-    def __init__(self, input_shape: Sequence[int]) -> None:
-        super().__init__(input_shape, FRONT_CHANNELS)
+    def __init__(self, input_shape: Sequence[int], primary_grid: int = PRIMARY_GRID) -> None:
+        super().__init__(input_shape, FRONT_CHANNELS, primary_grid)
+        self.factors = tuple(2**count for count in self._halvings())
+        blocked = [
+            -(-size // f) for size, f in zip(self.input_shape[1:], self.factors, strict=True)
+        ]
         self.padding = tuple(
-            out * factor - size
-            for out, factor, size in zip(
-                self.output_shape[1:], self.factors, self.input_shape[1:], strict=True
-            )
+            out * f - size
+            for out, f, size in zip(blocked, self.factors, self.input_shape[1:], strict=True)
         )
         self.blocks = nn.Conv2d(
             self.input_shape[0], FRONT_CHANNELS, self.factors, stride=self.factors
         )
+        self.resample = AreaResample(blocked, self.output_shape[1:])
 
     def forward(self, x: Tensor) -> Tensor:
         x = F.pad(x, (0, self.padding[1], 0, self.padding[0]))  # [B, C, h·fh, w·fw]
-        return torch.relu(self.blocks(x))  # [B, C', h, w]
+        return self.resample(torch.relu(self.blocks(x)))  # [B, C', h, w]
+
+    def _steps(self) -> list:
+        def blocks(axis, first, last):
+            factor, size = self.factors[axis], self.input_shape[1 + axis]
+            return factor * first, min(size - 1, factor * last + factor - 1)
+
+        return [blocks, self.resample.input_span]
 
 
 class AreaResize(_FrontEnd):
-    """No learning: each ``2^kh × 2^kw`` block of pixels is averaged (an anti-aliased resize).
+    """No learning: the image area-resampled to the working size (anti-aliased).
 
-    Blocks that run past the image's end average the pixels they hold. Detail finer
-    than a block is lost before the network sees it.
+    Detail finer than a working pixel is lost before the network sees it.
 
     Examples
     --------
     >>> import torch
     >>> front = AreaResize((3, 64, 64))
     >>> front(torch.ones(1, 3, 64, 64)).shape, front.output_shape
-    (torch.Size([1, 3, 32, 32]), (3, 32, 32))
+    (torch.Size([1, 3, 36, 36]), (3, 36, 36))
     """
 
-    def __init__(self, input_shape: Sequence[int]) -> None:
-        super().__init__(input_shape, int(input_shape[0]))
+    def __init__(self, input_shape: Sequence[int], primary_grid: int = PRIMARY_GRID) -> None:
+        super().__init__(input_shape, int(input_shape[0]), primary_grid)
+        self.resample = AreaResample(self.input_shape[1:], self.output_shape[1:])
 
     def forward(self, x: Tensor) -> Tensor:
-        return area_average(x, self.factors)  # [B, C, h, w]
+        return self.resample(x)  # [B, C, h, w]
 
-
-def area_average(x: Tensor, factors: tuple[int, int]) -> Tensor:
-    """The mean of each ``factors`` block of ``x`` ``[B, C, H, W]``; partial blocks at
-    the end average the pixels they hold. ``(1, 1)`` returns ``x``."""
-    if tuple(factors) == (1, 1):
-        return x
-    return F.avg_pool2d(x, factors, factors, ceil_mode=True)
+    def _steps(self) -> list:
+        return [self.resample.input_span]
 
 
 FRONT_ENDS = {
@@ -230,23 +336,27 @@ FRONT_ENDS = {
 }
 
 
-def make_front_end(name: str, input_shape: Sequence[int]) -> _FrontEnd:
+def make_front_end(
+    name: str, input_shape: Sequence[int], primary_grid: int = PRIMARY_GRID
+) -> _FrontEnd:
     """The front end called ``name`` for images of ``input_shape`` ``(C, H, W)``.
 
-    Where no side is longer than :data:`WORKING_LIMIT`, every front end is
-    :class:`Unchanged`; ``"scaled_kernels"`` always is (the convolutions then scale
-    their kernels with the whole image).
+    Where no side is longer than :func:`working_limit` of ``primary_grid``, every
+    front end is :class:`Unchanged`; ``"scaled_kernels"`` always is (the
+    convolutions then scale their kernels with the whole image).
 
     Examples
     --------
-    >>> make_front_end("conv", (1, 28, 28))
+    >>> make_front_end("conv", (1, 36, 36))
     Unchanged()
     >>> make_front_end("resize", (3, 64, 48)).output_shape
-    (3, 32, 24)
+    (3, 36, 36)
+    >>> make_front_end("resize", (3, 64, 48), primary_grid=6).output_shape
+    (3, 28, 28)
     """
     if name not in FRONT_ENDS:
         raise ValueError(f"unknown front end {name!r}; choose one of {', '.join(FRONT_ENDS)}.")
     _, height, width = input_shape
-    if max(halvings(height), halvings(width)) == 0:
+    if name == "scaled_kernels" or max(height, width) <= working_limit(primary_grid):
         return Unchanged(input_shape)
-    return FRONT_ENDS[name](input_shape)
+    return FRONT_ENDS[name](input_shape, primary_grid)
