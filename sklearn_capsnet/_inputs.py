@@ -36,6 +36,7 @@ import numpy as np
 __all__ = [
     "ImageShapeWarning",
     "InputSpec",
+    "InputUnitsWarning",
     "ValueRange",
     "check_float32_range",
     "looks_like_pixels",
@@ -47,6 +48,7 @@ MIN_IMAGE_ROW = 64  # flat rows shorter than an 8×8 image are always a table
 PIXEL_TOLERANCE = 1e-6  # float rounding: MinMaxScaler's output can reach 1 + 2e-16
 CHUNK_ROWS = 4096  # rows read at a time when scanning a (memmapped) X
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+UNITS_FACTOR = 50  # X's range this many times wider or narrower than fit's: other units
 
 
 class ImageShapeWarning(UserWarning):
@@ -54,6 +56,17 @@ class ImageShapeWarning(UserWarning):
 
     Filter it with ``warnings.filterwarnings("ignore", category=ImageShapeWarning)``
     once the reading is the one you want, or pass ``input_shape`` / ``data_format``.
+    """
+
+
+class InputUnitsWarning(UserWarning):
+    """``X`` at prediction looks like it is in other units than the training data.
+
+    For example images in [0, 1] given to a model fitted on 0–255 pixels: the network
+    sees them nearly black, and answers differently without an error. The warning names
+    both ranges and the rescaling; filter it with
+    ``warnings.filterwarnings("ignore", category=InputUnitsWarning)`` where ``X`` is as
+    meant.
     """
 
 
@@ -329,6 +342,66 @@ class InputSpec:
             )
         raise ValueError(f"{got}; resize X to that shape.")
 
+    def units_mismatch(self, values: tuple[float, float]) -> float | None:
+        """How many times wider (> 1) or narrower (< 1) than the training range a new
+        ``X`` whose smallest and largest values are ``values`` is, where that looks like
+        other units; None where it does not.
+
+        Other units: ``X`` reaches over ``UNITS_FACTOR`` (50) training ranges (the
+        span from the lower of both minima to the higher of both maxima), or, for
+        images, spans less than 1/50 of the training range without being constant
+        (0–1 images of a 0–255 fit span 1/255 of it). An image brighter or darker than
+        any training image, or several times the contrast, is ordinary new data. A
+        table is checked for the first only: its rows may span little of the training
+        range (one row, a few similar rows), and standardised columns go a few units
+        either side of zero whatever the rows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> spec = InputSpec((1, 8, 8), "channels_first", np.zeros(64, np.float32),
+        ...                  np.full(64, 255, np.float32))  # fitted on 0-255 images
+        >>> spec.units_mismatch((0.0, 1.0)), spec.units_mismatch((0.0, 255.0))
+        (0.00392156862745098, None)
+        >>> spec.units_mismatch((10.0, 510.0)) is None  # twice as bright: ordinary
+        True
+        """
+        low, high = self.training_range()
+        span = high - low
+        new_low, new_high = values
+        reach = max(high, new_high) - min(low, new_low)
+        if reach >= UNITS_FACTOR * span:
+            return reach / span
+        if self.is_image and 0 < new_high - new_low <= span / UNITS_FACTOR:
+            return (new_high - new_low) / span
+        return None
+
+    def check_units(self, X, name: str) -> None:
+        """Warn (:class:`InputUnitsWarning`) when new rows ``X`` look like they are in
+        other units than the training data (:meth:`units_mismatch`).
+
+        Reads all of ``X`` once, a block of rows at a time (a memmap stays on disk),
+        before any batch is predicted: one warning for the call, decided on all rows.
+        """
+        if not len(X):
+            return
+        values = ValueRange.of(X).overall()
+        ratio = self.units_mismatch(values)
+        if ratio is None:
+            return
+        (low, high), (new_low, new_high) = self.training_range(), values
+        wider = ratio > 1
+        warnings.warn(
+            f"X's values run from {new_low:.4g} to {new_high:.4g}, but {name} was fitted on "
+            f"values from {low:.4g} to {high:.4g}: a range about {max(ratio, 1 / ratio):.3g} "
+            f"times {'wider' if wider else 'narrower'}, as if X were in other units. Pass X "
+            f"in the units of fit ({_rescaling((low, high), values, wider)}); where X is as "
+            "meant, filter this warning: warnings.filterwarnings('ignore', "
+            "category=sklearn_capsnet.InputUnitsWarning).",
+            InputUnitsWarning,
+            stacklevel=_user_stacklevel(),
+        )
+
     # -- from X's layout and units to the network's, and back -------------------------------
 
     def to_channels_first(self, x):
@@ -354,6 +427,17 @@ class InputSpec:
         rows *= self.scale
         rows += self.offset
         return rows if sample_shape is None else rows.reshape(len(rows), *sample_shape)
+
+
+def _rescaling(training: tuple, values: tuple, wider: bool) -> str:
+    """How to bring new values back to the training units: by 255 between 8-bit pixels
+    and [0, 1] floats, else in general terms."""
+    narrow, broad = (training, values) if wider else (values, training)
+    if 0 <= narrow[0] and narrow[1] <= 1 < broad[1] and 0 <= broad[0] and broad[1] <= 255:
+        if wider:
+            return "divide X by 255: the model was fitted on [0, 1] floats, X holds 8-bit pixels"
+        return "multiply X by 255: the model was fitted on 8-bit pixels, X holds [0, 1] floats"
+    return "rescale X as the training data was"
 
 
 def is_image(shape) -> bool:

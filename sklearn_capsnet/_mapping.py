@@ -2,7 +2,9 @@
 mapped over ``X`` into one array, with memory bounded by the batch.
 
 The estimators' answers (``predict``, ``capsules``, ``reconstruct``, ...) are each
-one such function; this mixin validates ``X`` against the fitted input spec and
+one such function; this mixin validates ``X`` against the fitted input spec (its
+shape, and its units: :meth:`~sklearn_capsnet._inputs.InputSpec.check_units` warns
+once per call where ``X`` looks like it is in other units than the training data) and
 the parameters read at prediction, and hands the work to :mod:`._prediction`.
 """
 
@@ -35,6 +37,7 @@ class BatchMappingMixin:
         (``[b, C, H, W]`` to ``[b, *shape]``) into one array."""
         check_is_fitted(self, "net_")
         X, _, _ = as_rows(self, X, reset=False, spec=self.input_spec_)
+        self.input_spec_.check_units(X, type(self).__name__)  # once per call, on all of X
         validate_parameter_constraints(
             {name: self._parameter_constraints[name] for name in PREDICTION_PARAMS},
             {name: getattr(self, name) for name in PREDICTION_PARAMS},

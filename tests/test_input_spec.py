@@ -119,8 +119,10 @@ def test_fit_reads_the_range_of_x_once(monkeypatch, digits):
     with pytest.warns(UserWarning, match="8×8"):  # pixel-like rows: the range decides
         clf.fit(X, y_train[:64])
     assert calls == {"range": 1, "largest": 0}
-    clf.predict(X[:5])  # new data: its float32 range is checked, the spec is kept
-    assert calls == {"range": 1, "largest": 1}
+    spec = clf.input_spec_
+    clf.predict(X[:5])  # new data: its float32 range and its units are checked
+    assert calls == {"range": 2, "largest": 1}
+    assert clf.input_spec_ is spec  # the spec is kept
 
 
 def test_values_beyond_float32_are_refused_at_fit_naming_the_magnitude():
