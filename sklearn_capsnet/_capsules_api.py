@@ -51,8 +51,8 @@ class CapsulesMixin:
 
         Returns
         -------
-        ndarray of shape (n_samples, *sample_shape) or (n_samples, n_features), float32
-            In the shape, layout and units of the ``X`` the model was fitted on: images
+        ndarray of shape (n_samples, H, W), (n_samples, H, W, C), ... or (n_samples, n_features)
+            float32, in the shape, layout and units of the ``X`` the model was fitted on: images
             such as ``(n_samples, 100, 150, 3)`` after a fit on ``(n, 100, 150, 3)``
             photos, flat rows after a fit on rows. :meth:`reconstruct` answers in the
             shape of its own ``X``.

@@ -48,17 +48,7 @@ class CapsNetTrainer(NeuralNet):
     40,000 on a network with 1×1 feature maps). A bf16 step on the CPU whose
     gradients are not all finite is computed again in float32; on the CPU that check
     costs no wait, on a GPU it would, and there it is not done.
-
-    A pickle holds each tensor once. skorch pickles the module, the criterion and the
-    optimizer (with its state, which ``partial_fit`` goes on from) on their own, to map
-    them to the CPU where CUDA is missing; the callbacks are pickled with them, so that
-    the learning-rate schedule, which holds the optimizer, shares its tensors instead of
-    carrying a second copy of the weights and of Adam's state.
     """
-
-    # pickled with module_, criterion_ and optimizer_ (a prefix: callbacks and callbacks_),
-    # so that each tensor is pickled once (see the docstring)
-    cuda_dependent_attributes_ = ["callbacks"]
 
     # the criterion is a plain callable (:class:`~sklearn_capsnet.nn.CapsuleLoss`), which
     # skorch would not register as a component: its ``criterion__*`` parameters are named

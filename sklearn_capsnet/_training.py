@@ -15,10 +15,10 @@ import warnings
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from skorch.callbacks import EpochScoring, LRScheduler
+from skorch.callbacks import EpochScoring
 from skorch.dataset import ValidSplit
 
-from ._callbacks import EpochProgressBar, EpochSeed, StopOnPlateau
+from ._callbacks import EpochProgressBar, EpochSeed, ExponentialDecay, StopOnPlateau
 from ._checkpoint import AtomicCheckpoint
 from ._device import autocast_dtype, flushed_denormals, seeded
 from ._loader import ArrayDataset, BatchLoader
@@ -72,10 +72,10 @@ def _callbacks(params: dict, seed: int) -> list:
         callbacks.insert(0, (VALID_SCORE, _validation_scoring()))
     callbacks.append(("epoch_seed", EpochSeed(seed)))
     if params["lr_decay"] < 1:
-        scheduler = LRScheduler(
+        decay = ExponentialDecay(
             policy=torch.optim.lr_scheduler.ExponentialLR, gamma=params["lr_decay"]
         )
-        callbacks.append(("lr_scheduler", scheduler))
+        callbacks.append(("lr_scheduler", decay))
     if params["progress_bar"]:
         callbacks.append(("progress_bar", EpochProgressBar()))
     if params["checkpoint"] is not None:

@@ -74,8 +74,10 @@ def test_partial_fit_after_unpickling_goes_on_exactly_as_the_original(fitted):
 
 def test_an_unpickled_schedule_steps_the_net_s_own_optimizer(fitted):
     unpickled = pickle.loads(pickle.dumps(fitted))
+    unpickled.partial_fit(X, Y)  # the schedule is built anew at the start of training
     scheduler = dict(unpickled.net_.callbacks_)["lr_scheduler"]
     assert scheduler.lr_scheduler_.optimizer is unpickled.net_.optimizer_
+    assert unpickled.net_.history[-1, "event_lr"] == pytest.approx(0.01 * 0.95)  # epoch 2
 
 
 def test_cross_validated_estimators_come_back_holding_each_tensor_once():
