@@ -86,14 +86,13 @@ def fashion_task(args, emit) -> None:
             {"upsampled": upsample} if side == 28 else {"centred": centre, "upsampled": upsample}
         )
         for way, bring in ways.items():
-            if side < 28 and way == "centred":
+            if (side < 28 and way == "centred") or (side != 28 and way not in args.ways):
                 continue
             record = fit_and_score(
                 bring(X_train, side), y_train, bring(X_test, side), y_test, args.epochs, args
             )
-            emit(
-                {"task": "fashion", "side": side, "way": way if side != 28 else "as is", **record}
-            )
+            way = way if side != 28 else "as is"
+            emit({"task": "fashion", "side": side, "way": way, "params": args.params, **record})
 
 
 def overlapping_pairs(n_pairs, pool, images, labels, rng, side=36, shift=4):
@@ -168,6 +167,7 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=2000)
     parser.add_argument("--test", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--ways", nargs="+", default=["centred", "upsampled"])
     parser.add_argument("--pairs", type=int, default=3000)
     parser.add_argument("--pair-epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)

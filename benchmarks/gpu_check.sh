@@ -10,6 +10,8 @@
 # of its own (500 s at most):
 #               run(command="STEPS='environment viewpoints_fashion viewpoints_digits' \
 #                   bash benchmarks/gpu_check.sh", ...)
+# and accuracy against image size (benchmarks/bench_sizes.py) a third, when time is left:
+#               run(command="STEPS='environment sizes' bash benchmarks/gpu_check.sh", ...)
 #
 # QUICK=1 shrinks every step (a dry run on a CPU: QUICK=1 DEVICE=cpu bash benchmarks/gpu_check.sh).
 set -uo pipefail
@@ -33,6 +35,7 @@ if [ "${QUICK:-0}" = 1 ]; then
     TRANSLATION_PARAMS='{"conv_channels": 32, "primary_types": 8}'
     TESTS="tests/test_engine.py"
     VIEWPOINTS="--cpu --seeds 0 --max-epochs 1 --sizes {\"train\":256,\"held_out\":64,\"validation\":64,\"test\":64}"
+    SIZES="--sizes 28 40 --train 256 --test 128 --epochs 1 --pairs 256 --pair-epochs 1"
 else
     SPEED="--batch-sizes 128 512 --steps 30 --samples 60000 --epochs 3"
     COMPILED="--batch-sizes 512 --steps 20 --skip estimator --compile"
@@ -47,6 +50,8 @@ else
     # the protocol at scale, sized (by estimate, not yet measured) for one device call
     VIEWPOINTS="--sizes {\"train\":20000,\"held_out\":2000,\"validation\":2000,\"test\":5000}"
     VIEWPOINTS="$VIEWPOINTS --max-epochs 15"
+    # every size of the CPU table, ten times the images (sized by estimate, not yet measured)
+    SIZES="--train 15000 --test 10000 --epochs 5 --pairs 30000 --pair-epochs 5"
 fi
 STEPS=${STEPS:-environment tests speed scaling accuracy translation compiled}
 step() {  # name, seconds, command...: run, keep the log, never stop the whole check
@@ -69,6 +74,7 @@ step translation 60 python3 benchmarks/bench_translation.py $TRANSLATION \
 step compiled 90 python3 benchmarks/bench_speed.py --device "$DEVICE" $COMPILED
 step viewpoints_fashion 400 python3 benchmarks/bench_viewpoints.py $VIEWPOINTS --datasets fashion
 step viewpoints_digits 100 python3 benchmarks/bench_viewpoints.py $VIEWPOINTS --datasets digits
-cat "$OUT"/{speed,scaling,accuracy,translation,compiled,viewpoints_*}.log 2>/dev/null \
+step sizes 500 python3 benchmarks/bench_sizes.py $SIZES
+cat "$OUT"/{speed,scaling,accuracy,translation,compiled,viewpoints_*,sizes}.log 2>/dev/null \
     | grep -h '^{' > "$OUT/results.jsonl"
 cat "$OUT/summary.txt"
