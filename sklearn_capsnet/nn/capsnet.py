@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .front_end import area_resize, make_front_end
+from .front_end import AreaResample, make_front_end
 from .layers import ClassCapsules, Decoder, PrimaryCapsules, UpsamplingDecoder, mask_capsules
 from .patch_conv import PatchConv2d
 from .routing import make_routing
@@ -132,6 +132,13 @@ class CapsNet(nn.Module):
             self.decoder = UpsamplingDecoder(
                 n_classes * capsule_dim, self.decoded_shape, decoder_hidden
             )
+        # the decoder's target at the working size: the input area-resampled (weights built
+        # once, moved with the module: no new tensor per training step)
+        self.target_resample = (
+            None
+            if self.decoded_shape == self.input_shape
+            else AreaResample(self.input_shape[1:], self.decoded_shape[1:])
+        )
         if self.channels_last:
             self.to(memory_format=torch.channels_last)  # the convolution weights
 
@@ -213,11 +220,13 @@ class CapsNet(nn.Module):
         """What the decoder learns to draw from input ``x``: ``[B, C*h*w]``.
 
         The input itself where the decoder draws at the input's size; else the input
-        area-resampled to the working size (:func:`.front_end.area_resize`): each
+        area-resampled to the working size (:class:`.front_end.AreaResample`): each
         working pixel the mean of the input pixels under it.
         """
         x = x.reshape(x.shape[0], *self.input_shape)  # [B, C, H, W]
-        return area_resize(x, self.decoded_shape[1:]).flatten(1)  # [B, C*h*w]
+        if self.target_resample is not None:
+            x = self.target_resample(x)  # [B, C, h, w]
+        return x.flatten(1)  # [B, C*h*w]
 
     def to_input_size(self, decoded: Tensor) -> Tensor:
         """Decoder output ``[B, C*h*w]`` resized (bilinear) to the input's ``[B, C*H*W]``."""

@@ -92,12 +92,9 @@ def area_resize(x: Tensor, size: Sequence[int]) -> Tensor:
     >>> area_resize(torch.arange(6.0).view(1, 1, 1, 6), (1, 4))  # cells of 1.5 pixels
     tensor([[[[0.3333, 1.6667, 3.3333, 4.6667]]]])
     """
-    height, width = (int(v) for v in size)
-    if tuple(x.shape[-2:]) == (height, width):
+    if tuple(x.shape[-2:]) == tuple(int(v) for v in size):
         return x
-    rows = torch.tensor(_area_weights(x.shape[-2], height), dtype=x.dtype, device=x.device)
-    cols = torch.tensor(_area_weights(x.shape[-1], width), dtype=x.dtype, device=x.device)
-    return rows @ x @ cols.T  # [h, H] @ [B, C, H, W] @ [W, w] -> [B, C, h, w]
+    return AreaResample(x.shape[-2:], size).to(x.device)(x)  # [B, C, h, w]
 
 
 class AreaResample(nn.Module):
