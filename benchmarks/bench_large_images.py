@@ -14,10 +14,13 @@ it runs once there):
 - ``gratings``: :func:`~sklearn_capsnet.datasets.make_gratings` at ``--grating-size``:
   three classes that differ only in a texture of period 2 pixels, which a resize to
   the working size averages away.
-- ``unusual``: Fashion-MNIST classes 0-7 upsampled to each of ``--unusual-sizes``,
-  trained as ``fashion``; then ``reconstruction_error`` on held-out classes 0-7
-  against uniform noise, the held-out images with shuffled pixels, and classes 8-9
-  (never trained on): ROC AUC of the error, and of ``1 - max predict_proba``.
+- ``unusual``: Fashion-MNIST classes 0-7 upsampled to each of ``--unusual-sizes``
+  (``64``, or ``64x96`` for a non-square image; ``--colour`` draws each image in its
+  own colours on a coloured background), trained as ``fashion``; then
+  ``reconstruction_error`` on held-out classes 0-7 against uniform noise, the
+  held-out images with shuffled pixels, crops of scikit-learn's two sample
+  photographs resized to the size (grey for a grey model), and classes 8-9 (never
+  trained on): ROC AUC of the error, and of ``1 - max predict_proba``.
 
 How the default ``"conv"`` front end was chosen: ``--conv-norm`` replaces the BatchNorm
 after each of its convolutions by a GroupNorm (4 groups) or by nothing, and
@@ -74,16 +77,34 @@ def use_conv_variant(norm: str, channels: int) -> None:
     front_ends.FRONT_ENDS["conv"] = Variant
 
 
-def upsample(images: np.ndarray, side: int) -> np.ndarray:
-    """uint8 ``(n, 28, 28)`` to ``(n, side, side)``, bilinear, rounded back to uint8."""
-    if images.shape[1] == side:
+def upsample(images: np.ndarray, side) -> np.ndarray:
+    """uint8 ``(n, 28, 28)`` to ``(n, side, side)`` (or ``(n, height, width)`` for a
+    pair ``side``), bilinear, rounded back to uint8."""
+    height, width = (side, side) if np.isscalar(side) else side
+    if images.shape[1:] == (height, width):
         return images
-    out = np.empty((len(images), side, side), dtype=np.uint8)
+    out = np.empty((len(images), height, width), dtype=np.uint8)
     for start in range(0, len(images), 1000):  # bounded memory for 10,000 large images
         x = torch.from_numpy(images[start : start + 1000]).float()[:, None]
-        x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
+        x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False)
         out[start : start + 1000] = x[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
     return out
+
+
+def in_colour(images: np.ndarray, seed: int) -> np.ndarray:
+    """Grey uint8 images ``(n, h, w)`` drawn in colour, channels last: each image its own
+    colour of object (where the grey is bright) on its own coloured background."""
+    rng = np.random.default_rng(seed)
+    ink = rng.integers(96, 256, (len(images), 1, 1, 3))
+    paper = rng.integers(0, 96, (len(images), 1, 1, 3))
+    alpha = images[..., None].astype(np.float32) / 255
+    return np.round(alpha * ink + (1 - alpha) * paper).astype(np.uint8)
+
+
+def size_of(text: str) -> tuple[int, int]:
+    """``"64"`` as (64, 64), ``"64x96"`` as (64, 96): an image's height and width."""
+    height, _, width = text.partition("x")
+    return int(height), int(width or height)
 
 
 def photo_patches(side: int, per_photo: int, seed: int = 0):
@@ -178,6 +199,10 @@ def gratings_task(args, emit):
 
 
 def unusual_task(args, emit):
+    """Unusual inputs against a model of Fashion-MNIST classes 0-7 (``--colour``: drawn in
+    colour), at each ``--unusual-sizes`` (``64`` or ``64x96``): uniform noise, held-out
+    images with their pixels shuffled, crops of the sample photographs, and the
+    classes 8 and 9, never trained on."""
     X_train, y_train = load_fashion_mnist(data_home=args.data_home, return_X_y=True)
     X_test, y_test = load_fashion_mnist(data_home=args.data_home, subset="test", return_X_y=True)
     known_train = y_train < 8
@@ -186,17 +211,22 @@ def unusual_task(args, emit):
     X_test = X_test[: args.test].reshape(-1, 28, 28)
     y_test = y_test[: args.test]
     rng = np.random.default_rng(0)
-    for side in args.unusual_sizes:
-        train, test = upsample(X_train, side), upsample(X_test, side)
+    photos = load_sample_images().images  # uint8 (427, 640, 3)
+    for text in args.unusual_sizes:
+        size = size_of(text)
+        train, test = upsample(X_train, size), upsample(X_test, size)
+        if args.colour:
+            train, test = in_colour(train, seed=1), in_colour(test, seed=2)
         known, unseen = test[y_test < 8], test[y_test >= 8]
+        pixels = known.reshape(len(known), size[0] * size[1], -1)  # a pixel: its channels
+        crops = resized_crops(photos, len(known), size, rng)
         kinds = {
             "uniform_noise": rng.integers(0, 256, known.shape, dtype=np.uint8),
-            "shuffled_pixels": np.stack(
-                [rng.permutation(x.ravel()).reshape(x.shape) for x in known]
-            ),
+            "shuffled_pixels": np.stack([rng.permutation(x) for x in pixels]).reshape(known.shape),
+            "photo_crops": crops if args.colour else grey(crops),
             "unseen_classes_8_9": unseen,
         }
-        for front_end in front_ends_for(side, args.front_ends):
+        for front_end in front_ends_for(max(size), args.front_ends):
             record, clf = fit_and_score(
                 train, y_train, known, y_test[y_test < 8], front_end, args.epochs, args
             )
@@ -221,13 +251,38 @@ def unusual_task(args, emit):
             emit(
                 {
                     "task": "unusual",
-                    "side": side,
+                    "side": text,
+                    "colour": bool(args.colour),
                     "normal_median_error": round(float(np.median(normal_error)), 4),
                     "threshold_99th_percentile_train": round(float(threshold), 4),
                     "kinds": aucs,
                     **record,
                 }
             )
+
+
+def resized_crops(photos, n: int, size, rng) -> np.ndarray:
+    """``n`` random crops of the photographs, each of a random side from 64 px to the
+    photo's height with the aspect of ``size``, resized (bilinear) to ``size``:
+    uint8 ``(n, height, width, 3)``."""
+    height, width = size
+    out = np.empty((n, height, width, 3), dtype=np.uint8)
+    for i in range(n):
+        photo = photos[i % len(photos)]
+        scale = rng.uniform(64, min(photo.shape[0], photo.shape[1] * height / width))
+        h, w = int(scale), int(scale * width / height)
+        top = rng.integers(0, photo.shape[0] - h + 1)
+        left = rng.integers(0, photo.shape[1] - w + 1)
+        crop = torch.from_numpy(photo[top : top + h, left : left + w]).permute(2, 0, 1)
+        crop = F.interpolate(crop[None].float(), size=size, mode="bilinear", align_corners=False)
+        out[i] = crop[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+    return out
+
+
+def grey(images: np.ndarray) -> np.ndarray:
+    """Channels-last colour uint8 images as grey ``(n, height, width)`` (ITU-R 601 luma)."""
+    luma = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.round(luma).astype(np.uint8)
 
 
 def main() -> None:
@@ -245,7 +300,10 @@ def main() -> None:
     parser.add_argument("--grating-train", type=int, default=900)
     parser.add_argument("--grating-test", type=int, default=300)
     parser.add_argument("--grating-epochs", type=int, default=3)
-    parser.add_argument("--unusual-sizes", type=int, nargs="+", default=[64, 128])
+    parser.add_argument(
+        "--unusual-sizes", nargs="+", default=["64", "128"], help="sides, or HxW: 64x96"
+    )
+    parser.add_argument("--colour", action="store_true", help="unusual: Fashion in colour")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-home", default=None, help="Fashion-MNIST's folder")
     parser.add_argument("--conv-norm", choices=list(NORMS), default="batchnorm")

@@ -150,16 +150,16 @@ class CapsulesMixin:
         """How badly each sample is drawn back from its predicted class capsule(s).
 
         The root mean squared difference between a sample and its reconstruction
-        (:meth:`reconstruct`), both in the units the network reads: the training
-        data's range mapped to [0, 1] (``input_offset_``, ``input_scale_``). So the
-        number does not depend on the units the model was fitted in (uint8 or
-        floats; pass ``X`` in those same units) nor on the number of features: 0 is
-        a perfect reconstruction, 1 the largest difference for values within the
-        training range. Above 28×28 the decoder draws at the working size (see
-        ``front_end``), and the sample is compared averaged over the blocks of pixels
-        that make one working position: the picture the decoder learnt to draw, so
-        damage finer than such a block (noise from pixel to pixel) hardly moves it.
-        Inputs unlike the training data reconstruct badly from their
+        (:meth:`reconstruct`), pixel by pixel at the sample's own size, both in the
+        units the network reads: the training data's range mapped to [0, 1]
+        (``input_offset_``, ``input_scale_``). So the number does not depend on the
+        units the model was fitted in (uint8 or floats; pass ``X`` in those same
+        units) nor on the number of features: 0 is a perfect reconstruction, 1 the
+        largest difference for values within the training range. Above 28×28 the
+        decoder draws at the working size (see ``front_end``) and its drawing is
+        brought to the sample's size (bilinear): detail finer than the working size
+        (noise from pixel to pixel, shuffled pixels) counts in full, as detail the
+        training images lacked. Inputs unlike the training data reconstruct badly from their
         winning capsule (Frosst, Sabour & Hinton 2018, "DARCCC"), once the decoder has
         learned to draw the training data: on a model trained for a few epochs only,
         every input reconstructs about equally badly. See the user guide for choosing
@@ -189,12 +189,12 @@ class CapsulesMixin:
         """
         check_is_fitted(self, "net_")
 
-        target = self.net_.capsnet().reconstruction_target
+        to_input_size = self.net_.capsnet().to_input_size
 
         def errors(x, precision):
             capsules = self.net_.forward_capsules(x, precision)
-            reconstruction = self._decoded(capsules).float()  # [b, C*h*w]
-            return (reconstruction - target(x)).square().mean(dim=1).sqrt()
+            drawn = to_input_size(self._decoded(capsules).float())  # [b, C*H*W]
+            return (drawn - x.reshape(len(x), -1)).square().mean(dim=1).sqrt()
 
         return self._map_inputs(X, errors)
 

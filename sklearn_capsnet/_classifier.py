@@ -54,7 +54,9 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
         ``classes_``) and probabilities, so skorch's callbacks such as
         ``EpochScoring("accuracy")`` work.
     history_ : skorch.History
-        Per-epoch losses and durations.
+        Per-epoch losses, durations and ``precision`` (``"bf16"`` or ``"float32"``).
+    training_precision_ : {"bf16", "float32"}
+        What the last epoch trained in (``mixed_precision="auto"`` measures on a CPU).
     loss_curve_ : list of float
         The training loss of each epoch.
     validation_scores_ : list of float or None

@@ -7,8 +7,6 @@ import torch
 
 __all__ = [
     "autocast",
-    "autocast_dtype",
-    "cpu_has_native_bf16",
     "fits_on_device",
     "flushed_denormals",
     "resolve_device",
@@ -66,53 +64,6 @@ def resolve_device(device) -> str:
 def _mps_is_available() -> bool:
     mps = getattr(torch.backends, "mps", None)
     return bool(mps is not None and mps.is_available())
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU does bfloat16 arithmetic in hardware (AVX512-BF16 or AMX).
-
-    Examples
-    --------
-    >>> isinstance(cpu_has_native_bf16(), bool)
-    True
-    """
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch >= 2.3
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
-
-
-CPU_BF16_MIN_PIXELS = 16 * 16
-"""``mixed_precision="auto"`` uses bf16 on a CPU for images of at least this many pixels.
-
-Below it (the 8×8 digits, tables read as 1×1 images) bf16 was not faster on a 2-core
-Xeon with AMX (docs/benchmarks.md, issue 19), and oneDNN's bf16 convolution backward
-returns NaN gradients now and then on 1×1 feature maps.
-"""
-
-
-def autocast_dtype(mixed_precision: str, device: str, input_shape=None):
-    """The autocast dtype ``mixed_precision`` asks for on ``device`` (None: float32).
-
-    ``"auto"`` is bf16 on CUDA GPUs that support it, and on CPUs with native bf16
-    arithmetic (:func:`cpu_has_native_bf16`) for images (``input_shape``
-    ``(C, H, W)``) of at least :data:`CPU_BF16_MIN_PIXELS` pixels; float32 elsewhere,
-    MPS included.
-
-    Examples
-    --------
-    >>> autocast_dtype("bf16", "cpu"), autocast_dtype("auto", "cpu", (1, 8, 8))
-    (torch.bfloat16, None)
-    """
-    if mixed_precision == "bf16":
-        return torch.bfloat16
-    if mixed_precision != "auto":
-        return None
-    kind = torch.device(device).type
-    if kind == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    if kind == "cpu" and input_shape is not None and cpu_has_native_bf16():
-        _, height, width = input_shape
-        return torch.bfloat16 if height * width >= CPU_BF16_MIN_PIXELS else None
-    return None
 
 
 def autocast(precision, x):

@@ -81,7 +81,14 @@ class FittingMixin:
 
     def _train(self, X, y, weight, epochs: int) -> None:
         _training.train(
-            self.net_, X, y, weight, epochs=epochs, seed=self._seed_, device=self.device_
+            self.net_,
+            X,
+            y,
+            weight,
+            epochs=epochs,
+            seed=self._seed_,
+            device=self.device_,
+            mixed_precision=self.mixed_precision,
         )
         self.n_iter_ = len(self.net_.history)
 
@@ -181,6 +188,19 @@ class FittingMixin:
         """The training loss of each epoch, as ``MLPClassifier`` names it."""
         check_is_fitted(self, "net_")
         return [float(row["train_loss"]) for row in self.net_.history if "train_loss" in row]
+
+    @property
+    def training_precision_(self) -> str | None:
+        """``"bf16"`` or ``"float32"``: the precision of the last training epoch.
+
+        What ``mixed_precision`` gave on this machine (``"auto"`` on a CPU measures,
+        see the parameter); each row of ``history_`` records its epoch's, and
+        :meth:`save` keeps it. None for a model loaded from a file written before it
+        was recorded.
+        """
+        check_is_fitted(self, "net_")
+        rows = [row["precision"] for row in self.net_.history if "precision" in row]
+        return rows[-1] if rows else vars(self).get("_saved_precision")
 
     @property
     def validation_scores_(self) -> list | None:

@@ -6,8 +6,8 @@ scikit-learn's ``get_params``/``set_params`` know the named parameters of
 at ``fit``. An unknown name is refused at once, naming the closest parameter.
 """
 
-from ._device import autocast_dtype
 from ._params import check_keyword
+from ._precision import precision_for
 
 __all__ = ["KeywordParamsMixin"]
 
@@ -52,6 +52,12 @@ class KeywordParamsMixin:
             if "threshold" in params:
                 self.net_.threshold = self.threshold
             if "mixed_precision" in params:
-                shape = self.input_spec_.shape
-                self.net_.precision = autocast_dtype(self.mixed_precision, self.device_, shape)
+                self.net_.precision = precision_for(
+                    self.mixed_precision,
+                    self.device_,
+                    self.net_.capsnet(),
+                    self.input_spec_.shape,
+                    self.batch_size,
+                    training=True,
+                )
         return self

@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from . import _prediction
-from ._device import autocast_dtype
+from ._precision import precision_for
 from ._validation import as_rows
 
 __all__ = ["PREDICTION_PARAMS", "BatchMappingMixin"]
@@ -46,7 +46,14 @@ class BatchMappingMixin:
         batch_size = _prediction.prediction_batch_size(
             self.predict_batch_size, self.batch_size, self.device_
         )
-        precision = autocast_dtype(self.mixed_precision, self.device_, self.input_spec_.shape)
+        precision = precision_for(
+            self.mixed_precision,
+            self.device_,
+            self.net_.capsnet(),
+            self.input_spec_.shape,
+            batch_size,  # measured once per batch size, whatever len(X)
+            training=False,
+        )
         return _prediction.map_inputs(
             self.net_, X, lambda x: fn(x, precision), shape, dtype, batch_size=batch_size
         )

@@ -133,6 +133,7 @@ class FilesMixin:
             input_spec=self.input_spec_,
             n_iter=self.n_iter_,
             weights=_persistence.module_state(self.net_),
+            training_precision=self.training_precision_,
         )
 
     @classmethod
@@ -179,6 +180,7 @@ class FilesMixin:
         estimator._start_net()
         _persistence.load_module_state(estimator.net_, saved.weights)
         estimator.n_iter_ = saved.n_iter
+        estimator._saved_precision = saved.training_precision
         return estimator
 
     def __setstate__(self, state):

@@ -53,6 +53,8 @@ class SavedModel:
     n_iter : int
     weights : dict of str to Tensor
         The CapsNet's ``state_dict``, plain parameter names.
+    training_precision : {"bf16", "float32"} or None
+        What the last training epoch ran in (None: files from before it was saved).
     """
 
     estimator: str
@@ -64,6 +66,7 @@ class SavedModel:
     input_spec: InputSpec
     n_iter: int
     weights: dict
+    training_precision: str | None = None
 
 
 def _digest(tensors: dict) -> str:
@@ -141,6 +144,7 @@ def write(path, model: SavedModel) -> None:
             if model.input_spec.sample_shape is None
             else list(model.input_spec.sample_shape),
             "n_iter": int(model.n_iter),
+            "training_precision": model.training_precision,
         },
     }
     if isinstance(description["params"]["device"], torch.device):
@@ -281,6 +285,7 @@ def read(path, estimator: str) -> SavedModel:
             feature_names_in=np.asarray(names, dtype=object) if names else None,
             input_spec=spec,
             n_iter=int(fitted["n_iter"]),
+            training_precision=fitted.get("training_precision"),
             weights={name.removeprefix("module."): t for name, t in tensors.items()},
         )
     except (KeyError, TypeError, AttributeError, ValueError) as error:

@@ -11,6 +11,7 @@ from skorch.utils import to_tensor
 from ._callbacks import EpochTable
 from ._device import autocast
 from ._outputs import labels, probabilities
+from ._precision import precision_name
 
 __all__ = ["CapsNetTrainer", "AcceleratedCapsNetTrainer"]
 
@@ -65,6 +66,12 @@ class CapsNetTrainer(NeuralNet):
         self.multilabel = multilabel
         self.threshold = threshold
         self.stop_requested = False  # set by a Ctrl-C handler: end at the batch's end
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """skorch's new history row, which also records the epoch's ``precision``
+        (``"bf16"`` or ``"float32"``: the autocast the training steps ran under)."""
+        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+        self.history.record("precision", precision_name(self.precision))
 
     @property
     def _default_callbacks(self):

@@ -20,9 +20,11 @@ from skorch.dataset import ValidSplit
 
 from ._callbacks import EpochProgressBar, EpochSeed, ExponentialDecay, StopOnPlateau
 from ._checkpoint import AtomicCheckpoint
-from ._device import autocast_dtype, flushed_denormals, seeded
+from ._device import flushed_denormals, seeded
 from ._loader import ArrayDataset, BatchLoader
 from ._params import module_params, passed_through
+from ._precision import autocast_dtype, precision_for, said_precision
+from ._threads import FreeCoreThreads, kept_threads
 from ._trainer import AcceleratedCapsNetTrainer, CapsNetTrainer
 from .nn import CapsNet, CapsuleLoss
 from .nn.capsnet import PAPER_SIZE
@@ -71,6 +73,7 @@ def _callbacks(params: dict, seed: int) -> list:
     if params["early_stopping"]:  # first, so that the user's callbacks can read the score
         callbacks.insert(0, (VALID_SCORE, _validation_scoring()))
     callbacks.append(("epoch_seed", EpochSeed(seed)))
+    callbacks.append(("free_cores", FreeCoreThreads()))  # CPU threads on a busy machine
     if params["lr_decay"] < 1:
         decay = ExponentialDecay(
             policy=torch.optim.lr_scheduler.ExponentialLR, gamma=params["lr_decay"]
@@ -186,7 +189,8 @@ def new_trainer(
         multilabel=multilabel,
         threshold=params["threshold"],
         compile=params["compile"],
-        precision=autocast_dtype(params["mixed_precision"], device, input_spec.shape),
+        # settled before each training (:func:`train`), where "auto" may measure
+        precision=autocast_dtype(params["mixed_precision"], device),
         criterion=CapsuleLoss,
         criterion__reconstruction_weight=params["reconstruction_weight"],
         optimizer=params["optimizer"],
@@ -245,15 +249,24 @@ def restored_on_error(net):
         raise
 
 
-def train(net, X, y, weight=None, *, epochs: int, seed: int, device: str) -> None:
-    """Run skorch's loop for ``epochs`` more epochs.
+def train(
+    net, X, y, weight=None, *, epochs: int, seed: int, device: str, mixed_precision="no"
+) -> None:
+    """Run skorch's loop for ``epochs`` more epochs, under ``mixed_precision``.
 
+    The precision is settled first (:func:`._precision.precision_for`: ``"auto"`` on a
+    CPU measures once per process) and each epoch's history row records it.
     Ctrl-C ends training at the end of the current batch: the history keeps the
     finished epochs only, and a warning says how many there are. (A second Ctrl-C
     interrupts at once.)
     """
     if epochs <= 0:
         return
+    shape = net.input_spec.shape
+    rows = net.batch_size  # measured at the full batch, once, whatever the data's size
+    net.precision = precision_for(
+        mixed_precision, device, net.capsnet(), shape, rows, training=True
+    )
     last_epoch = len(net.history) + epochs
     bar = dict(net.callbacks_).get("progress_bar")
     if isinstance(bar, EpochProgressBar):
@@ -263,12 +276,13 @@ def train(net, X, y, weight=None, *, epochs: int, seed: int, device: str) -> Non
             print(f"Network: {net.capsnet().describe()}.", flush=True)
             net.described = True
         print(
-            f"Training epochs {len(net.history) + 1}-{last_epoch} on {net.data_device()}: "
+            f"Training epochs {len(net.history) + 1}-{last_epoch} on {net.data_device()} "
+            f"in {said_precision(mixed_precision, device, net.capsnet(), shape, rows)}: "
             f"{len(X)} rows, batches of {net.batch_size}.",
             flush=True,
         )
     # EpochSeed reseeds inside the block
-    with seeded(seed, device), flushed_denormals(), _ctrl_c_ends_the_batch(net):
+    with seeded(seed, device), flushed_denormals(), _ctrl_c_ends_the_batch(net), kept_threads():
         net.partial_fit(ArrayDataset(X, y, weight), y, epochs=epochs)  # y: stratified splits
     # a fitted network answers as in evaluation, also called directly as ``net_.module_``
     # (a front end's BatchNorm: with its running statistics, which answers leave alone)

@@ -51,7 +51,9 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
     net_ : skorch.NeuralNet
         The trained skorch net.
     history_ : skorch.History
-        Per-epoch losses and durations.
+        Per-epoch losses, durations and ``precision`` (``"bf16"`` or ``"float32"``).
+    training_precision_ : {"bf16", "float32"}
+        What the last epoch trained in (``mixed_precision="auto"`` measures on a CPU).
     loss_curve_ : list of float
         The training loss of each epoch.
     validation_scores_ : list of float or None

@@ -235,14 +235,42 @@ def test_large_images_benchmark_trains_each_front_end_on_each_task(fashion_home)
         ("fashion", 28, "conv"), ("fashion", 40, "conv"), ("fashion", 40, "resize"),
         ("photos", 16, "conv"), ("photos", 40, "conv"), ("photos", 40, "resize"),
         ("gratings", 40, "conv"), ("gratings", 40, "resize"),
-        ("unusual", 40, "conv"), ("unusual", 40, "resize"),
+        ("unusual", "40", "conv"), ("unusual", "40", "resize"),
     ]  # fmt: skip
     for record in records:
         assert 0 <= record["accuracy"] <= 1 and record["fit_images_per_s"] > 0
     assert 'front end "resize" to 36x36x1' in records[2]["network"]
     unusual = records[-1]["kinds"]
-    assert set(unusual) == {"uniform_noise", "shuffled_pixels", "unseen_classes_8_9"}
+    kinds = {"uniform_noise", "shuffled_pixels", "photo_crops", "unseen_classes_8_9"}
+    assert set(unusual) == kinds
     assert all(0 <= kind["auc_reconstruction_error"] <= 1 for kind in unusual.values())
+
+
+def test_unusual_inputs_in_colour_and_not_square(fashion_home):
+    (record,) = run_benchmark(
+        "bench_large_images.py", "--data-home", fashion_home, "--params", json.dumps(TINY_NETWORK),
+        "--tasks", "unusual", "--train", 40, "--test", 20, "--epochs", 1,
+        "--front-ends", "conv", "--unusual-sizes", "30x44", "--colour",
+    )  # fmt: skip
+    assert record["side"] == "30x44" and record["colour"] is True
+    assert record["network"].startswith("30x44x3: ")
+    assert record["kinds"]["photo_crops"]["auc_reconstruction_error"] >= 0
+
+
+def test_colour_drawing_puts_the_grey_image_between_paper_and_ink():
+    from bench_large_images import grey, in_colour, resized_crops
+
+    images = np.array([[[0, 255], [128, 64]]], dtype=np.uint8)
+    coloured = in_colour(images, seed=0)
+    assert coloured.shape == (1, 2, 2, 3)
+    paper, ink = coloured[0, 0, 0].astype(int), coloured[0, 0, 1].astype(int)
+    assert (paper < 96).all() and (ink >= 96).all()
+    np.testing.assert_allclose(coloured[0, 1, 0], paper + 128 / 255 * (ink - paper), atol=0.51)
+    assert grey(np.full((1, 1, 1, 3), [100, 200, 50], dtype=np.uint8))[0, 0, 0] == 153
+    crops = resized_crops(
+        [np.zeros((100, 200, 3), np.uint8)], 3, (20, 30), np.random.default_rng(0)
+    )
+    assert crops.shape == (3, 20, 30, 3) and crops.dtype == np.uint8
 
 
 def test_size_benchmark_centres_and_upsamples_fashion_and_scores_overlapping_pairs(
@@ -411,3 +439,26 @@ def test_one_transform_at_one_strength_turns_half_the_images_each_way():
                               random_state=1, return_transforms=True)  # fmt: skip
     np.testing.assert_array_equal(signed(images, "translation", 4, seed=1), moved)
     assert np.abs(info.translation).max() <= 4
+
+
+def test_bench_busy_times_each_case_alone_and_beside_a_busy_process():
+    records = run_benchmark("bench_busy.py", "--epochs", 1, "--rounds", 1, "--rows", 32)
+    cases = {(r["beside"], r["threads"]) for r in records}
+    assert cases == {
+        (beside, threads)
+        for beside in ("nothing", "a busy process")
+        for threads in ("adapting", "fixed")
+    }
+    for record in records:
+        assert record["fit_s"] > 0 and record["epochs"] == 1 and record["rows"] == 32
+        assert all(1 <= t <= record["torch_threads"] for t in record["threads_chosen"])
+
+
+def test_bench_precision_compares_auto_with_the_better_of_float32_and_bf16():
+    (record,) = run_benchmark(
+        "bench_precision.py", "--shapes", "16x16x1", "--rows", 8, "--rounds", 1
+    )
+    assert record["shape"] == "16x16x1" and record["rows"] == 8
+    assert record["auto_trains_in"] in ("bf16", "float32")
+    best = min(record["no_epoch_s"], record["bf16_epoch_s"])
+    assert record["auto_epoch_vs_best"] == pytest.approx(record["auto_epoch_s"] / best, rel=0.1)

@@ -226,8 +226,9 @@ def test_verbose_says_what_will_run_where_and_prints_skorch_epoch_table(
     X_train, _, y_train, _ = digits
     CapsNetClassifier(**two_epochs, verbose=1, random_state=0).fit(X_train[:64], y_train[:64])
     out = capsys.readouterr().out
-    assert "Training epochs 1-2 on cpu: 64 rows, batches of 16." in out
+    assert "Training epochs 1-2 on cpu in float32: 64 rows, batches of 16." in out
     assert "train_loss" in out and "epoch" in out and "dur" in out  # time per epoch
+    assert "precision" in out  # each epoch's row says it
 
 
 def test_progress_bar_option_shows_tqdm_bar(two_epochs, digits, capsys):

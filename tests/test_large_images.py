@@ -459,16 +459,16 @@ def test_decode_draws_images_of_x_s_size(photos, fitted):
     np.testing.assert_allclose(fitted.decode(capsules), fitted.reconstruct(X[:3]), atol=1e-4)
 
 
-def test_reconstruction_error_compares_area_means_at_the_working_size(photos, fitted):
+def test_reconstruction_error_compares_pixels_at_the_samples_own_size(photos, fitted):
     X, _ = photos
     errors = fitted.reconstruction_error(X[:6])
     scaled = (X[:6].reshape(6, -1) - fitted.input_offset_) / fitted.input_scale_
     images = scaled.reshape(6, *SIZE, 3).transpose(0, 3, 1, 2)  # the network's units, C first
-    target = _area_means(images, (36, 36)).reshape(6, -1)
     capsules = torch.as_tensor(fitted.capsules(X[:6]))
     with torch.no_grad():
-        drawn = fitted.net_.module_.reconstruct(capsules).double().numpy()
-    expected = np.sqrt(((drawn - target) ** 2).mean(axis=1))
+        drawn = fitted.net_.module_.reconstruct(capsules).view(6, 3, 36, 36).double().numpy()
+    resized = _bilinear(drawn, SIZE)  # the drawing at the sample's 40x36
+    expected = np.sqrt(((resized - images).reshape(6, -1) ** 2).mean(axis=1))
     np.testing.assert_allclose(errors, expected, rtol=1e-4)
 
 

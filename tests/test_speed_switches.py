@@ -48,32 +48,8 @@ def test_training_under_bf16_autocast_learns(digits):
     assert clf.score(X_test, y_test) > 0.85
 
 
-def test_auto_precision_is_bf16_on_capable_gpus_and_on_bf16_cpus_for_images_of_16x16_and_more(
-    monkeypatch,
-):
-    from sklearn_capsnet import _device
-    from sklearn_capsnet._device import autocast_dtype
-
-    assert autocast_dtype("bf16", "cpu") is torch.bfloat16
-    assert autocast_dtype("no", "cuda") is None
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
-    assert autocast_dtype("auto", "cuda:0") is torch.bfloat16
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
-    assert autocast_dtype("auto", "cuda:0") is None
-    monkeypatch.setattr(_device, "cpu_has_native_bf16", lambda: True)
-    assert autocast_dtype("auto", "cpu", (1, 28, 28)) is torch.bfloat16
-    assert autocast_dtype("auto", "cpu", (3, 16, 16)) is torch.bfloat16
-    assert autocast_dtype("auto", "cpu", (1, 15, 16)) is None  # 240 pixels
-    assert autocast_dtype("auto", "cpu", (1, 8, 8)) is None  # the digits
-    assert autocast_dtype("auto", "cpu", (64, 1, 1)) is None  # a table
-    assert autocast_dtype("no", "cpu", (1, 28, 28)) is None
-    assert autocast_dtype("auto", "mps", (1, 28, 28)) is None
-    monkeypatch.setattr(_device, "cpu_has_native_bf16", lambda: False)
-    assert autocast_dtype("auto", "cpu", (1, 28, 28)) is None
-
-
 def test_native_bf16_is_read_from_torchs_cpu_probes_and_absent_probes_mean_no(monkeypatch):
-    from sklearn_capsnet._device import cpu_has_native_bf16
+    from sklearn_capsnet._precision import cpu_has_native_bf16
 
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
@@ -85,32 +61,6 @@ def test_native_bf16_is_read_from_torchs_cpu_probes_and_absent_probes_mean_no(mo
     monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
     monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
     assert not cpu_has_native_bf16()  # an older torch without the probes
-
-
-def test_fit_and_prediction_follow_auto_precision_by_image_size(monkeypatch):
-    from sklearn_capsnet import _device
-
-    monkeypatch.setattr(_device, "cpu_has_native_bf16", lambda: True)
-    rng = np.random.default_rng(0)
-    y = np.arange(8) % 2
-    seen = {}
-    for side in (8, 16):
-        X = rng.integers(0, 256, (8, side, side), dtype=np.uint8)
-        clf = CapsNetClassifier(**tiny(max_epochs=1, device="cpu")).fit(X, y)
-        seen[side] = clf.net_.precision
-    assert seen == {8: None, 16: torch.bfloat16}
-    calls = []
-    real = _device.autocast
-
-    def spy(precision, x):
-        calls.append(precision)
-        return real(precision, x)
-
-    monkeypatch.setattr("sklearn_capsnet._trainer.autocast", spy)
-    clf.predict(X)
-    assert calls and set(calls) == {torch.bfloat16}
-    clf.set_params(mixed_precision="no").predict(X)
-    assert calls[-1] is None
 
 
 class NaNGradientOnce(Callback):
