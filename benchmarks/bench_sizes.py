@@ -67,6 +67,7 @@ def fit_and_score(X_train, y_train, X_test, y_test, epochs, args) -> dict:
         "train": len(X_train),
         "test": len(X_test),
         "epochs": epochs,
+        "seed": args.seed,
         "network": clf.net_.capsnet().describe(),
         "accuracy": round(clf.score(X_test, y_test), 4),
         "train_loss": [round(v, 4) for v in clf.loss_curve_],

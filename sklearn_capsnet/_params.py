@@ -320,10 +320,11 @@ PARAMS: tuple[Param, ...] = (
         for every larger image; the decoder draws at the working size, and
         :meth:`reconstruct` brings its drawings back to ``X``'s size. ``"conv"``:
         learned 3×3 convolutions (each with a BatchNorm and a ReLU) that halve the side
-        while it stays at least the working size (one of stride 1 where it cannot be
-        halved), which also see detail finer than the working size, then an area
-        resampling for the rest; ``"space_to_depth"``: each block of pixels becomes one
-        position, mixed by a learned linear map, then the resampling; ``"resize"``:
+        while it stays at least the working size, which also see detail finer than the
+        working size, then an area resampling for the rest (an image with no side to
+        halve, 37 to 70 pixels by default, is only resampled); ``"space_to_depth"``:
+        each block of pixels becomes one position, mixed by a learned linear map, then
+        the resampling; ``"resize"``:
         the area resampling alone. ``"scaled_kernels"``: no front end, the kernels and
         the decoder grow with the whole image (cost as the side to the fourth power),
         as before this parameter existed. Up to the working size, and for tables, the

@@ -25,6 +25,8 @@ from safetensors.torch import save
 from ._files import write_atomically
 from ._inputs import InputSpec
 from ._params import saved_names
+from .nn.front_end import halvings
+from .nn.sizing import PRIMARY_GRID, working_limit
 
 __all__ = ["SavedModel", "module_state", "load_module_state", "not_a_model", "read", "write"]
 
@@ -242,6 +244,27 @@ def _check_sizing_rule(path, description: dict) -> None:
         )
 
 
+def _check_front_end_rule(path, description: dict, names) -> None:
+    """Files saved on 2026-12-06 before this rule have a learned stride-1 stage in the
+    ``"conv"`` front end of images with no side to halve (37 to 70 pixels by default);
+    this version resamples those without a stage."""
+    params, fitted = description.get("params", {}), description.get("fitted", {})
+    shape = fitted.get("input_shape") if isinstance(fitted, dict) else None
+    if params.get("front_end") != "conv" or not isinstance(shape, list) or len(shape) != 3:
+        return
+    if not any(name.startswith("module.front.stages.") for name in names):
+        return
+    limit = working_limit(params.get("primary_grid", PRIMARY_GRID))
+    if max(halvings(int(side), limit) for side in shape[1:]) == 0:
+        raise ValueError(
+            f"{os.fspath(path)!r} holds a network for {shape[1]}x{shape[2]} images with a "
+            "learned stride-1 stage before the capsules, built by an sklearn-capsnet of "
+            "2026-12-06; this version resamples images of that size without it (it learnt "
+            "better). Fit the model again with this version, or load the file with the "
+            "version that saved it."
+        )
+
+
 def read(path, estimator: str) -> SavedModel:
     """Read a model of class ``estimator`` written by :func:`write`, all checks done.
 
@@ -253,6 +276,7 @@ def read(path, estimator: str) -> SavedModel:
     """
     description, tensors = _read(path)
     _check_sizing_rule(path, description)
+    _check_front_end_rule(path, description, tensors)
     if description.get("estimator") != estimator:
         raise ValueError(
             f"{os.fspath(path)!r} holds a {description.get('estimator')}, not a "

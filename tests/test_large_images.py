@@ -17,7 +17,7 @@ from shapes import make_shapes
 from sklearn.model_selection import GridSearchCV
 from torch import nn
 
-from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
+from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer, _persistence
 from sklearn_capsnet._testing import tiny
 from sklearn_capsnet.nn import (
     FRONT_ENDS,
@@ -125,7 +125,9 @@ def test_the_front_end_brings_each_side_to_its_working_size(front_end, shape, wo
 @pytest.mark.parametrize(
     "shape, strides",
     [
-        ((3, 40, 40), [(1, 1)]),  # under twice the working size: one stage at full size
+        ((3, 40, 40), []),  # under twice the working size: resampled, no learned stage
+        ((3, 70, 40), []),
+        ((3, 71, 40), [(2, 1)]),  # 71 halves to 36
         ((3, 72, 40), [(2, 1)]),
         ((3, 224, 100), [(2, 2), (2, 1)]),  # 112, 56 and 50 before the resampling
         ((1, 300, 20), [(2, 1), (2, 1), (2, 1)]),
@@ -187,8 +189,13 @@ def test_parameters_grow_smoothly_with_the_side_and_stay_within_budget(channels)
     counts = [_parameters((channels, side, side)) for side in sides]
     assert all(a <= b for a, b in zip(counts, counts[1:], strict=False))  # no drop
     assert all(count <= 14_000_000 for count in counts)  # the paper's 40×40: 13.5 M
-    above = counts[sides.index(37) :]  # the same network after every front end
-    assert max(above) - min(above) < 10_000 and max(above) <= 12_000_000
+    # 37-70 px: resampled to 36, the 36-pixel network; from 71 px: the learned halvings'
+    # 16 channels, then the same network at every size
+    resampled, halved = counts[sides.index(36) : sides.index(71)], counts[sides.index(71) :]
+    assert len(set(resampled)) == 1 and max(halved) - min(halved) < 10_000  # one more stage
+    first_stage = 16 * channels * 9 + 16 + 2 * 16  # 3x3 convolution and BatchNorm
+    assert halved[0] - resampled[0] == 256 * (16 - channels) * 10 * 10 + first_stage
+    assert max(halved) <= 12_000_000
     for height, width in [(40, 300), (300, 40), (100, 150), (33, 256)]:
         assert _parameters((channels, height, width)) <= 12_000_000
 
@@ -306,8 +313,8 @@ def test_the_upsampling_decoder_does_not_grow_with_the_pixels():
 
 
 def test_in_training_the_conv_front_end_normalises_its_map_over_the_batch():
-    front = make_front_end("conv", (3, 64, 48)).double().train()
-    x = torch.rand(4, 3, 64, 48, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    front = make_front_end("conv", (3, 96, 48)).double().train()
+    x = torch.rand(4, 3, 96, 48, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     # the same images at 255 times the contrast (the convolutions' biases then hardly count)
     torch.testing.assert_close(front(255.0 * x), front(x), rtol=1e-3, atol=1e-3)
 
@@ -386,12 +393,12 @@ def test_an_unknown_front_end_is_named_with_the_choices():
 # -- the estimators ---------------------------------------------------------------------------
 
 N = 40
-SIZE = (40, 36)  # rows over the working size (36): the front end brings them to 36
+SIZE = (76, 36)  # rows over twice the working size (36): halved to 38, resampled to 36
 
 
 @pytest.fixture(scope="module")
 def photos():
-    """Channels-last uint8 colour images (n, 40, 36, 3) of shapes, and labels."""
+    """Channels-last uint8 colour images (n, 76, 36, 3) of shapes, and labels."""
     X, y = make_shapes(N, size=SIZE, channels=3, n_classes=3, seed=0)
     return X.reshape(N, *SIZE, 3), y
 
@@ -404,7 +411,7 @@ def fitted(photos):
 
 def test_the_estimator_trains_the_front_end_network(fitted):
     net = fitted.net_.module_
-    assert fitted.input_shape_ == (3, 40, 36)
+    assert fitted.input_shape_ == (3, 76, 36)
     assert net.front.output_shape[1:] == (36, 36) and net.decoded_shape == (3, 36, 36)
     assert any(name.startswith("front.") for name in net.state_dict())
 
@@ -467,7 +474,7 @@ def test_reconstruction_error_compares_pixels_at_the_samples_own_size(photos, fi
     capsules = torch.as_tensor(fitted.capsules(X[:6]))
     with torch.no_grad():
         drawn = fitted.net_.module_.reconstruct(capsules).view(6, 3, 36, 36).double().numpy()
-    resized = _bilinear(drawn, SIZE)  # the drawing at the sample's 40x36
+    resized = _bilinear(drawn, SIZE)  # the drawing at the sample's 76x36
     expected = np.sqrt(((resized - images).reshape(6, -1) ** 2).mean(axis=1))
     np.testing.assert_allclose(errors, expected, rtol=1e-4)
 
@@ -476,7 +483,7 @@ def test_verbose_says_the_geometry_and_the_parameter_count(photos, capsys):
     X, y = photos
     CapsNetClassifier(**tiny(max_epochs=1), verbose=1, random_state=0).fit(X, y)
     out = capsys.readouterr().out
-    assert 'Network: 40x36x3: front end "conv" to 36x36x16' in out
+    assert 'Network: 76x36x3: front end "conv" to 36x36x16' in out
     assert "10x10x4 primary capsules, 3 class capsules, upsampling decoder at 36x36" in out
     assert " parameters." in out
 
@@ -637,5 +644,23 @@ def test_a_file_from_before_primary_grid_loads_up_to_28_pixels_and_is_refused_ab
     np.testing.assert_array_equal(
         loaded.predict_proba(X[:, :28, :20]), small.predict_proba(X[:, :28, :20])
     )
-    with pytest.raises(ValueError, match="from before primary_grid.*40x36 images.*Fit the model"):
+    with pytest.raises(ValueError, match="from before primary_grid.*76x36 images.*Fit the model"):
         CapsNetClassifier.load(_without_primary_grid(fitted, tmp_path))
+
+
+def test_a_file_with_the_former_stride_one_stage_is_refused_with_the_way_out(photos, tmp_path):
+    X, y = photos
+    clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X[:, :40], y)
+    assert not any(name.startswith("front.") for name in clf.net_.module_.state_dict())
+    clf.save(tmp_path / "m.safetensors")
+    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    # as the rule of the morning of 2026-12-06 wrote it: a stride-1 stage at 40x36
+    tensors["module.front.stages.0.weight"] = torch.zeros(16, 3, 3, 3)
+    description = json.loads(metadata["sklearn-capsnet"])
+    description["sha256"] = _persistence._digest(tensors)
+    path = tmp_path / "stage.safetensors"
+    save_file(tensors, str(path), {"sklearn-capsnet": json.dumps(description)})
+    with pytest.raises(ValueError, match="40x36 images with a learned stride-1 stage.*Fit the"):
+        CapsNetClassifier.load(path)
