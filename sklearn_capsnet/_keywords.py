@@ -7,7 +7,7 @@ at ``fit``. An unknown name is refused at once, naming the closest parameter.
 """
 
 from ._params import check_keyword
-from ._precision import precision_for
+from ._precision import autocast_dtype
 
 __all__ = ["KeywordParamsMixin"]
 
@@ -52,12 +52,6 @@ class KeywordParamsMixin:
             if "threshold" in params:
                 self.net_.threshold = self.threshold
             if "mixed_precision" in params:
-                self.net_.precision = precision_for(
-                    self.mixed_precision,
-                    self.device_,
-                    self.net_.capsnet(),
-                    self.input_spec_.shape,
-                    self.batch_size,
-                    training=True,
-                )
+                # unmeasured: the next training settles "auto" (_training.train)
+                self.net_.precision = autocast_dtype(self.mixed_precision, self.device_)
         return self

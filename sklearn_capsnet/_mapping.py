@@ -51,7 +51,7 @@ class BatchMappingMixin:
             self.device_,
             self.net_.capsnet(),
             self.input_spec_.shape,
-            batch_size,  # measured once per batch size, whatever len(X)
+            min(batch_size, len(X)),  # the batches this prediction runs
             training=False,
         )
         return _prediction.map_inputs(

@@ -10,10 +10,14 @@ process for each network, input shape, batch size, kind of work and thread count
 (:func:`measured_precision`), and keeps the answer.
 
 bf16 is chosen only when float32 takes at least :data:`BF16_MARGIN` times as long:
-where the two are close, float32 (the default is then at most 10 % slower than bf16),
-and one machine gives the same answer from run to run, hence the same model for a
-fixed ``random_state``. On a GPU ``"auto"`` is bf16 where the GPU supports it
-(:func:`autocast_dtype`).
+where the two are close, float32 (the default is then at most 10 % slower than bf16).
+A machine whose two speeds are not near that margin gives the same answer from run to
+run, hence the same model for a fixed ``random_state``; near it, or under a load that
+changes between runs, the answer can differ, and with it the model (bf16 and float32
+training part ways from the first step):
+set ``mixed_precision`` to ``"no"`` or ``"bf16"`` for results that must match bit for
+bit. Data-parallel processes take the main process's answer. On a GPU ``"auto"`` is
+bf16 where the GPU supports it (:func:`autocast_dtype`).
 """
 
 import copy
@@ -22,6 +26,8 @@ import math
 import time
 
 import torch
+
+from ._device import flushed_denormals
 
 __all__ = [
     "BF16_MARGIN",
@@ -93,8 +99,9 @@ class Measurement:
     >>> m = Measurement(float32_s=1.0, bf16_s=0.5, batch_size=100, training=True)
     >>> m.dtype, m.describe()
     (torch.bfloat16, 'bf16: a training step of 100 images 2.00x as fast as in float32')
-    >>> Measurement(1.0, 0.95, 100, False).dtype is None  # not clearly faster: float32
-    True
+    >>> slower = Measurement(1.0, 0.95, 100, False)  # not clearly faster: float32
+    >>> slower.dtype is None, slower.describe()[:46]
+    (True, 'float32: in bf16 a prediction batch of 100 ima')
     """
 
     float32_s: float
@@ -114,9 +121,13 @@ class Measurement:
 
     def describe(self) -> str:
         work = "a training step" if self.training else "a prediction batch"
+        if self.dtype is None:
+            return (
+                f"float32: in bf16 {work} of {self.batch_size} images ran at "
+                f"{self.speedup:.2f}x float32's speed, under the {BF16_MARGIN:.2f}x needed"
+            )
         return (
-            f"{precision_name(self.dtype)}: {work} of {self.batch_size} images "
-            f"{self.speedup:.2f}x as fast as in float32"
+            f"bf16: {work} of {self.batch_size} images {self.speedup:.2f}x as fast as in float32"
         )
 
 
@@ -182,6 +193,7 @@ def measured_precision(module, input_shape, batch_size, *, training) -> Measurem
     from. Cached for this process by network, shape, batch size, work and the
     number of torch threads; the cost is four to six steps of the work measured.
     """
+    module = getattr(module, "_orig_mod", module)  # compile=True: the plain network
     key = (_signature(module), tuple(input_shape), int(batch_size), training)
     key += (torch.get_num_threads(),)
     if key not in _MEASURED:
@@ -195,20 +207,8 @@ def measured_precision(module, input_shape, batch_size, *, training) -> Measurem
             net = module.eval()
             step = lambda dtype: _prediction_step(net, images, dtype)  # noqa: E731
         try:
-            times = {None: [], torch.bfloat16: []}
-            for dtype in times:
-                step(dtype)  # warm-up: allocations, oneDNN primitives
-            while True:
-                for dtype, seconds in times.items():
-                    start = time.perf_counter()
-                    step(dtype)
-                    seconds.append(time.perf_counter() - start)
-                measurement = Measurement(
-                    min(times[None]), min(times[torch.bfloat16]), int(batch_size), training
-                )
-                close = abs(math.log(measurement.speedup / BF16_MARGIN)) < math.log(CLOSE)
-                if len(times[None]) > 1 or not close:
-                    break
+            with flushed_denormals():  # as training and prediction run
+                measurement = _timed(step, int(batch_size), training)
         finally:
             if not training:
                 module.train(was_training)
@@ -216,10 +216,30 @@ def measured_precision(module, input_shape, batch_size, *, training) -> Measurem
     return _MEASURED[key]
 
 
+def _timed(step, batch_size: int, training: bool) -> Measurement:
+    """A warm-up ``step`` in each precision, then timed pairs (a second where the first is
+    close to the margin); the fastest of each."""
+    times = {None: [], torch.bfloat16: []}
+    for dtype in times:
+        step(dtype)  # warm-up: allocations, oneDNN primitives
+    while True:
+        for dtype, seconds in times.items():
+            start = time.perf_counter()
+            step(dtype)
+            seconds.append(time.perf_counter() - start)
+        measurement = Measurement(
+            min(times[None]), min(times[torch.bfloat16]), batch_size, training
+        )
+        close = abs(math.log(measurement.speedup / BF16_MARGIN)) < math.log(CLOSE)
+        if len(times[None]) > 1 or not close:
+            return measurement
+
+
 def _signature(module) -> tuple:
-    """What the speed of a network depends on: its class and its tensors' shapes."""
+    """What the speed of a network depends on: its layers as ``repr`` lists them (routing
+    iterations included), its tensors' shapes and their memory format."""
     shapes = tuple((name, tuple(p.shape)) for name, p in module.named_parameters())
-    return (type(module).__qualname__, shapes)
+    return (repr(module), shapes, getattr(module, "channels_last", None))
 
 
 def _training_step(module, images, dtype) -> None:

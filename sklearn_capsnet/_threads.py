@@ -9,12 +9,14 @@ While a CPU network trains, :class:`FreeCoreThreads` reads how much CPU time oth
 processes took on this process's cores (Linux's ``/proc/stat`` less this process's
 own time), at most once a second at a batch boundary, and sets torch's thread count
 to the cores left free: never fewer than one, never more than torch had when
-training began, which :func:`kept_threads` restores at the end. Nothing changes where no other
-process is busy, where torch has one thread (scikit-learn's ``n_jobs`` workers,
-``OMP_NUM_THREADS=1``), where ``OMP_NUM_THREADS`` is set (the user chose), off
-Linux, and on GPUs. A thread count changes float32 results in their last bits, so a
-fit beside busy processes can differ that much from one alone; set
-``OMP_NUM_THREADS`` for runs that must match bit for bit.
+training began, which is restored at the end (:func:`kept_threads` also when training
+fails). After the first reading a change needs two readings that agree. Nothing
+changes where no other process is busy, where torch has one thread (scikit-learn's
+``n_jobs`` workers, ``OMP_NUM_THREADS=1``), where ``OMP_NUM_THREADS`` is set (the
+user chose), off Linux, and on GPUs. A thread count changes float32 results in
+their last bits, so a fit beside busy processes can differ that much from one
+alone; set ``OMP_NUM_THREADS`` for runs that must match bit for bit, or switch the
+adapting off with ``callbacks__free_cores=None``.
 """
 
 import contextlib
@@ -119,15 +121,24 @@ class FreeCoreThreads(Callback):
     def on_batch_begin(self, net, **kwargs):
         if self.meter is None or time.monotonic() < self.next_check:
             return
-        threads = threads_for(len(self.meter.cpus), self.meter.others(), self.ceiling)
-        self.threads.append(threads)
-        if threads != torch.get_num_threads():
+        try:
+            others = self.meter.others()
+        except (OSError, ValueError):  # /proc/stat unreadable now: leave the threads
+            self.meter = None
+            return
+        threads = threads_for(len(self.meter.cpus), others, self.ceiling)
+        # a change needs two readings that agree (the first reading excepted): a load
+        # near a threshold does not switch the count, and the float bits, every second
+        agreed = not self.threads or self.threads[-1] == threads
+        if agreed and threads != torch.get_num_threads():
             torch.set_num_threads(threads)
+        self.threads.append(threads)
         self.next_check = time.monotonic() + CHECK_EVERY_S
 
     def on_train_end(self, net, **kwargs):
-        self.meter = None  # nothing of this run travels in a pickle; the training's
-        # caller restores the threads (:func:`kept_threads`), also when training fails
+        if self.meter is not None:  # also for skorch's own fit and partial_fit
+            torch.set_num_threads(self.ceiling)
+        self.meter = None  # nothing of this run travels in a pickle
 
 
 @contextlib.contextmanager

@@ -263,10 +263,14 @@ def train(
     if epochs <= 0:
         return
     shape = net.input_spec.shape
-    rows = net.batch_size  # measured at the full batch, once, whatever the data's size
-    net.precision = precision_for(
-        mixed_precision, device, net.capsnet(), shape, rows, training=True
-    )
+    rows = min(net.batch_size, len(X))  # the batches this training runs
+    precision = precision_for(mixed_precision, device, net.capsnet(), shape, rows, training=True)
+    accelerator = getattr(net, "accelerator", None)
+    if accelerator is not None and accelerator.num_processes > 1:  # the main process's
+        from accelerate.utils import broadcast_object_list
+
+        precision = broadcast_object_list([precision])[0]
+    net.precision = precision
     last_epoch = len(net.history) + epochs
     bar = dict(net.callbacks_).get("progress_bar")
     if isinstance(bar, EpochProgressBar):

@@ -178,7 +178,8 @@ def test_fit_and_prediction_run_in_the_measured_precision_and_record_it(
     )
     assert auto.history_[:, "precision"] == [chosen, chosen]
     assert auto.training_precision_ == chosen
-    assert f"in {chosen}: a training step of 16 images" in said and "measured here" in said
+    assert f"in {chosen}: " in said and "a training step of 16 images" in said
+    assert "measured here" in said
     # trained as the fixed precision trains, and predicting as it predicts
     np.testing.assert_array_equal(auto.predict_proba(X), fixed.predict_proba(X))
     path = tmp_path / "model.safetensors"
@@ -201,3 +202,12 @@ def test_prediction_measures_its_own_work(fake):
     bf16.fit(X, y).set_params(mixed_precision="no")
     assert auto.training_precision_ == "bf16"
     np.testing.assert_array_equal(auto.predict_proba(X), bf16.predict_proba(X))
+
+
+def test_the_measurement_runs_the_batches_the_work_runs_not_more(fake):
+    X, y = _images(n=10)  # fewer rows than a batch (16)
+    steps = fake(1.0, 0.5)
+    clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
+    assert {shape[0] for _, shape in steps.calls} == {10}
+    clf.predict(X[:3])
+    assert steps.calls[-1][1][0] == 3

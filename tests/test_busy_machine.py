@@ -172,3 +172,44 @@ def test_the_same_model_on_an_idle_machine_as_before(two_threads, monkeypatch, d
     plain = _fit(digits, random_state=0)
     X = digits[1][:50]
     np.testing.assert_array_equal(adapted.predict_proba(X), plain.predict_proba(X))
+
+
+def test_after_the_first_reading_a_change_needs_two_readings_that_agree(
+    two_threads, monkeypatch, digits
+):
+    readings = iter([1.0, 0.0, 1.0, 0.0, 0.0] + [0.0] * 20)  # others' cores, one a reading
+    busy_others(monkeypatch, 0.0)
+    monkeypatch.setattr(CoreMeter, "others", lambda self: next(readings))
+    clf = _fit(digits)
+    callback = dict(clf.net_.callbacks_)["free_cores"]
+    assert callback.threads[:5] == [1, 2, 1, 2, 2]
+    seen = dict(clf.net_.callbacks_)["seen"].seen
+    assert seen[:6] == [2, 1, 1, 1, 1, 2]  # 1 at once, back to 2 at the second agreeing 2
+
+
+def test_skorchs_own_training_gives_the_threads_back_too(two_threads, monkeypatch, digits):
+    busy_others(monkeypatch, 1.0)
+    clf = _fit(digits)
+    X_train, _, y_train, _ = digits
+    clf.net_.partial_fit(X_train[:32].reshape(-1, 64).astype("float32"), y_train[:32])
+    assert dict(clf.net_.callbacks_)["free_cores"].threads  # it lowered them
+    assert torch.get_num_threads() == 2
+
+
+def test_an_unreadable_proc_stat_mid_fit_leaves_the_threads_alone(
+    two_threads, monkeypatch, digits
+):
+    busy_others(monkeypatch, 0.0)
+
+    def unreadable(self):
+        raise OSError("gone")
+
+    monkeypatch.setattr(CoreMeter, "others", unreadable)
+    clf = _fit(digits)
+    assert set(dict(clf.net_.callbacks_)["seen"].seen) == {2}
+
+
+def test_the_adapting_can_be_switched_off_as_any_skorch_callback(two_threads, monkeypatch, digits):
+    busy_others(monkeypatch, 1.0)
+    clf = _fit(digits, callbacks__free_cores=None)
+    assert set(dict(clf.net_.callbacks_)["seen"].seen) == {2}
