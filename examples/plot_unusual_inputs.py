@@ -121,7 +121,7 @@ large = {
     "photo crops": resized([photo[r : r + 128, c : c + 160] for r, c in corners]),
     "digits 8 and 9 (never seen)": resized(X[~known]),
 }
-big = CapsNetClassifier(max_epochs=4, random_state=0).fit(resized(X_train), y_train)
+big = CapsNetClassifier(max_epochs=3, random_state=0).fit(resized(X_train), y_train)
 print(big.net_.module_.describe())
 print(f"held-out accuracy at 64x80: {big.score(large[normal], y_test):.2%}")
 normal_errors = big.reconstruction_error(large[normal])
