@@ -37,8 +37,8 @@ __all__ = [
     "cpu_has_native_bf16",
     "measured_precision",
     "precision_for",
+    "measurement_for",
     "precision_name",
-    "said_precision",
 ]
 
 BF16_MARGIN = 1.10
@@ -141,7 +141,7 @@ def precision_for(mixed_precision, device, module, input_shape, batch_size, *, t
 
     ``"auto"`` on a CPU with bf16 arithmetic, for images of at least
     :data:`CPU_BF16_MIN_PIXELS` pixels: the measured choice
-    (:func:`measured_precision`); everywhere else :func:`autocast_dtype`.
+    (:func:`measurement_for`); everywhere else :func:`autocast_dtype`.
 
     Parameters
     ----------
@@ -157,20 +157,19 @@ def precision_for(mixed_precision, device, module, input_shape, batch_size, *, t
     training : bool
         A training step (forward, decoder, backward) or a prediction batch.
     """
-    if _measures(mixed_precision, device, input_shape):
-        return measured_precision(module, input_shape, batch_size, training=training).dtype
-    return autocast_dtype(mixed_precision, device)
-
-
-def said_precision(mixed_precision, device, module, input_shape, batch_size) -> str:
-    """The training precision as ``verbose=1`` says it: its name, and for a measured
-    ``"auto"`` the measurement behind it."""
-    if _measures(mixed_precision, device, input_shape):
-        measured = measured_precision(module, input_shape, batch_size, training=True)
-        return f"{measured.describe()} (mixed_precision='auto', measured here)"
-    return precision_name(
-        precision_for(mixed_precision, device, module, input_shape, batch_size, training=True)
+    measured = measurement_for(
+        mixed_precision, device, module, input_shape, batch_size, training=training
     )
+    return autocast_dtype(mixed_precision, device) if measured is None else measured.dtype
+
+
+def measurement_for(mixed_precision, device, module, input_shape, batch_size, *, training):
+    """The :class:`Measurement` behind :func:`precision_for`'s answer, or None where it
+    does not measure (``mixed_precision`` not ``"auto"``, not a CPU with bf16
+    arithmetic, an image under :data:`CPU_BF16_MIN_PIXELS` pixels)."""
+    if not _measures(mixed_precision, device, input_shape):
+        return None
+    return measured_precision(module, input_shape, batch_size, training=training)
 
 
 def _measures(mixed_precision, device, input_shape) -> bool:

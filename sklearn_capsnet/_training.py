@@ -23,7 +23,7 @@ from ._checkpoint import AtomicCheckpoint
 from ._device import flushed_denormals, seeded
 from ._loader import ArrayDataset, BatchLoader
 from ._params import module_params, passed_through
-from ._precision import autocast_dtype, precision_for, said_precision
+from ._precision import autocast_dtype, measurement_for, precision_name
 from ._threads import FreeCoreThreads, kept_threads
 from ._trainer import AcceleratedCapsNetTrainer, CapsNetTrainer
 from .nn import CapsNet, CapsuleLoss
@@ -264,7 +264,8 @@ def train(
         return
     shape = net.input_spec.shape
     rows = min(net.batch_size, len(X))  # the batches this training runs
-    precision = precision_for(mixed_precision, device, net.capsnet(), shape, rows, training=True)
+    measured = measurement_for(mixed_precision, device, net.capsnet(), shape, rows, training=True)
+    precision = autocast_dtype(mixed_precision, device) if measured is None else measured.dtype
     accelerator = getattr(net, "accelerator", None)
     if accelerator is not None and accelerator.num_processes > 1:  # the main process's
         from accelerate.utils import broadcast_object_list
@@ -281,7 +282,7 @@ def train(
             net.described = True
         print(
             f"Training epochs {len(net.history) + 1}-{last_epoch} on {net.data_device()} "
-            f"in {said_precision(mixed_precision, device, net.capsnet(), shape, rows)}: "
+            f"in {_said_precision(net.precision, measured)}: "
             f"{len(X)} rows, batches of {net.batch_size}.",
             flush=True,
         )
@@ -305,6 +306,14 @@ def train(
             UserWarning,
             stacklevel=5,
         )
+
+
+def _said_precision(precision, measured) -> str:
+    """The training precision as ``verbose=1`` says it, with the measurement behind it
+    when that chose it (not where a data-parallel main process decided otherwise)."""
+    if measured is not None and measured.dtype == precision:
+        return f"{measured.describe()} (mixed_precision='auto', measured here)"
+    return precision_name(precision)
 
 
 def _same_buffers_everywhere(net) -> None:
