@@ -29,7 +29,7 @@ from sklearn.svm import SVC
 from skorch.callbacks import Callback
 
 from sklearn_capsnet import CapsNetClassifier
-from sklearn_capsnet._loader import ArrayDataset
+from sklearn_capsnet.data.loader import ArrayDataset
 from sklearn_capsnet.datasets import load_fashion_mnist
 
 

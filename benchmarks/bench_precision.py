@@ -21,7 +21,7 @@ import numpy as np
 from environment import machine
 
 from sklearn_capsnet import CapsNetClassifier
-from sklearn_capsnet._precision import cpu_has_native_bf16
+from sklearn_capsnet.training.precision import cpu_has_native_bf16
 
 MODES = ("no", "bf16", "auto")
 

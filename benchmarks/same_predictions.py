@@ -10,6 +10,9 @@ them again and reports, per answer, whether the arrays are identical, bit for bi
 
 Run it on the commit before a change (``--write before.npz``) and on the commit
 after (``--compare before.npz``); prints JSON, exits 1 when anything differs.
+``mixed_precision="auto"`` (the default) times both precisions on the machine, so
+its choice can differ between two runs on a busy machine: for a comparison, pin it
+(``--mixed-precision no`` or ``bf16``) in both runs.
 """
 
 import argparse
@@ -44,11 +47,12 @@ def _datasets(n_images: int):
     yield "colour32", X[:n_images], y[:n_images], X[n_images:], 1
 
 
-def answers(n_images: int) -> dict:
+def answers(n_images: int, mixed_precision: str = "auto") -> dict:
     """Every answer of the default network on each dataset, as arrays by name."""
     out = {}
     for name, X, y, X_new, epochs in _datasets(n_images):
-        clf = CapsNetClassifier(max_epochs=epochs, random_state=0).fit(X, y)
+        clf = CapsNetClassifier(max_epochs=epochs, mixed_precision=mixed_precision, random_state=0)
+        clf.fit(X, y)
         out[f"{name}/predict"] = np.asarray(clf.predict(X_new))
         out[f"{name}/predict_proba"] = clf.predict_proba(X_new)
         out[f"{name}/decision_function"] = clf.decision_function(X_new)
@@ -56,7 +60,8 @@ def answers(n_images: int) -> dict:
         out[f"{name}/reconstruction_error"] = clf.reconstruction_error(X_new)
         out[f"{name}/coupling_coefficients"] = clf.coupling_coefficients(X_new[:5])
         out[f"{name}/loss_curve"] = np.asarray(clf.loss_curve_)
-        caps = CapsuleTransformer(max_epochs=1, random_state=1).fit(X, y)
+        caps = CapsuleTransformer(max_epochs=1, mixed_precision=mixed_precision, random_state=1)
+        caps.fit(X, y)
         out[f"{name}/transform"] = caps.transform(X_new)
     return out
 
@@ -67,8 +72,9 @@ def main(argv=None) -> int:
     group.add_argument("--write", help="record the answers into this .npz file")
     group.add_argument("--compare", help="compare the answers with this .npz record")
     parser.add_argument("--n-images", type=int, default=300)
+    parser.add_argument("--mixed-precision", default="auto", choices=["auto", "bf16", "no"])
     args = parser.parse_args(argv)
-    now = answers(args.n_images)
+    now = answers(args.n_images, args.mixed_precision)
     if args.write:
         np.savez(args.write, **now)
         print(json.dumps({"written": args.write, "answers": sorted(now)}))

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from sklearn_capsnet._params import PARAMS, _show
+from sklearn_capsnet.estimator.params import PARAMS, _show
 
 WHERE = {
     "network": "network",

@@ -1,8 +1,8 @@
 """sklearn-capsnet: a scikit-learn compatible Capsule Network built on skorch and PyTorch."""
 
-from ._classifier import CapsNetClassifier
-from ._inputs import ImageShapeWarning, InputUnitsWarning
-from ._transformer import CapsuleTransformer
+from .data.input_spec import ImageShapeWarning, InputUnitsWarning
+from .estimator.classifier import CapsNetClassifier
+from .estimator.transformer import CapsuleTransformer
 
 __version__ = "0.1.0"
 

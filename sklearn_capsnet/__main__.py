@@ -11,8 +11,8 @@ import time
 import numpy as np
 
 from . import CapsNetClassifier
-from ._device import resolve_device
 from ._testing import digits_split
+from .nn.device import resolve_device
 
 
 def main(argv=None) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from accelerate import Accelerator
 
-import sklearn_capsnet._persistence as persistence
+import sklearn_capsnet.io.model_file as persistence
 from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet._testing import digits_split, tiny
 

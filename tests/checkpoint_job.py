@@ -6,7 +6,7 @@ Fits the classifier of :func:`params` on ``X``, ``Y`` with ``checkpoint=FOLDER``
 ``STEP``, the process kills itself with SIGKILL (as ``kill -9`` would) when the write of
 epoch ``EPOCH``'s checkpoint reaches that point:
 
-- a step of the write protocol (``sklearn_capsnet._checkpoint._reached``): ``folder``,
+- a step of the write protocol (``sklearn_capsnet.training.checkpoint._reached``): ``folder``,
   ``params.pt``, ``optimizer.pt``, ``history.json``, ``manifest.json``, ``renamed``,
   ``LATEST``;
 - ``inside:<file>``: halfway through writing that file, after flushing its first half
@@ -26,8 +26,8 @@ import time
 import numpy as np
 from skorch.callbacks import Callback
 
-import sklearn_capsnet._checkpoint as checkpoint
-import sklearn_capsnet._files as files
+import sklearn_capsnet.io.atomic as files
+import sklearn_capsnet.training.checkpoint as checkpoint
 from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet._testing import tiny
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_capsnet import CapsNetClassifier, _precision
-from sklearn_capsnet._precision import autocast_dtype, measured_precision, precision_for
+from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet._testing import tiny
 from sklearn_capsnet.nn import CapsNet
+from sklearn_capsnet.training import precision as _precision
+from sklearn_capsnet.training.precision import autocast_dtype, measured_precision, precision_for
 
 BF16 = torch.bfloat16
 
@@ -209,5 +210,29 @@ def test_the_measurement_runs_the_batches_the_work_runs_not_more(fake):
     steps = fake(1.0, 0.5)
     clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
     assert {shape[0] for _, shape in steps.calls} == {10}
-    clf.predict(X[:3])
-    assert steps.calls[-1][1][0] == 3
+    clf.predict(_images(n=40)[0])
+    assert steps.calls[-1][1][0] == 16  # prediction batches of 16
+
+
+class BatchDependentSteps(FakeSteps):
+    """bf16 twice as fast on batches of 4 or more, twice as slow on smaller ones."""
+
+    def step(self, module, images, dtype):
+        self.calls.append((dtype, tuple(images.shape)))
+        faster = len(images) >= 4
+        self.now += 1.0 if dtype is None else (0.5 if faster else 2.0)
+
+
+def test_an_image_gets_the_same_answer_alone_as_among_others(fake, monkeypatch):
+    # a measurement at each call's own row count would choose float32 for one image and
+    # bf16 for six: the prediction is measured at its full batch, whatever the call's rows
+    X, y = _images()
+    fake(1.0, 1.0)
+    clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
+    steps = BatchDependentSteps(1.0, 1.0)
+    monkeypatch.setattr(_precision, "time", types.SimpleNamespace(perf_counter=lambda: steps.now))
+    monkeypatch.setattr(_precision, "_prediction_step", steps.step)
+    alone = np.concatenate([clf.predict_proba(X[k : k + 1]) for k in range(6)])
+    together = clf.predict_proba(X[:6])
+    np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-6)
+    assert {shape[0] for _, shape in steps.calls} == {16}

@@ -9,9 +9,10 @@ import pytest
 import torch
 from skorch.callbacks import Callback
 
-from sklearn_capsnet import CapsNetClassifier, _threads
+from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet._testing import tiny
-from sklearn_capsnet._threads import CoreMeter, busy_ticks, threads_for
+from sklearn_capsnet.training import threads as _threads
+from sklearn_capsnet.training.threads import CoreMeter, busy_ticks, threads_for
 
 linux = pytest.mark.skipif(not CoreMeter.available(), reason="needs Linux's /proc/stat")
 

@@ -76,7 +76,7 @@ def test_predict_batch_size_sets_the_rows_of_each_prediction_step(fitted, digits
 
 
 def test_gpu_prediction_batches_default_to_at_least_1024_rows():
-    from sklearn_capsnet._prediction import prediction_batch_size
+    from sklearn_capsnet.training.prediction import prediction_batch_size
 
     assert prediction_batch_size(None, 32, "cpu") == 32
     assert prediction_batch_size(None, 32, "cuda:0") == 1024
@@ -114,12 +114,12 @@ def test_fit_leaves_global_torch_random_state_alone(one_epoch, digits):
 def test_fit_and_predict_flush_denormals_and_leave_the_callers_mode(
     one_epoch, digits, mode, monkeypatch
 ):
-    from sklearn_capsnet._device import flushes_denormals
-    from sklearn_capsnet._trainer import CapsNetTrainer
+    from sklearn_capsnet.nn.device import flushes_denormals
+    from sklearn_capsnet.training.trainer import CapsNetTrainer
 
     X_train, _, y_train, _ = digits
     training, predicting = [], []
-    from sklearn_capsnet import _prediction
+    from sklearn_capsnet.training import prediction as _prediction
 
     real_step, real_batches = CapsNetTrainer.train_step_single, _prediction._batches
 
@@ -328,7 +328,7 @@ def test_the_decoder_aims_at_inputs_clamped_to_its_range(one_epoch, digits):
 def test_every_loader_of_the_net_reads_rows_through_its_one_reading_onto_its_data_device(
     fitted, digits, monkeypatch
 ):
-    from sklearn_capsnet._loader import ArrayDataset
+    from sklearn_capsnet.data.loader import ArrayDataset
 
     X_train, _, y_train, _ = digits
     net = fitted.net_
@@ -347,7 +347,7 @@ def test_the_progress_bar_shows_batch_losses_still_on_the_device_as_numbers():
 
     from skorch.history import History
 
-    from sklearn_capsnet._callbacks import EpochProgressBar
+    from sklearn_capsnet.training.callbacks import EpochProgressBar
 
     history = History()
     history.new_epoch()

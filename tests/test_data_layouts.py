@@ -55,8 +55,8 @@ def test_channels_last_memmap_trains_without_being_copied_whole(
 
 
 def test_the_loader_rearranges_channels_last_rows_batch_by_batch(colour):
-    from sklearn_capsnet._inputs import InputSpec
-    from sklearn_capsnet._loader import ArrayDataset, BatchLoader
+    from sklearn_capsnet.data.input_spec import InputSpec
+    from sklearn_capsnet.data.loader import ArrayDataset, BatchLoader
 
     X, _ = colour
     rows = X.reshape(N, -1)
@@ -158,7 +158,7 @@ def test_a_model_fitted_on_flat_rows_decodes_flat_rows(one_epoch, digits):
 
 def _layout_read(X, sample_shape, data_format):
     """``(shape, data_format)`` of the input spec that ``fit`` would read from ``X``."""
-    from sklearn_capsnet._inputs import InputSpec
+    from sklearn_capsnet.data.input_spec import InputSpec
 
     spec = InputSpec.from_training_data(X, sample_shape, data_format=data_format)
     return spec.shape, spec.data_format
@@ -355,7 +355,7 @@ def test_bad_image_stacks_are_refused_before_training(one_epoch, cls, X, match):
 
 
 def test_displays_draw_channels_last_rows_as_the_images_they_are(colour):
-    from sklearn_capsnet._inputs import images_to_draw as _as_images
+    from sklearn_capsnet.plotting.drawing import images_to_draw as _as_images
 
     X, _ = colour
     drawn_last = _as_images(X[:4].reshape(4, -1), (3, 12, 12), "channels_last")
@@ -366,7 +366,7 @@ def test_displays_draw_channels_last_rows_as_the_images_they_are(colour):
 
 
 def test_a_channels_last_memmap_is_read_in_place(colour, tmp_path):
-    from sklearn_capsnet._validation import as_rows
+    from sklearn_capsnet.data.validation import as_rows
 
     X, y = colour
     np.save(tmp_path / "X.npy", X)
@@ -458,14 +458,14 @@ def test_displays_read_a_channels_last_model_s_images(colour, colour_model):
 
 
 def test_min_max_scaled_rows_count_as_unit_range_despite_rounding():
-    from sklearn_capsnet._inputs import looks_like_pixels
+    from sklearn_capsnet.data.value_range import looks_like_pixels
 
     assert looks_like_pixels(np.array([[0.0, 0.5, 1.0 + 2e-16]]))
     assert not looks_like_pixels(np.array([[0.0, 0.5, 1.5]]))
 
 
 def test_bfloat16_tensors_and_palette_images_are_read():
-    from sklearn_capsnet._arrays import as_array
+    from sklearn_capsnet.data.arrays import as_array
 
     assert as_array(torch.ones(2, 4, 4, dtype=torch.bfloat16)).dtype == np.float32
     Image = pytest.importorskip("PIL.Image")

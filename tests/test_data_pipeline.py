@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch.utils.data import Subset
 
-from sklearn_capsnet._device import fits_on_device, resolve_device, seeded
-from sklearn_capsnet._inputs import InputSpec
-from sklearn_capsnet._loader import ArrayDataset, BatchLoader
+from sklearn_capsnet.data.input_spec import InputSpec
+from sklearn_capsnet.data.loader import ArrayDataset, BatchLoader
 from sklearn_capsnet.nn.augment import random_flip, random_shift
+from sklearn_capsnet.nn.device import fits_on_device, resolve_device, seeded
 
 
 def _reading(shape=(1, 2, 3), offset=0.0, scale=1.0, data_format="channels_first"):

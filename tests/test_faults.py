@@ -21,9 +21,10 @@ import torch
 from checkpoint_job import X, Y, params
 from skorch.callbacks import Callback
 
-import sklearn_capsnet._checkpoint as checkpoint
-import sklearn_capsnet._files as files
+import sklearn_capsnet.io.atomic as files
+import sklearn_capsnet.training.checkpoint as checkpoint
 from sklearn_capsnet import CapsNetClassifier
+from sklearn_capsnet.training.folder_lock import CheckpointInUse
 
 JOB = Path(__file__).parent / "checkpoint_job.py"
 EPOCHS = 4
@@ -177,7 +178,7 @@ def test_a_second_process_fitting_into_a_folder_in_use_is_refused(tmp_path, unin
         lines = [job.stdout.readline().strip() for _ in range(3)]
         assert lines == ["fitting", "epoch 1", "waiting"]  # epoch 1 written, folder held
         second = CapsNetClassifier(**params(EPOCHS), checkpoint=tmp_path)
-        with pytest.raises(checkpoint.CheckpointInUse, match=f"process {job.pid}\\)"):
+        with pytest.raises(CheckpointInUse, match=f"process {job.pid}\\)"):
             second.fit(X, Y)
         assert not hasattr(second, "net_")
     finally:

@@ -1,7 +1,7 @@
 """The fitted input spec: one description of X that every reader of X asks.
 
 Each decision about X (image or table, one sample or a batch, the way back to X's
-layout and units) is made by one function of ``sklearn_capsnet._inputs``; these
+layout and units) is made by one function of ``sklearn_capsnet.data.input_spec``; these
 tests pin its answers against hand-written cases and independent computation, and
 check that prediction and the displays take the same decision.
 """
@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from sklearn_capsnet import CapsNetClassifier
-from sklearn_capsnet._inputs import InputSpec, ValueRange
 from sklearn_capsnet._testing import tiny
+from sklearn_capsnet.data.input_spec import InputSpec
+from sklearn_capsnet.data.value_range import ValueRange
 
 
 def _spec(shape, data_format="channels_first"):
@@ -44,7 +45,7 @@ def test_one_sample_or_a_batch_is_decided_by_the_documented_cases(shape, layout,
 
 @pytest.mark.parametrize("shape", [(8, 8), (8, 8, 1), (1, 8, 8), (1, 64), (3, 8, 8)])
 def test_prediction_refuses_exactly_what_the_displays_take_as_one_sample(shape):
-    from sklearn_capsnet.plotting import _one_sample
+    from sklearn_capsnet.plotting.drawing import one_sample as _one_sample
 
     class Fitted:  # what the displays read of a fitted estimator
         input_spec_ = _spec((1, 8, 8))
@@ -97,8 +98,8 @@ def test_value_range_reads_each_block_once_and_agrees_with_numpy():
 
 
 def test_fit_reads_the_range_of_x_once(monkeypatch, digits):
-    import sklearn_capsnet._inputs as inputs
-    import sklearn_capsnet._validation as validation
+    import sklearn_capsnet.data.input_spec as inputs
+    import sklearn_capsnet.data.validation as validation
 
     X_train, _, y_train, _ = digits
     calls = {"range": 0, "largest": 0}

@@ -17,8 +17,9 @@ from shapes import make_shapes
 from sklearn.model_selection import GridSearchCV
 from torch import nn
 
-from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer, _persistence
+from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
 from sklearn_capsnet._testing import tiny
+from sklearn_capsnet.io import model_file as _persistence
 from sklearn_capsnet.nn import (
     FRONT_ENDS,
     CapsNet,

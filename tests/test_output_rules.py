@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from sklearn_capsnet import CapsNetClassifier
-from sklearn_capsnet._outputs import labels, probabilities
 from sklearn_capsnet._testing import tiny
+from sklearn_capsnet.nn.outputs import labels, probabilities
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
-from sklearn_capsnet._params import PARAMS, params_of, saved_names
+from sklearn_capsnet.estimator.params import PARAMS, params_of, saved_names
 
 ESTIMATORS = [CapsNetClassifier, CapsuleTransformer]
 

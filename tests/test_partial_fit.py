@@ -7,7 +7,7 @@ import pytest
 from skorch.callbacks import EpochScoring
 from test_faults import EPOCHS, FullDisk
 
-import sklearn_capsnet._checkpoint as checkpoint
+import sklearn_capsnet.training.checkpoint as checkpoint
 from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet._testing import tiny
 

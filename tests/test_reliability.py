@@ -315,7 +315,7 @@ def test_a_file_in_an_older_format_version_is_refused_with_the_way_out(tmp_path,
 
 
 def test_a_description_that_does_not_match_the_tensors_is_refused(tmp_path, fitted):
-    from sklearn_capsnet._persistence import _digest
+    from sklearn_capsnet.io.model_file import _digest
 
     path = tmp_path / "model.safetensors"
     fitted.save(path)

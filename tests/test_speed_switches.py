@@ -49,7 +49,7 @@ def test_training_under_bf16_autocast_learns(digits):
 
 
 def test_native_bf16_is_read_from_torchs_cpu_probes_and_absent_probes_mean_no(monkeypatch):
-    from sklearn_capsnet._precision import cpu_has_native_bf16
+    from sklearn_capsnet.training.precision import cpu_has_native_bf16
 
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)

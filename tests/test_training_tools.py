@@ -29,7 +29,7 @@ class ScoreSequence(EpochScoring):
 def test_early_stopping_stops_after_n_epochs_without_improvement_and_keeps_the_best(
     small_digits, monkeypatch, capsys
 ):
-    from sklearn_capsnet import _training
+    from sklearn_capsnet.training import train as _training
 
     X, y = small_digits
     # each epoch below best + tol is a miss: epochs 3, 4, 5, 6 (0.705 rises, but by less
@@ -65,7 +65,7 @@ class RecordWeights(Callback):
 
 
 def test_early_stopping_holds_out_a_stratified_validation_fraction(small_digits, monkeypatch):
-    from sklearn_capsnet import _training
+    from sklearn_capsnet.training import train as _training
 
     splits = []
 
@@ -192,7 +192,7 @@ def test_early_stopping_resumed_from_a_checkpoint_counts_on_from_the_history():
 
     from skorch.history import History
 
-    from sklearn_capsnet._callbacks import StopOnPlateau
+    from sklearn_capsnet.training.callbacks import StopOnPlateau
 
     history = History()
     for score in (0.5, 0.8, 0.7, 0.75):  # best at epoch 2, then two misses

@@ -6,10 +6,10 @@ import sklearn
 from sklearn.model_selection import GridSearchCV, cross_validate
 
 from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
-from sklearn_capsnet._inputs import InputSpec
-from sklearn_capsnet._loader import ArrayDataset, BatchLoader
 from sklearn_capsnet._testing import tiny
-from sklearn_capsnet._validation import example_weights
+from sklearn_capsnet.data.input_spec import InputSpec
+from sklearn_capsnet.data.loader import ArrayDataset, BatchLoader
+from sklearn_capsnet.data.validation import example_weights
 
 rng = np.random.default_rng(0)
 X = rng.random((80, 6))
@@ -94,3 +94,15 @@ def test_sample_weight_is_routed_through_cross_validate_and_grid_search():
 def test_the_transformer_takes_sample_weight_too():
     caps = CapsuleTransformer(**tiny(max_epochs=1), random_state=0)
     assert caps.fit(X, Y, sample_weight=np.ones(80)).transform(X).shape == (80, 8)
+
+
+def test_weighted_batches_record_their_row_count_and_the_epoch_loss_weighs_by_it():
+    # 80 rows in batches of 16 and 30: the epoch's loss is the batch losses weighted by rows
+    clf = CapsNetClassifier(**tiny(max_epochs=1, batch_size=30), random_state=0)
+    clf.fit(X, Y, sample_weight=np.linspace(0.5, 1.5, 80))
+    batches = clf.history_[-1]["batches"]
+    assert [b["train_batch_size"] for b in batches] == [30, 30, 20]
+    losses = np.array([b["train_loss"] for b in batches])
+    expected = (losses * [30, 30, 20]).sum() / 80  # not the plain mean of three batches
+    assert clf.loss_curve_[-1] == pytest.approx(expected, rel=1e-6)
+    assert abs(expected - losses.mean()) > 1e-6 * abs(expected)  # the weighting is visible

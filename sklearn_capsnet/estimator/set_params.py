@@ -1,0 +1,57 @@
+"""Keyword plumbing: scikit-learn's parameters plus skorch-style ``prefix__name`` ones.
+
+scikit-learn's ``get_params``/``set_params`` know the named parameters of
+``__init__``; a CapsNet also takes skorch's keywords (``optimizer__weight_decay``,
+``callbacks__print_log``, ...), kept as attributes and handed to the skorch net
+at ``fit``. An unknown name is refused at once, naming the closest parameter.
+"""
+
+from ..training.precision import autocast_dtype
+from .params import check_keyword
+
+__all__ = ["KeywordParamsMixin"]
+
+
+class KeywordParamsMixin:
+    """``get_params``/``set_params`` with skorch-style keywords, for the estimators."""
+
+    def _extra_params(self) -> dict:
+        """Keyword parameters beyond the named ones (skorch-style ``optimizer__*``, ...)."""
+        named = set(self._get_param_names())
+        return {
+            key: value
+            for key, value in vars(self).items()
+            if key not in named and not key.startswith("_") and not key.endswith("_")
+        }
+
+    def get_params(self, deep=True):
+        """Get parameters, including skorch-style ``optimizer__*`` / ``callbacks__*`` ones."""
+        params = super().get_params(deep=deep)
+        params.update(self._extra_params())
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``optimizer__*`` and ``callbacks__*`` reach the skorch net at fit.
+
+        An unknown name raises ``ValueError`` at once, naming the closest parameter.
+        ``threshold`` and ``mixed_precision``, read at each prediction, also reach a
+        fitted ``net_`` at once, so that its ``predict`` (which skorch's scoring
+        callbacks read) answers as the estimator does; ``mixed_precision`` then also
+        applies to later ``partial_fit`` epochs.
+        """
+        for key in params:
+            # scikit-learn's check_do_not_raise_errors_in_init_or_set_params sets every name
+            # of the signature, the catch-all "kwargs" too: that one is refused at fit
+            if key != "kwargs":
+                check_keyword(type(self).__name__, key)
+        named = set(self._get_param_names())
+        extra = {key: params.pop(key) for key in list(params) if key not in named}
+        vars(self).update(extra)
+        super().set_params(**params)
+        if "net_" in vars(self):
+            if "threshold" in params:
+                self.net_.threshold = self.threshold
+            if "mixed_precision" in params:
+                # unmeasured: the next training settles "auto" (_training.train)
+                self.net_.precision = autocast_dtype(self.mixed_precision, self.device_)
+        return self
