@@ -164,3 +164,34 @@ def test_the_engine_has_the_table_defaults_of_the_network_parameters():
     for p in PARAMS:
         if p.acts == "network":
             assert signature[p.name].default == p.default, p.name
+
+
+def test_a_fitted_model_answers_as_fitted_after_set_params_of_its_network(digits):
+    # capsule_dim, routing and front_end act at the next fit; until then every answer and
+    # display reads the network fit built, not the parameters set since
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn_capsnet.plotting import CouplingDisplay, PerturbationDisplay
+
+    X_train, X_test, y_train, _ = digits
+    images = X_train.reshape(-1, 8, 8)[:64]
+    tiny_net = dict(conv_channels=8, primary_types=2, primary_dim=4, decoder_hidden=(16,))
+    clf = CapsNetClassifier(
+        **tiny_net, capsule_dim=6, routing="self_attention", max_epochs=1, random_state=0
+    )
+    clf.fit(images, y_train[:64])
+    caps = CapsuleTransformer(**tiny_net, capsule_dim=6, max_epochs=1, random_state=0)
+    caps.fit(images, y_train[:64])
+    clf.set_params(capsule_dim=8, routing="dynamic", front_end="resize")
+    caps.set_params(capsule_dim=8, routing="self_attention", front_end="resize")
+    capsules = clf.capsules(images[:3])
+    assert capsules.shape == (3, 10, 6)
+    assert clf.decode(capsules).shape == (3, 8, 8)
+    assert caps.transform(images[:3]).shape == (3, 60)
+    assert len(caps.get_feature_names_out()) == 60
+    assert PerturbationDisplay.from_estimator(clf, images[0]).images.shape[0] == 6
+    coupling = CouplingDisplay.from_estimator(clf, images[0])  # self-attention: own mean
+    assert coupling.center == pytest.approx(np.nanmean(coupling.maps))
+    assert coupling.center != pytest.approx(0.1)  # dynamic routing's level

@@ -34,7 +34,7 @@ class CapsulesMixin:
             instantiation parameters the decoder draws from.
         """
         check_is_fitted(self, "net_")
-        shape = (len(self.classes_), self.capsule_dim)
+        shape = (len(self.classes_), self._built("capsule_dim"))
         return self._map_capsules(X, lambda capsules: capsules, shape)
 
     def decode(self, capsules, labels=None):
@@ -79,10 +79,10 @@ class CapsulesMixin:
         """``decode``'s arguments as tensors on the device, or a ValueError that says why not."""
         n_classes = len(self.classes_)
         capsules = np.asarray(capsules, dtype=np.float32)
-        expected = (n_classes, self.capsule_dim)
+        expected = (n_classes, self._built("capsule_dim"))
         if capsules.ndim != 3 or capsules.shape[1:] != expected:
             raise ValueError(
-                f"capsules must have shape (n_samples, {n_classes}, {self.capsule_dim}), as "
+                f"capsules must have shape (n_samples, {n_classes}, {expected[1]}), as "
                 f"capsules(X) returns them; got {capsules.shape}."
             )
         if labels is not None:

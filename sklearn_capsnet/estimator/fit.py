@@ -181,6 +181,12 @@ class FittingMixin:
         weight = example_weights(self, X, y, sample_weight, incremental=True, labels=self.classes_)
         return X, self._encode_targets(y, reset=False), weight
 
+    def _built(self, name: str):
+        """Network parameter ``name`` as ``fit`` built the network (skorch keeps it as
+        ``module__<name>`` on the net): a ``set_params`` since acts at the next ``fit``,
+        so a fitted model answers as fitted until then."""
+        return getattr(self.net_, f"module__{name}")
+
     @property
     def history_(self):
         """skorch's training history (one row per epoch: losses, duration, ...)."""

@@ -119,10 +119,9 @@ class FilesMixin:
         """This fitted estimator as the file holds it; the network's parameters as ``fit``
         built the network, whatever ``set_params`` said since: the weights fit those."""
         params = self.get_params(deep=False)
-        built = self.net_.get_params()
         for p in PARAMS:
             if p.acts == "network":
-                params[p.name] = built[f"module__{p.name}"]
+                params[p.name] = self._built(p.name)
         name = type(self).__name__
         return _persistence.SavedModel(
             estimator=name,

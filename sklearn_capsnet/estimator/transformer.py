@@ -194,7 +194,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         if self.output == "lengths":
             return self._map_capsules(X, capsule_lengths, (n_classes,))
         return self._map_capsules(
-            X, lambda capsules: capsules.flatten(1), (n_classes * self.capsule_dim,)
+            X, lambda capsules: capsules.flatten(1), (n_classes * self._built("capsule_dim"),)
         )
 
     def get_feature_names_out(self, input_features=None):
@@ -216,7 +216,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
             names = [
                 f"capsule_{label}_dim{d}"
                 for label in self.classes_
-                for d in range(self.capsule_dim)
+                for d in range(self._built("capsule_dim"))
             ]
         return np.asarray(names, dtype=object)
 

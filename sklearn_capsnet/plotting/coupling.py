@@ -156,7 +156,7 @@ class CouplingDisplay:
             scores = np.linalg.norm(estimator.capsules(sample)[0], axis=1)
         # dynamic routing starts every coupling at 1 / n_classes; self-attention has no
         # such level, so its maps are centred on their own mean
-        even = 1.0 / len(estimator.classes_) if estimator.routing == "dynamic" else None
+        even = 1.0 / len(estimator.classes_) if estimator._built("routing") == "dynamic" else None
         display = cls(
             sample.reshape(-1),
             maps[keep],

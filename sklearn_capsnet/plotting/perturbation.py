@@ -75,9 +75,9 @@ class PerturbationDisplay:
             Plotted.
         """
         deltas = np.linspace(-0.25, 0.25, 11) if deltas is None else np.asarray(deltas)
-        dims = np.arange(estimator.capsule_dim) if dims is None else np.asarray(dims)
         sample = one_sample(estimator, x)
-        capsules = estimator.capsules(sample)[0]  # [J, D]
+        capsules = estimator.capsules(sample)[0]  # [J, D]: D as fit built the network
+        dims = np.arange(capsules.shape[1]) if dims is None else np.asarray(dims)
         label = int(longest_capsule(torch.from_numpy(capsules[None]))[0])
         edited = np.repeat(capsules[None, None], len(dims) * len(deltas), axis=0)
         edited = edited.reshape(len(dims), len(deltas), *capsules.shape)
