@@ -24,16 +24,30 @@ def _summary(doc: str) -> str:
     return match.group(1) if match else text
 
 
+def _after_fit(p) -> str:
+    """What a fitted model does with a change of ``p``, from the table's policy flags."""
+    if p.at_prediction:
+        said = "read at each prediction"
+    elif p.acts == "network":
+        said = "the next ``fit``: the model keeps the network it built"
+    else:
+        said = "the next ``fit``"
+    said += "; a resumed fit may change it" if p.resumable else ""
+    return said + ("" if p.saved else "; not in the model file")
+
+
 def write_params_table(path: Path) -> None:
-    """Write a ``list-table`` of every hyper-parameter: name, default, where it acts, gist."""
+    """Write a ``list-table`` of every hyper-parameter: name, default, where it acts, what
+    a change after ``fit`` does, gist."""
     lines = [
         ".. list-table::",
         "   :header-rows: 1",
-        "   :widths: 22 14 14 50",
+        "   :widths: 18 12 12 20 38",
         "",
         "   * - hyper-parameter",
         "     - default",
         "     - acts on",
+        "     - a ``set_params`` after ``fit`` acts at",
         "     - in short (the API reference has the whole text)",
     ]
     for p in PARAMS:
@@ -42,6 +56,7 @@ def write_params_table(path: Path) -> None:
             f"   * - ``{p.name}``",
             f"     - ``{_show(p.default)}``",
             f"     - {WHERE[p.acts]}",
+            f"     - {_after_fit(p)}",
             f"     - {_summary(p.doc)}{owner}",
         ]
     path.parent.mkdir(parents=True, exist_ok=True)

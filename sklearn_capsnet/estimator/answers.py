@@ -15,11 +15,11 @@ from sklearn.utils.validation import check_is_fitted
 from ..data.validation import as_rows
 from ..training import prediction as _prediction
 from ..training.precision import precision_for
+from .params import prediction_names
 
 __all__ = ["PREDICTION_PARAMS", "BatchMappingMixin"]
 
-# parameters read at each prediction, which may change after fit
-PREDICTION_PARAMS = ("predict_batch_size", "mixed_precision", "threshold")
+PREDICTION_PARAMS = prediction_names()  # read at each prediction: they may change after fit
 
 
 class BatchMappingMixin:

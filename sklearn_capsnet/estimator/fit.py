@@ -19,7 +19,13 @@ from ..training import train as _training
 from ..training.checkpoint import resume
 from ..training.fit_record import fit_record
 from ..training.folder_lock import folder_lock
-from .params import check_keyword, check_values, module_params, passed_through
+from .params import (
+    check_keyword,
+    check_values,
+    module_params,
+    passed_through,
+    resumable_names,
+)
 
 __all__ = ["FittingMixin"]
 
@@ -126,7 +132,7 @@ class FittingMixin:
             with folder_lock(self.checkpoint, self.accelerator):  # one writer per folder
                 if self.checkpoint is not None:
                     params = self.get_params(deep=False)
-                    self.net_.checkpoint_fit = fit_record(params, X, y, weight)
+                    self.net_.checkpoint_fit = fit_record(params, resumable_names(), X, y, weight)
                     resume(self.net_, self.checkpoint)
                 self._train(X, y, weight, epochs=self.max_epochs - len(self.net_.history))
         return self
@@ -165,7 +171,9 @@ class FittingMixin:
                     self._set_classes(np.asarray(classes))
                     y = self._encode_targets(y, reset=False)
                 self._start_net(incremental=True)
-                self.net_.checkpoint_fit = fit_record(self.get_params(deep=False))
+                self.net_.checkpoint_fit = fit_record(
+                    self.get_params(deep=False), resumable_names()
+                )
             else:
                 X, y, weight = self._validate_more_data(X, y, sample_weight)
                 _training.without_early_stopping(self.net_)

@@ -33,6 +33,8 @@ __all__ = [
     "module_params",
     "parameters_doc",
     "passed_through",
+    "prediction_names",
+    "resumable_names",
     "saved_names",
 ]
 
@@ -44,11 +46,16 @@ class Param:
     """One hyper-parameter.
 
     ``acts`` says where it takes effect: ``"network"`` parameters become the
-    :class:`~sklearn_capsnet.nn.CapsNet` argument of the same name; the others are
-    read by the training, loading, prediction, device or output code. ``owner``
-    limits a parameter to one estimator class (None: both). ``check`` looks
-    further than scikit-learn's constraint can: it returns what is wrong with a
-    value (a message naming the fix), or None.
+    :class:`~sklearn_capsnet.nn.CapsNet` argument of the same name (after ``fit`` the
+    fitted model keeps the network it built: a ``set_params`` acts at the next
+    ``fit``); the others are read by the training, loading, prediction, device or
+    output code. ``at_prediction``: read again at each prediction, so it may change
+    on a fitted model (and reaches its ``net_``). ``resumable``: a fit resumed from a
+    checkpoint may change it (how long, where, how loudly, how fast; not what is
+    learnt). ``saved``: the safe model file stores it. ``owner`` limits a parameter
+    to one estimator class (None: both). ``check`` looks further than
+    scikit-learn's constraint can: it returns what is wrong with a value (a
+    message naming the fix), or None.
     """
 
     name: str
@@ -58,6 +65,8 @@ class Param:
     kind: str
     doc: str
     saved: bool = True
+    at_prediction: bool = False
+    resumable: bool = False
     owner: str | None = None
     check: Callable[[Any], str | None] | None = None
 
@@ -128,6 +137,7 @@ PARAMS: tuple[Param, ...] = (
         default=40,
         constraint=[Interval(Integral, 1, None, closed="left")],
         acts="training",
+        resumable=True,
         kind="int",
         doc="""
         Passes over the training data in :meth:`fit`.
@@ -148,6 +158,8 @@ PARAMS: tuple[Param, ...] = (
         default=None,
         constraint=[Interval(Integral, 1, None, closed="left"), None],
         acts="prediction",
+        at_prediction=True,
+        resumable=True,
         kind="int or None",
         doc="""
         Rows per step of ``predict``, ``predict_proba``, ``transform`` and the other
@@ -416,6 +428,7 @@ PARAMS: tuple[Param, ...] = (
         default=None,
         constraint=[list, None],
         acts="training",
+        resumable=True,
         kind="list of skorch callbacks or (name, callback) tuples",
         doc="""
         Extra skorch callbacks (the learning-rate decay and progress bar are added).
@@ -439,6 +452,7 @@ PARAMS: tuple[Param, ...] = (
         default=False,
         constraint=["boolean"],
         acts="training",
+        resumable=True,
         kind="bool",
         doc="""
         Show a tqdm progress bar over the batches of each epoch.
@@ -449,6 +463,7 @@ PARAMS: tuple[Param, ...] = (
         default=0,
         constraint=["verbose"],
         acts="training",
+        resumable=True,
         kind="int",
         doc="""
         1 prints skorch's table of losses and durations after each epoch.
@@ -459,6 +474,7 @@ PARAMS: tuple[Param, ...] = (
         default="auto",
         constraint=[str, torch.device],
         acts="placement",
+        resumable=True,
         kind="str",
         doc="""
         ``"auto"`` uses CUDA when PyTorch sees a GPU, else MPS on Apple silicon, else
@@ -473,6 +489,8 @@ PARAMS: tuple[Param, ...] = (
         default="auto",
         constraint=[StrOptions({"auto", "bf16", "no"})],
         acts="precision",
+        at_prediction=True,
+        resumable=True,
         kind='{"auto", "bf16", "no"}',
         doc="""
         Run the network under bfloat16 autocast: ``"bf16"`` everywhere, ``"no"``
@@ -491,6 +509,7 @@ PARAMS: tuple[Param, ...] = (
         default=False,
         constraint=["boolean"],
         acts="training",
+        resumable=True,
         kind="bool",
         doc="""
         ``torch.compile`` the network (skorch's ``compile``; ``compile__mode=...`` and
@@ -502,6 +521,7 @@ PARAMS: tuple[Param, ...] = (
         default="contiguous",
         constraint=[StrOptions({"contiguous", "channels_last"})],
         acts="network",
+        resumable=True,
         kind='{"contiguous", "channels_last"}',
         doc="""
         How the convolutions keep their inputs and weights in memory: ``"channels_last"``
@@ -514,6 +534,8 @@ PARAMS: tuple[Param, ...] = (
         default=0.5,
         constraint=[Interval(Real, 0, 1, closed="neither")],
         acts="prediction",
+        at_prediction=True,
+        resumable=True,
         kind="float in (0, 1)",
         doc="""
         Multilabel ``y`` only: a label is predicted when its capsule is longer than
@@ -525,6 +547,7 @@ PARAMS: tuple[Param, ...] = (
         default=None,
         constraint=[str, os.PathLike, None],
         acts="training",
+        resumable=True,
         kind="str, path or None",
         doc="""
         A directory where each epoch saves weights, optimizer state and history. If it
@@ -544,6 +567,7 @@ PARAMS: tuple[Param, ...] = (
         default=None,
         constraint="no_validation",
         acts="placement",
+        resumable=True,
         kind="accelerate.Accelerator or None",
         doc="""
         Data-parallel training over the processes of ``accelerate launch`` (several
@@ -600,6 +624,16 @@ def parameters_doc(estimator_name: str) -> str:
     """The numpydoc Parameters section for that estimator's docstring."""
     entries = "".join(p.docstring() for p in params_of(estimator_name))
     return "Parameters\n    ----------\n" + entries + KWARGS_DOC + "\n"
+
+
+def prediction_names() -> tuple[str, ...]:
+    """Parameters read at each prediction (``at_prediction``), which may change after fit."""
+    return tuple(p.name for p in PARAMS if p.at_prediction)
+
+
+def resumable_names() -> frozenset[str]:
+    """Parameters a fit resumed from a checkpoint may change (``resumable``)."""
+    return frozenset(p.name for p in PARAMS if p.resumable)
 
 
 def saved_names(estimator_name: str) -> list[str]:

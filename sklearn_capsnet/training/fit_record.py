@@ -4,29 +4,23 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["DATA_ROWS_READ", "RESUMABLE_CHANGES", "differences", "fit_record"]
+__all__ = ["DATA_ROWS_READ", "differences", "fit_record"]
 
-# Settings a resumed fit may change: how long, where, how loudly, how fast; not what is learnt.
-RESUMABLE_CHANGES = frozenset({
-    "max_epochs", "checkpoint", "verbose", "progress_bar", "device", "accelerator",
-    "compile", "memory_format", "mixed_precision", "predict_batch_size", "threshold",
-    "callbacks",
-})  # fmt: skip
 DATA_ROWS_READ = 64  # rows of X read into the data digest, evenly spaced
 
 
-def fit_record(params: dict, X=None, y=None, weight=None) -> dict:
+def fit_record(params: dict, resumable, X=None, y=None, weight=None) -> dict:
     """What identifies one fit in its checkpoint: its settings and its training data.
 
-    ``settings``: each hyper-parameter that shapes what is learnt, as JSON. ``data``:
+    ``settings``: each hyper-parameter that shapes what is learnt, as JSON: those of
+    ``params`` not in ``resumable`` (the names a resumed fit may change, from the
+    parameter table). ``data``:
     a SHA-256 of X's shape and dtype, of :data:`DATA_ROWS_READ` evenly spaced rows of
     X, and of every label and weight (so another fold of a cross-validation differs);
     None for ``partial_fit``, whose data change from call to call.
     """
     settings = {
-        name: _plain(value)
-        for name, value in sorted(params.items())
-        if name not in RESUMABLE_CHANGES
+        name: _plain(value) for name, value in sorted(params.items()) if name not in resumable
     }
     if X is None:
         return {"settings": settings, "data": None}
