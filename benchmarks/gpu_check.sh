@@ -12,6 +12,9 @@
 #                   bash benchmarks/gpu_check.sh", ...)
 # and accuracy against image size (benchmarks/bench_sizes.py) a third, when time is left:
 #               run(command="STEPS='environment sizes' bash benchmarks/gpu_check.sh", ...)
+# The trainer's epoch loop against skorch's (benchmarks/bench_loop.py: is the deferred loss
+# read-back worth its copy of skorch's loop?) fits beside the environment step:
+#               run(command="STEPS='environment loop' bash benchmarks/gpu_check.sh", ...)
 #
 # QUICK=1 shrinks every step (a dry run on a CPU: QUICK=1 DEVICE=cpu bash benchmarks/gpu_check.sh).
 set -uo pipefail
@@ -36,6 +39,7 @@ if [ "${QUICK:-0}" = 1 ]; then
     TESTS="tests/test_engine.py"
     VIEWPOINTS="--cpu --seeds 0 --max-epochs 1 --sizes {\"train\":256,\"held_out\":64,\"validation\":64,\"test\":64}"
     SIZES="--sizes 28 40 --train 256 --test 128 --epochs 1 --pairs 256 --pair-epochs 1"
+    LOOP="--samples 64 --batch-size 16 --epochs 2 --rounds 2"
 else
     SPEED="--batch-sizes 128 512 --steps 30 --samples 60000 --epochs 3"
     COMPILED="--batch-sizes 512 --steps 20 --skip estimator --compile"
@@ -52,6 +56,7 @@ else
     VIEWPOINTS="$VIEWPOINTS --max-epochs 15"
     # every size of the CPU table, ten times the images (sized by estimate, not yet measured)
     SIZES="--train 15000 --test 10000 --epochs 5 --pairs 30000 --pair-epochs 5"
+    LOOP="--samples 20000 --batch-size 100 --epochs 3 --rounds 2"  # by estimate: ~2 minutes
 fi
 STEPS=${STEPS:-environment tests speed scaling accuracy translation compiled}
 step() {  # name, seconds, command...: run, keep the log, never stop the whole check
@@ -75,6 +80,7 @@ step compiled 90 python3 benchmarks/bench_speed.py --device "$DEVICE" $COMPILED
 step viewpoints_fashion 400 python3 benchmarks/bench_viewpoints.py $VIEWPOINTS --datasets fashion
 step viewpoints_digits 100 python3 benchmarks/bench_viewpoints.py $VIEWPOINTS --datasets digits
 step sizes 500 python3 benchmarks/bench_sizes.py $SIZES
-cat "$OUT"/{speed,scaling,accuracy,translation,compiled,viewpoints_*,sizes}.log 2>/dev/null \
+step loop 240 python3 benchmarks/bench_loop.py --device "$DEVICE" $LOOP
+cat "$OUT"/{speed,scaling,accuracy,translation,compiled,viewpoints_*,sizes,loop}.log 2>/dev/null \
     | grep -h '^{' > "$OUT/results.jsonl"
 cat "$OUT/summary.txt"

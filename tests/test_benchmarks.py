@@ -462,3 +462,22 @@ def test_bench_precision_compares_auto_with_the_better_of_float32_and_bf16():
     assert record["auto_trains_in"] in ("bf16", "float32")
     best = min(record["no_epoch_s"], record["bf16_epoch_s"])
     assert record["auto_epoch_vs_best"] == pytest.approx(record["auto_epoch_s"] / best, rel=0.1)
+
+
+def test_bench_loop_times_the_trainers_loop_against_skorchs_in_alternating_rounds():
+    records = run_benchmark(
+        "bench_loop.py", "--samples", 24, "--batch-size", 8, "--epochs", 2, "--rounds", 2
+    )
+    rounds = [(r["loop"], r["round"]) for r in records[:-1]]
+    assert rounds == [("deferred", 0), ("skorch", 0), ("skorch", 1), ("deferred", 1)]
+    ran = {r["loop"]: r["ran"] for r in records[:-1]}
+    assert ran == {
+        "deferred": "CapsNetTrainer.run_single_epoch",
+        "skorch": "NeuralNet.run_single_epoch",
+    }
+    assert all(len(r["epoch_s"]) == 1 and r["epoch_s"][0] > 0 for r in records[:-1])
+    summary = records[-1]
+    median = summary["median_epoch_s"]
+    assert summary["skorch_over_deferred"] == pytest.approx(
+        median["skorch"] / median["deferred"], abs=1e-3
+    )
