@@ -7,7 +7,8 @@ routing and class count, fed (a) images of shapes (tables: uniform rows) and (b)
 capsules at full length, the state Adam reaches within a few steps.
 
 ``--learn STEPS``: the default estimator trained for STEPS steps (two epochs) on shapes of
-each size (tables: ``make_classification``), both routings, and 2 and 100 classes at 28×28;
+each size (tables: ``make_classification``), both routings, and 2 and 100 classes at 28×28
+(``--learn-classes``);
 reports the loss per epoch and held-out accuracy.
 
 ``--train STEPS``: the default 28×28 network trained for STEPS Adam steps (batch 32,
@@ -116,14 +117,14 @@ def first_steps(steps: int, inits, data_home) -> None:
         print(json.dumps(record), flush=True)
 
 
-def learning(steps: int, sizes) -> None:
+def learning(steps: int, sizes, classes=(2, 100)) -> None:
     """Train the default estimator for ``steps`` steps (two epochs) on shapes or a table."""
     from sklearn.datasets import make_classification
 
     from sklearn_capsnet import CapsNetClassifier
 
     cases = [(name, routing, 10) for routing in ("dynamic", "self_attention") for name in sizes]
-    cases += [("28x28", routing, n) for routing in ("dynamic", "self_attention") for n in (2, 100)]
+    cases += [("28x28", routing, n) for routing in ("dynamic", "self_attention") for n in classes]
     n_train = steps // 2 * 32
     for name, routing, n_classes in cases:
         channels, height, width = SIZES[name]
@@ -165,13 +166,15 @@ def main() -> None:
     parser.add_argument("--inits", nargs="+", default=["current", "old"])
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--data-home", default=None)
+    parser.add_argument("--learn-classes", type=int, nargs="+", default=[2, 100],
+                        help="class counts of --learn's 28x28 cases")  # fmt: skip
     args = parser.parse_args()
     if args.lengths:
         starting_lengths(args.sizes)
     if args.train:
         first_steps(args.train, args.inits, args.data_home)
     if args.learn:
-        learning(args.learn, args.sizes)
+        learning(args.learn, args.sizes, args.learn_classes)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def main() -> None:
             print(json.dumps({"benchmark": "loop", "loop": name, "round": round_,
                               "ran": ran, "epoch_s": epochs, "samples": args.samples,
                               "batch_size": args.batch_size, **facts}), flush=True)  # fmt: skip
-    median = {name: statistics.median(values) for name, values in seconds.items()}
+    median = {name: round(statistics.median(values), 3) for name, values in seconds.items()}
     ratio = round(median["skorch"] / median["deferred"], 3)
     print(json.dumps({"benchmark": "loop_summary", "median_epoch_s": median,
                       "skorch_over_deferred": ratio, "samples": args.samples,
