@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_datasets import write_idx
+from idx_files import write_idx
 
 from sklearn_capsnet._testing import TINY_NETWORK
 from sklearn_capsnet.datasets import make_affine

@@ -1,10 +1,8 @@
 """The Fashion-MNIST loader on IDX files the tests write, and on Debian's when present."""
 
-import gzip
-import struct
-
 import numpy as np
 import pytest
+from idx_files import write_idx
 
 from sklearn_capsnet.datasets import (
     FASHION_MNIST_DEFAULT,
@@ -12,19 +10,6 @@ from sklearn_capsnet.datasets import (
     make_gratings,
     read_idx,
 )
-
-
-def write_idx(path, array, gzipped=True):
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(
-        f">{array.ndim}I", *array.shape
-    )
-    payload = header + array.astype(np.uint8).tobytes()
-    if gzipped:
-        path = path.with_name(path.name + ".gz")
-        path.write_bytes(gzip.compress(payload))
-    else:
-        path.write_bytes(payload)
-    return path
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ skorch's scoring callbacks read ``net_.predict`` and ``net_.predict_proba``; the
 must give what ``predict`` and ``predict_proba`` give, after any ``set_params``.
 """
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -23,15 +25,12 @@ def multilabel(digits):
 
 @pytest.mark.parametrize("threshold", [0.05, 0.3, 0.5, 0.9])
 def test_net_predict_follows_the_threshold_set_after_fit(multilabel, threshold):
-    clf, X = multilabel
-    clf.set_params(threshold=threshold)
-    try:
-        from_net = clf.net_.predict(X)
-        np.testing.assert_array_equal(from_net, clf.predict(X))
-        lengths = np.linalg.norm(clf.capsules(X), axis=2)
-        np.testing.assert_array_equal(from_net, (lengths > threshold).astype(int))
-    finally:
-        clf.set_params(threshold=0.5)
+    fitted, X = multilabel
+    clf = copy.deepcopy(fitted).set_params(threshold=threshold)  # the shared model unchanged
+    from_net = clf.net_.predict(X)
+    np.testing.assert_array_equal(from_net, clf.predict(X))
+    lengths = np.linalg.norm(clf.capsules(X), axis=2)
+    np.testing.assert_array_equal(from_net, (lengths > threshold).astype(int))
 
 
 def test_net_and_estimator_agree_on_the_winning_class_and_probabilities(digits):
