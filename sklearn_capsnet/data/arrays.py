@@ -3,7 +3,7 @@
 Only the container changes here: lists of equally shaped images become one stack,
 tensors their values on the host; arrays (memmaps too) pass through untouched. How
 the values are then read (layout, shape, scaling) is the input spec's
-(:mod:`._inputs`).
+(:mod:`~sklearn_capsnet.data.input_spec`).
 """
 
 import sys

@@ -20,7 +20,7 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool, spec=None):
     """Validate ``X`` (and ``y``) and return ``X`` as rows of features.
 
     Image stacks ``(n, H, W)``, ``(n, C, H, W)`` or ``(n, H, W, C)`` (arrays,
-    memmaps, tensors, or lists of images: see :mod:`._arrays`) are flattened to
+    memmaps, tensors, or lists of images: see :mod:`~sklearn_capsnet.data.arrays`) are flattened to
     rows in their own order (a view where possible, so memmaps stay on disk);
     their sample shape is returned too. When predicting (``reset=False``), the
     fitted input ``spec`` checks them first (:meth:`InputSpec.check_images`).

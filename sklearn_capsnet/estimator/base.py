@@ -3,24 +3,24 @@
 The estimator is a plain scikit-learn estimator whose ``__init__`` only stores its
 arguments; each idea of its behaviour lives in one module:
 
-=====================  ===============================================================
-:mod:`._keywords`      ``get_params``/``set_params`` with skorch-style keywords
-:mod:`._fitting`       ``fit``, ``partial_fit``, rollback on failure, the fitted input spec
-:mod:`._targets`       ``classes_`` and the encoding of ``y``
-:mod:`._mapping`       batched answers: a function of each batch mapped over ``X``
-:mod:`._capsules_api`  class capsules, the decoder, reconstruction errors, coupling
-:mod:`._model_files`   ``save``/``load`` (safe format) and ``to_onnx``
-=====================  ===============================================================
+==================  ================================================================
+``set_params.py``   ``get_params``/``set_params`` with skorch-style keywords
+``fit.py``          ``fit``, ``partial_fit``, rollback on failure, the fitted input spec
+``data/targets.py`` ``classes_`` and the encoding of ``y``
+``answers.py``      batched answers: a function of each batch mapped over ``X``
+                    (plain functions of the estimator, not a mixin)
+``capsule_methods`` class capsules, the decoder, reconstruction errors, coupling
+``saving.py``       ``save``/``load`` (safe format) and ``to_onnx``
+==================  ================================================================
 
 The classifier and the transformer add their answers (``predict``, ``transform``)
-from the output rules of :mod:`._outputs`.
+from the output rules of :mod:`~sklearn_capsnet.nn.outputs`.
 """
 
 import torch
 from sklearn.base import BaseEstimator
 
 from ..data.targets import TargetsMixin
-from .answers import BatchMappingMixin
 from .capsule_methods import CapsulesMixin
 from .fit import FittingMixin
 from .params import constraints
@@ -34,7 +34,6 @@ class CapsNetBase(
     KeywordParamsMixin,
     FittingMixin,
     CapsulesMixin,
-    BatchMappingMixin,
     FilesMixin,
     TargetsMixin,
     BaseEstimator,

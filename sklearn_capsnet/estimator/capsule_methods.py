@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..data.arrays import as_array, sample_shape
 from ..nn.outputs import active_labels
+from .answers import map_capsules, map_inputs
 
 __all__ = ["CapsulesMixin"]
 
@@ -35,7 +36,7 @@ class CapsulesMixin:
         """
         check_is_fitted(self, "net_")
         shape = (len(self.classes_), self._built("capsule_dim"))
-        return self._map_capsules(X, lambda capsules: capsules, shape)
+        return map_capsules(self, X, lambda capsules: capsules, shape)
 
     def decode(self, capsules, labels=None):
         """Draw inputs from class capsules with the decoder, as :meth:`fit`'s ``X`` held them.
@@ -139,7 +140,8 @@ class CapsulesMixin:
         check_is_fitted(self, "net_")
         X = as_array(X)  # a tensor or a list of images: the array whose shape comes back
         to_input_size = self.net_.capsnet().to_input_size
-        decoded = self._map_capsules(
+        decoded = map_capsules(
+            self,
             X,
             lambda capsules: to_input_size(self._decoded(capsules)),
             (self.input_spec_.n_features,),
@@ -196,7 +198,7 @@ class CapsulesMixin:
             drawn = to_input_size(self._decoded(capsules).float())  # [b, C*H*W]
             return (drawn - x.reshape(len(x), -1)).square().mean(dim=1).sqrt()
 
-        return self._map_inputs(X, errors)
+        return map_inputs(self, X, errors)
 
     def coupling_coefficients(self, X):
         """How much each primary capsule sent to each class: the routing's "parse tree".
@@ -235,7 +237,7 @@ class CapsulesMixin:
         """
         check_is_fitted(self, "net_")
         shape = (self.net_.capsnet().n_primary, len(self.classes_))
-        return self._map_inputs(X, self.net_.forward_coupling, shape)
+        return map_inputs(self, X, self.net_.forward_coupling, shape)
 
     def _decoded(self, capsules, labels=None):
         """Decoder output ``[b, C*h*w]`` in [0, 1], at the decoder's size (the input's up

@@ -5,6 +5,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..nn import outputs as _outputs
+from .answers import map_capsules
 from .base import CapsNetBase
 from .params import parameters_doc
 
@@ -127,7 +128,7 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
         def to_proba(capsules):
             return _outputs.probabilities(capsules, self.multilabel_)
 
-        return self._map_capsules(X, to_proba, (len(self.classes_),), np.float64)
+        return map_capsules(self, X, to_proba, (len(self.classes_),), np.float64)
 
     def predict(self, X):
         """Predict the class of the longest capsule (multilabel: every long capsule).
@@ -149,8 +150,8 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
             return _outputs.labels(capsules, self.multilabel_, self.threshold)
 
         if self.multilabel_:
-            return self._map_capsules(X, labels, (len(self.classes_),), dtype=np.int64)
-        return self.classes_[self._map_capsules(X, labels, dtype=np.int64)]
+            return map_capsules(self, X, labels, (len(self.classes_),), dtype=np.int64)
+        return self.classes_[map_capsules(self, X, labels, dtype=np.int64)]
 
     def decision_function(self, X):
         """Log-odds of the capsule lengths: scores that rank like :meth:`predict_proba`.
@@ -169,7 +170,7 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
             label predicted).
         """
         check_is_fitted(self, "net_")
-        scores = self._map_capsules(X, _outputs.scores, (len(self.classes_),), np.float64)
+        scores = map_capsules(self, X, _outputs.scores, (len(self.classes_),), np.float64)
         if self.multilabel_:
             return scores - _outputs.threshold_log_odds(self.threshold)
         if len(self.classes_) == 2:

@@ -2,7 +2,7 @@
 
 ``fit`` validates the parameters and the data, reads the input spec
 (:class:`~sklearn_capsnet.data.input_spec.InputSpec`) and the classes, then builds and
-trains a skorch net (:mod:`._training`), kept as ``net_``: skorch runs the
+trains a skorch net (:mod:`~sklearn_capsnet.training.train`), kept as ``net_``: skorch runs the
 training loop, callbacks and history. A failed call puts every attribute back.
 """
 
@@ -26,6 +26,7 @@ from .params import (
     passed_through,
     resumable_names,
 )
+from .set_params import extra_params
 
 __all__ = ["FittingMixin"]
 
@@ -47,7 +48,7 @@ class FittingMixin:
 
     def _prepare_training_data(self, X, y):
         """Validate the parameters, X and y; fix the input geometry and scaling."""
-        for key in self._extra_params():
+        for key in extra_params(self):
             check_keyword(type(self).__name__, key)
         check_values(type(self).__name__, self.get_params(deep=False))
         X, y, sample_shape = as_rows(self, X, y, reset=True)

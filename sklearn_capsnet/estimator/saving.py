@@ -2,8 +2,8 @@
 
 The estimator describes itself as a :class:`~sklearn_capsnet.io.model_file.SavedModel`
 and assembles itself from one (:meth:`FilesMixin._from_saved`, its one class
-method for that); :mod:`._persistence` reads and writes the file, :mod:`._onnx`
-exports the graph.
+method for that); :mod:`~sklearn_capsnet.io.model_file` reads and writes the file,
+:mod:`~sklearn_capsnet.io.onnx` exports the graph.
 """
 
 import json

@@ -9,25 +9,27 @@ at ``fit``. An unknown name is refused at once, naming the closest parameter.
 from ..training.precision import autocast_dtype
 from .params import check_keyword
 
-__all__ = ["KeywordParamsMixin"]
+__all__ = ["KeywordParamsMixin", "extra_params"]
+
+
+def extra_params(estimator) -> dict:
+    """``estimator``'s keyword parameters beyond the named ones (skorch-style
+    ``optimizer__*``, ...)."""
+    named = set(estimator._get_param_names())
+    return {
+        key: value
+        for key, value in vars(estimator).items()
+        if key not in named and not key.startswith("_") and not key.endswith("_")
+    }
 
 
 class KeywordParamsMixin:
     """``get_params``/``set_params`` with skorch-style keywords, for the estimators."""
 
-    def _extra_params(self) -> dict:
-        """Keyword parameters beyond the named ones (skorch-style ``optimizer__*``, ...)."""
-        named = set(self._get_param_names())
-        return {
-            key: value
-            for key, value in vars(self).items()
-            if key not in named and not key.startswith("_") and not key.endswith("_")
-        }
-
     def get_params(self, deep=True):
         """Get parameters, including skorch-style ``optimizer__*`` / ``callbacks__*`` ones."""
         params = super().get_params(deep=deep)
-        params.update(self._extra_params())
+        params.update(extra_params(self))
         return params
 
     def set_params(self, **params):

@@ -6,6 +6,7 @@ from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..nn import capsule_lengths
+from .answers import map_capsules
 from .base import CapsNetBase
 from .params import constraints, parameters_doc
 
@@ -192,9 +193,12 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
         check_is_fitted(self, "net_")
         n_classes = len(self.classes_)
         if self.output == "lengths":
-            return self._map_capsules(X, capsule_lengths, (n_classes,))
-        return self._map_capsules(
-            X, lambda capsules: capsules.flatten(1), (n_classes * self._built("capsule_dim"),)
+            return map_capsules(self, X, capsule_lengths, (n_classes,))
+        return map_capsules(
+            self,
+            X,
+            lambda capsules: capsules.flatten(1),
+            (n_classes * self._built("capsule_dim"),),
         )
 
     def get_feature_names_out(self, input_features=None):

@@ -8,7 +8,7 @@ Training-only objects (callbacks, ``train_split``, optimizer state) are not save
 
 This module reads and writes files; it knows an estimator only as the plain
 :class:`SavedModel` the estimator describes itself with, and from which it
-assembles itself (:mod:`._model_files`).
+assembles itself (:mod:`~sklearn_capsnet.estimator.saving`).
 """
 
 import hashlib

@@ -258,8 +258,9 @@ def train(
 ) -> None:
     """Run skorch's loop for ``epochs`` more epochs, under ``mixed_precision``.
 
-    The precision is settled first (:func:`._precision.precision_for`: ``"auto"`` on a
-    CPU measures once per process) and each epoch's history row records it.
+    The precision is settled first
+    (:func:`~sklearn_capsnet.training.precision.precision_for`: ``"auto"`` on a CPU
+    measures once per process) and each epoch's history row records it.
     Ctrl-C ends training at the end of the current batch: the history keeps the
     finished epochs only, and a warning says how many there are. (A second Ctrl-C
     interrupts at once.)

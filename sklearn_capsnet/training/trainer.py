@@ -29,7 +29,7 @@ class CapsNetTrainer(NeuralNet):
     capsules come back in float32.
 
     Every loader of the net (``iterator_train``, ``iterator_valid``, and the
-    prediction loaders of :mod:`._prediction`) reads rows through the one
+    prediction loaders of :mod:`~sklearn_capsnet.training.prediction`) reads rows through the one
     ``input_spec`` (:class:`~sklearn_capsnet.data.input_spec.InputSpec`) onto the device of
     the net's data (:meth:`data_device`), so an unpickled net whose weights skorch
     mapped to the CPU loads its data there too.
@@ -93,8 +93,8 @@ class CapsNetTrainer(NeuralNet):
     def predict(self, X):
         """Class indices (``classes_`` positions), or 0/1 indicators of the capsules longer
         than ``threshold`` for multilabel targets: the estimator's rule
-        (:mod:`._outputs`), with the estimator's ``threshold`` (its ``set_params``
-        passes a new one on)."""
+        (:mod:`~sklearn_capsnet.nn.outputs`), with the estimator's ``threshold`` (its
+        ``set_params`` passes a new one on)."""
         return labels(self._all_capsules(X), self.multilabel, self.threshold).numpy()
 
     def _all_capsules(self, X):
