@@ -203,14 +203,12 @@ def test_tabular_features_are_scaled_one_by_one_and_images_as_a_whole(one_epoch)
     assert np.all(clf.input_scale_ == images.max() - images.min())
 
 
-def test_default_shift_scales_the_papers_two_pixels(one_epoch, digits):
-    X_train, _, y_train, _ = digits
-    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X_train[:50], y_train[:50])
-    assert clf.net_.get_params()["iterator_train__shift"] == 1
-    big = np.zeros((4, 28, 28), dtype=np.uint8)
-    big[:, 10:18, 10:18] = 255
-    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(big, [0, 1, 0, 1])
-    assert clf.net_.get_params()["iterator_train__shift"] == 2
+@pytest.mark.parametrize(("side", "pixels"), [(8, 1), (28, 2), (40, 2), (100, 2)])
+def test_default_shift_is_the_papers_two_pixels_scaled_down_never_up(one_epoch, side, pixels):
+    images = np.zeros((4, side, side), dtype=np.uint8)
+    images[:, side // 3 : 2 * side // 3, side // 3 : 2 * side // 3] = 255
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(images, [0, 1, 0, 1])
+    assert clf.net_.get_params()["iterator_train__shift"] == pixels
 
 
 def test_learning_rate_decays_exponentially_each_epoch(digits):
