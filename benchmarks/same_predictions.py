@@ -12,7 +12,8 @@ Run it on the commit before a change (``--write before.npz``) and on the commit
 after (``--compare before.npz``); prints JSON, exits 1 when anything differs.
 ``mixed_precision="auto"`` (the default) times both precisions on the machine, so
 its choice can differ between two runs on a busy machine: for a comparison, pin it
-(``--mixed-precision no`` or ``bf16``) in both runs.
+(``--mixed-precision no`` or ``bf16``) in both runs, and the threads too
+(``OMP_NUM_THREADS=1``): sums split over other thread counts differ in the last bits.
 """
 
 import argparse
