@@ -51,6 +51,7 @@ def fashion_home(tmp_path_factory):
     return home
 
 
+@pytest.mark.slow
 def test_speed_benchmark_times_engine_estimator_and_scaling_against_the_baseline():
     records = run_benchmark(
         "bench_speed.py", "--device", "cpu", "--batch-sizes", 2, "--steps", 1,
@@ -76,6 +77,7 @@ def test_speed_benchmark_times_engine_estimator_and_scaling_against_the_baseline
     assert {r["n_classes"] for r in records if r["benchmark"] == "scaling_classes"} == {3}
 
 
+@pytest.mark.slow
 def test_speed_benchmark_compares_the_defaults_with_the_plain_loop():
     records = run_benchmark(
         "bench_speed.py", "--device", "cpu", "--skip", "engine", "estimator",
@@ -183,6 +185,7 @@ def test_bf16_gradient_benchmark_counts_non_finite_steps():
     assert all(r["mkldnn"] and r["network"] == tiny for r in records)
 
 
+@pytest.mark.slow
 def test_init_benchmark_reports_starting_lengths_and_first_steps(fashion_home):
     records = run_benchmark(
         "bench_init.py", "--lengths", "--sizes", "8x8", "--train", 2, "--inits", "current", "old",
@@ -346,6 +349,7 @@ def test_memory_benchmark_reads_large_colour_images_from_a_memmap():
     assert records[1]["memmap_mb"] == pytest.approx(48 * 40 * 40 * 3 / 2**20, abs=0.1)
 
 
+@pytest.mark.slow
 def test_viewpoint_benchmark_stops_both_models_at_the_same_held_out_accuracy(fashion_home):
     sizes = {"train": 40, "held_out": 20, "validation": 10, "test": 10}
     records = run_benchmark(

@@ -59,6 +59,7 @@ def test_default_network_starts_unsaturated_on_images(shape, routing):
 # Measured when written: dynamic 0.45 (10 classes) and 0.91 (2 classes); self-attention
 # 0.27 (it starts slower). With Adam stepping W itself, 2 classes stayed at 0.5: each step
 # moved s_j by about I·lr·sqrt(P)/J = 1.6 and pinned both capsules at full length.
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "routing, n_classes, chance_beaten",
     [("dynamic", 10, 0.2), ("self_attention", 10, 0.2), ("dynamic", 2, 0.75)],

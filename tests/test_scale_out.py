@@ -18,6 +18,7 @@ from sklearn_capsnet._testing import tiny
 HERE = Path(__file__).parent
 
 
+@pytest.mark.slow
 def test_two_cpu_processes_train_one_shared_model_and_only_the_main_one_writes(tmp_path):
     pytest.importorskip("accelerate")
     from accelerate_job import PARAMS, digits_split
@@ -58,6 +59,7 @@ def test_two_cpu_processes_train_one_shared_model_and_only_the_main_one_writes(t
     assert loaded.score(X_test, y_test) == pytest.approx(ranks[0]["accuracy"])
 
 
+@pytest.mark.slow
 def test_grid_search_runs_on_a_dask_cluster_with_the_same_result():
     distributed = pytest.importorskip("distributed")
     X, y = load_digits(return_X_y=True)
