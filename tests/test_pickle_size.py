@@ -86,3 +86,27 @@ def test_cross_validated_estimators_come_back_holding_each_tensor_once():
     for clf in result["estimator"]:
         size = len(pickle.dumps(clf))
         assert size <= size_bound(clf), f"{size} bytes for {tensor_bytes(clf)} of tensors"
+
+
+def test_a_pickle_naming_the_modules_before_the_folders_still_loads(one_epoch, digits):
+    # pickles written before the modules moved into folders name sklearn_capsnet._trainer,
+    # ._inputs, ... for the classes a fitted model holds: written here the same way
+    from sklearn_capsnet._renamed import RENAMED
+
+    X_train, X_test, y_train, _ = digits
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X_train[:64], y_train[:64])
+    old_name = {f"sklearn_capsnet.{new}": f"sklearn_capsnet.{old}" for old, new in RENAMED.items()}
+    classes = {type(clf), type(clf.net_), type(clf.input_spec_)}
+    classes |= {type(callback) for _, callback in clf.net_.callbacks_}
+    moved = {cls: cls.__module__ for cls in classes if cls.__module__ in old_name}
+    assert len(moved) >= 5  # the estimator, the net, the spec and callbacks
+    try:
+        for cls, module in moved.items():
+            cls.__module__ = old_name[module]
+        data = pickle.dumps(clf)
+    finally:
+        for cls, module in moved.items():
+            cls.__module__ = module
+    assert b"sklearn_capsnet._trainer" in data and b"sklearn_capsnet._inputs" in data
+    loaded = pickle.loads(data)
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), clf.predict_proba(X_test))
