@@ -7,6 +7,7 @@ name changed: the old name is registered as another name of the module it became
 that ``pickle.load`` and ``joblib.load`` of such files find every class.
 """
 
+import importlib
 import sys
 
 __all__ = ["RENAMED", "alias_old_module_names"]
@@ -38,13 +39,13 @@ RENAMED = {  # old name -> the module it became (under sklearn_capsnet)
     "_files": "io.atomic",
     "_persistence": "io.model_file",
     "_onnx": "io.onnx",
+    "_viewpoints": "datasets.viewpoints",  # functions pickled by reference
 }
 
 
 def alias_old_module_names() -> None:
-    """Register each old name of :data:`RENAMED` for its module, where that module is
-    loaded (every one a fitted estimator's classes live in is, once the package is)."""
+    """Register each old name of :data:`RENAMED` for its module (importing it: all but
+    the viewpoint makers are loaded with the package anyway)."""
     for old, new in RENAMED.items():
-        module = sys.modules.get(f"{__package__}.{new}")
-        if module is not None:
-            sys.modules.setdefault(f"{__package__}.{old}", module)
+        module = importlib.import_module(f"{__package__}.{new}")
+        sys.modules.setdefault(f"{__package__}.{old}", module)

@@ -21,8 +21,11 @@ OVERHEAD = 40_000  # bytes beyond the tensors (26 kB): history, input spec, para
 
 
 def fit_tiny() -> CapsNetClassifier:
-    """The tiny network, one epoch on ``X``: the same model at each call."""
-    return CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, Y)
+    """The tiny network, one epoch on ``X``: the same model at each call (torch's threads
+    fixed: adapting to a busy machine they could differ between two fits, and so would
+    the sums of the two models)."""
+    params = tiny(max_epochs=1, callbacks__free_cores=None)
+    return CapsNetClassifier(**params, random_state=0).fit(X, Y)
 
 
 @pytest.fixture(scope="module")

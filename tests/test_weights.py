@@ -97,7 +97,7 @@ def test_the_transformer_takes_sample_weight_too():
 
 
 def test_weighted_batches_record_their_row_count_and_the_epoch_loss_weighs_by_it():
-    # 80 rows in batches of 16 and 30: the epoch's loss is the batch losses weighted by rows
+    # 80 rows in batches of 30, 30 and 20: the epoch's loss is the batch losses weighted by rows
     clf = CapsNetClassifier(**tiny(max_epochs=1, batch_size=30), random_state=0)
     clf.fit(X, Y, sample_weight=np.linspace(0.5, 1.5, 80))
     batches = clf.history_[-1]["batches"]

@@ -47,15 +47,15 @@ class Param:
 
     ``acts`` says where it takes effect: ``"network"`` parameters become the
     :class:`~sklearn_capsnet.nn.CapsNet` argument of the same name (after ``fit`` the
-    fitted model keeps the network it built: a ``set_params`` acts at the next
-    ``fit``); the others are read by the training, loading, prediction, device or
-    output code. ``at_prediction``: read again at each prediction, so it may change
-    on a fitted model (and reaches its ``net_``). ``resumable``: a fit resumed from a
-    checkpoint may change it (how long, where, how loudly, how fast; not what is
-    learnt). ``saved``: the safe model file stores it. ``owner`` limits a parameter
-    to one estimator class (None: both). ``check`` looks further than
-    scikit-learn's constraint can: it returns what is wrong with a value (a
-    message naming the fix), or None.
+    fitted model keeps the network it built: a ``set_params`` acts at the next ``fit``);
+    the others are read by the training, loading, prediction, device or output code.
+    ``at_prediction``: read again at each prediction, so it may change on a fitted model
+    (``threshold`` and ``mixed_precision`` also reach its ``net_``). ``resumable``: a
+    fit resumed from a checkpoint may change it (how long, where, how loudly, how fast;
+    not what is learnt). ``saved``: the safe model file stores it. ``owner`` limits a
+    parameter to one estimator class (None: both). ``check`` looks further than
+    scikit-learn's constraint can: it returns what is wrong with a value (a message
+    naming the fix), or None.
     """
 
     name: str
