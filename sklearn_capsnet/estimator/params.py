@@ -269,7 +269,7 @@ PARAMS: tuple[Param, ...] = (
         Largest random translation, in pixels, applied to each training image in each
         epoch (zero-padded, drawn on the device). None is the paper's 2 pixels, scaled
         down on images under 28×28 (1 pixel for 8×8), never up: a larger image is not a
-        larger object (a shift that grew with the side cost 3 to 30 points of accuracy
+        larger object (a shift that grew with the side cost 2 to 30 points of accuracy
         at 64–224 px in short training). For objects that fill a large image and long
         training, a shift at the object's scale (``2 * side // 28``) is the paper's
         augmentation. 0 turns it off. Tabular input is never shifted.
