@@ -54,6 +54,6 @@ class KeywordParamsMixin:
             if "threshold" in params:
                 self.net_.threshold = self.threshold
             if "mixed_precision" in params:
-                # unmeasured: the next training settles "auto" (_training.train)
+                # unmeasured: the next training settles "auto" (training/train.py)
                 self.net_.precision = autocast_dtype(self.mixed_precision, self.device_)
         return self

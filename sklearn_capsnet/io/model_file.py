@@ -23,8 +23,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
 from ..data.input_spec import InputSpec
-from ..nn.front_end import halvings
-from ..nn.sizing import PRIMARY_GRID, working_limit
+from ..nn.front_end import side_halvings
+from ..nn.sizing import PRIMARY_GRID
 from .atomic import write_atomically
 
 __all__ = ["SavedModel", "module_state", "load_module_state", "not_a_model", "read", "write"]
@@ -251,8 +251,7 @@ def _check_front_end_rule(path, description: dict, names) -> None:
         return
     if not any(name.startswith("module.front.stages.") for name in names):
         return
-    limit = working_limit(params.get("primary_grid", PRIMARY_GRID))
-    if max(halvings(int(side), limit) for side in shape[1:]) == 0:
+    if max(side_halvings(shape, params.get("primary_grid", PRIMARY_GRID))) == 0:
         raise ValueError(
             f"{os.fspath(path)!r} holds a network for {shape[1]}x{shape[2]} images with a "
             "learned stride-1 stage before the capsules, built by an sklearn-capsnet of "

@@ -41,6 +41,7 @@ __all__ = [
     "area_resize",
     "halvings",
     "make_front_end",
+    "side_halvings",
 ]
 
 # What the learned front ends hand to the first convolution. 16 rather than 32: as
@@ -63,6 +64,19 @@ def halvings(size: int, limit: int) -> int:
     while -(-size // 2) >= limit:
         size, count = -(-size // 2), count + 1
     return count
+
+
+def side_halvings(input_shape: Sequence[int], primary_grid: int = PRIMARY_GRID) -> list[int]:
+    """:func:`halvings` of each side of images of ``input_shape`` ``(C, H, W)`` towards the
+    working size of ``primary_grid``.
+
+    Examples
+    --------
+    >>> side_halvings((3, 128, 64)), side_halvings((1, 40, 40))
+    ([1, 0], [0, 0])
+    """
+    limit = working_limit(primary_grid)
+    return [halvings(int(size), limit) for size in input_shape[1:]]
 
 
 @lru_cache(maxsize=64)
@@ -138,12 +152,7 @@ class _FrontEnd(nn.Module):
         super().__init__()
         channels, height, width = (int(v) for v in input_shape)
         self.input_shape = (channels, height, width)
-        self.primary_grid = int(primary_grid)
         self.output_shape = (out_channels, *working_size(height, width, primary_grid))
-
-    def _halvings(self) -> list[int]:
-        limit = working_limit(self.primary_grid)
-        return [halvings(size, limit) for size in self.input_shape[1:]]
 
     def input_span(self, axis: int, first: int, last: int) -> tuple[int, int]:
         """The input pixels (first, last, inclusive) that working positions
@@ -217,8 +226,7 @@ class StridedConvolutions(_FrontEnd):
     """
 
     def __init__(self, input_shape: Sequence[int], primary_grid: int = PRIMARY_GRID) -> None:
-        limit = working_limit(primary_grid)
-        counts = [halvings(int(size), limit) for size in input_shape[1:]]
+        counts = side_halvings(input_shape, primary_grid)
         channels = FRONT_CHANNELS if max(counts) else int(input_shape[0])
         super().__init__(input_shape, channels, primary_grid)
         self.strides = [
@@ -280,7 +288,7 @@ class SpaceToDepth(_FrontEnd):
 
     def __init__(self, input_shape: Sequence[int], primary_grid: int = PRIMARY_GRID) -> None:
         super().__init__(input_shape, FRONT_CHANNELS, primary_grid)
-        self.factors = tuple(2**count for count in self._halvings())
+        self.factors = tuple(2**count for count in side_halvings(input_shape, primary_grid))
         blocked = [
             -(-size // f) for size, f in zip(self.input_shape[1:], self.factors, strict=True)
         ]
