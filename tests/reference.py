@@ -172,3 +172,80 @@ def affine_literal(
                 + fr * fc * pixel(r0 + 1, c0 + 1)
             )
     return out
+
+
+def layer_norm_literal(s, gain, bias, eps=1e-5):
+    """LayerNorm of one vector as written: (s - mean) / sqrt(biased variance + eps) · g + b."""
+    dim = len(s)
+    mean = sum(s[k] for k in range(dim)) / dim
+    variance = sum((s[k] - mean) ** 2 for k in range(dim)) / dim
+    return torch.stack(
+        [(s[k] - mean) / torch.sqrt(variance + eps) * gain[k] + bias[k] for k in range(dim)]
+    )
+
+
+def inverted_attention_one_example(u_hat, iterations, gain, bias, w, b):
+    """Tsai et al. (2020) routing for one example, then the length-coded class capsules.
+
+    u_hat is [I, J, D] (votes v_ij); poses start at 0; each pass
+    a_ij = p_j · v_ij / sqrt(D), r_ij = softmax over j of a_ij,
+    p_j = LayerNorm(Σ_i r_ij v_ij). Scores z_j = w · p_j + b. Returns the
+    capsules sigmoid(z_j) · p_j / |p_j| [J, D], the last r [I, J] and z [J].
+    """
+    n_children, n_parents, dim = u_hat.shape
+    poses = [torch.zeros(dim, dtype=u_hat.dtype) for _ in range(n_parents)]
+    for _ in range(iterations):
+        r = []
+        for i in range(n_children):
+            agreements = [torch.dot(poses[j], u_hat[i, j]) / dim**0.5 for j in range(n_parents)]
+            exps = [torch.exp(a) for a in agreements]
+            r.append([e / sum(exps) for e in exps])
+        poses = [
+            layer_norm_literal(sum(r[i][j] * u_hat[i, j] for i in range(n_children)), gain, bias)
+            for j in range(n_parents)
+        ]
+    scores = [torch.dot(w, poses[j]) + b for j in range(n_parents)]
+    capsules = [
+        1.0 / (1.0 + torch.exp(-scores[j])) * poses[j] / torch.sqrt((poses[j] ** 2).sum())
+        for j in range(n_parents)
+    ]
+    coupling = torch.stack([torch.stack(row) for row in r])
+    return torch.stack(capsules), coupling, torch.stack(scores)
+
+
+def float64_copy(estimator):
+    """A float64 copy of a fitted estimator's network, for the loops above."""
+    module = estimator.net_.capsnet()
+    double = type(module)(
+        module.input_shape,
+        len(estimator.classes_),
+        routing=estimator.routing,
+        routing_iterations=estimator.routing_iterations,
+        conv_channels=estimator.conv_channels,
+        primary_types=estimator.primary_types,
+        primary_dim=estimator.primary_dim,
+        capsule_dim=estimator.capsule_dim,
+        decoder_hidden=estimator.decoder_hidden,
+    ).double()
+    double.load_state_dict({k: v.double() for k, v in module.state_dict().items()})
+    return double
+
+
+def votes_loop(network, x):
+    """Each example's votes û_j|i = W_ij u_i, [I, J, D], from network input x [B, C, H, W]."""
+    with torch.no_grad():
+        u = network.primary(network.conv(x))
+        return [predictions_loop(network.classes.prediction_weight, example) for example in u]
+
+
+def inverted_attention_with(routing, u_hat):
+    """:func:`inverted_attention_one_example` with the parameters of an
+    ``InvertedAttentionRouting`` module: its passes, layer norm and score map."""
+    return inverted_attention_one_example(
+        u_hat,
+        routing.iterations,
+        routing.norm.weight,
+        routing.norm.bias,
+        routing.score.weight[0],
+        routing.score.bias[0],
+    )

@@ -300,7 +300,7 @@ def test_self_attention_starts_unsaturated_with_many_primary_capsules():
 def test_unknown_routing_names_the_choices():
     from sklearn_capsnet.nn import make_routing
 
-    with pytest.raises(ValueError, match="dynamic.*self_attention"):
+    with pytest.raises(ValueError, match="dynamic.*inverted_attention.*self_attention"):
         make_routing("em", 3, n_children=4, n_parents=2)
 
 

@@ -13,7 +13,7 @@ from shapes import SIZES, make_shapes, network_inputs
 from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet.nn import CapsNet, ClassCapsules, geometry, make_routing, working_size
 
-ROUTINGS = ["dynamic", "self_attention"]
+ROUTINGS = ["dynamic", "self_attention", "inverted_attention"]
 PRIMARY_TYPES, PRIMARY_DIM, CAPSULE_DIM = 32, 8, 16  # the defaults
 
 

@@ -37,7 +37,7 @@ def table():
     return X, y
 
 
-@pytest.mark.parametrize("routing", ["dynamic", "self_attention"])
+@pytest.mark.parametrize("routing", ["dynamic", "self_attention", "inverted_attention"])
 @pytest.mark.parametrize("data", [colour_images, table])
 def test_onnx_probabilities_match_predict_proba_on_a_new_batch_size(tmp_path, routing, data):
     X, y = data()

@@ -48,11 +48,18 @@ def test_grid_search_over_routing_iterations_runs_in_parallel_like_serially(data
 
 def test_grid_search_over_routing_algorithms_and_iterations(data):
     X, y = data
-    grid = {"routing": ["dynamic", "self_attention"], "routing_iterations": [1, 3]}
+    grid = {
+        "routing": ["dynamic", "self_attention", "inverted_attention"],
+        "routing_iterations": [1, 3],
+    }
     search = GridSearchCV(CapsNetClassifier(**{**TINY, "max_epochs": 2}), grid, cv=2).fit(X, y)
-    assert len(search.cv_results_["params"]) == 4
+    assert len(search.cv_results_["params"]) == 6
     routing = search.best_estimator_.net_.module_.classes.routing
-    expected = {"dynamic": "DynamicRouting", "self_attention": "SelfAttentionRouting"}
+    expected = {
+        "dynamic": "DynamicRouting",
+        "self_attention": "SelfAttentionRouting",
+        "inverted_attention": "InvertedAttentionRouting",
+    }
     assert type(routing).__name__ == expected[search.best_params_["routing"]]
 
 

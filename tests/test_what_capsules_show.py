@@ -4,7 +4,13 @@ independent computations (float64 loops of the paper's equations, numpy)."""
 import numpy as np
 import pytest
 import torch
-from reference import predictions_loop, routing_one_example, self_attention_one_example
+from reference import (
+    float64_copy,
+    inverted_attention_with,
+    routing_one_example,
+    self_attention_one_example,
+    votes_loop,
+)
 from sklearn.datasets import make_multilabel_classification
 
 from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
@@ -72,35 +78,23 @@ def test_multilabel_reconstruction_error_decodes_every_active_capsule():
 
 def reference_coupling(estimator, X):
     """Coupling of the float64 per-example loops, from a float64 copy of the network."""
-    module = estimator.net_.capsnet()
-    double = type(module)(
-        module.input_shape,
-        len(estimator.classes_),
-        routing=estimator.routing,
-        routing_iterations=estimator.routing_iterations,
-        conv_channels=estimator.conv_channels,
-        primary_types=estimator.primary_types,
-        primary_dim=estimator.primary_dim,
-        capsule_dim=estimator.capsule_dim,
-        decoder_hidden=estimator.decoder_hidden,
-    ).double()
-    double.load_state_dict({k: v.double() for k, v in module.state_dict().items()})
-    x = torch.as_tensor(network_input(estimator, X)).view(len(X), *module.input_shape)
+    double = float64_copy(estimator)
+    x = torch.as_tensor(network_input(estimator, X)).view(len(X), *double.input_shape)
+    routing = double.classes.routing
+    rows = []
     with torch.no_grad():
-        u = double.primary(double.conv(x))
-        weight = double.classes.prediction_weight
-        rows = []
-        for example in u:
-            u_hat = predictions_loop(weight, example)
+        for u_hat in votes_loop(double, x):
             if estimator.routing == "dynamic":
                 _, c = routing_one_example(u_hat, estimator.routing_iterations, True)
+            elif estimator.routing == "inverted_attention":
+                _, c, _ = inverted_attention_with(routing, u_hat)
             else:
-                _, c = self_attention_one_example(u_hat, double.classes.routing.log_prior, True)
+                _, c = self_attention_one_example(u_hat, routing.log_prior, True)
             rows.append(c)
     return torch.stack(rows).numpy()
 
 
-@pytest.mark.parametrize("routing", ["dynamic", "self_attention"])
+@pytest.mark.parametrize("routing", ["dynamic", "self_attention", "inverted_attention"])
 def test_coupling_coefficients_match_the_float64_routing_loops(digits, routing):
     X_train, X_test, y_train, _ = digits
     names = np.array(list("abcdefghij"))[y_train[:150]]  # string classes: columns follow classes_
@@ -111,7 +105,7 @@ def test_coupling_coefficients_match_the_float64_routing_loops(digits, routing):
     coupling = clf.coupling_coefficients(X_test[:4])
     assert coupling.shape == (4, 4 * 2 * 2, 10) and coupling.dtype == np.float32
     np.testing.assert_allclose(coupling, reference_coupling(clf, X_test[:4]), atol=2e-5)
-    if routing == "dynamic":
+    if routing != "self_attention":  # c + b there: rows sum to 1 + Σ_j b_nj
         np.testing.assert_allclose(coupling.sum(axis=2), 1.0, atol=1e-5)
 
 
@@ -236,3 +230,14 @@ def test_self_attention_maps_are_centred_on_their_own_mean(agg, digits):
     ).fit(X_train[:100], y_train[:100])
     display = CouplingDisplay.from_estimator(clf, X_test[0])
     assert display.center == pytest.approx(np.nanmean(display.maps))
+
+
+def test_inverted_attention_maps_are_centred_on_an_even_share(agg, digits):
+    X_train, X_test, y_train, _ = digits
+    clf = CapsNetClassifier(
+        **tiny(max_epochs=1, input_shape=IMAGES, routing="inverted_attention"), random_state=0
+    ).fit(X_train[:100], y_train[:100])
+    # two classes' maps: their mean is not 1/10, the even share of the first pass
+    display = CouplingDisplay.from_estimator(clf, X_test[0], classes=[3, 7])
+    assert display.center == pytest.approx(0.1)
+    assert display.center != pytest.approx(np.nanmean(display.maps))

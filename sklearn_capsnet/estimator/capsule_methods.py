@@ -211,7 +211,9 @@ class CapsulesMixin:
         With ``routing="self_attention"``, the softmax coupling plus the learnt
         log-prior, ``c_ij + b_ij``: the weights by which each prediction enters its
         class capsule; rows sum to ``1 + Σ_j b_ij`` and entries may be negative.
-        Computed ``predict_batch_size`` rows at a time.
+        With ``routing="inverted_attention"``, the last pass's routing coefficients
+        ``r_ij``, each row summing to 1 over the classes. Computed
+        ``predict_batch_size`` rows at a time.
 
         Parameters
         ----------

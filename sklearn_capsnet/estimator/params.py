@@ -117,7 +117,8 @@ PARAMS: tuple[Param, ...] = (
         acts="network",
         kind="int",
         doc="""
-        Iterations ``r >= 1`` of routing by agreement (``routing="dynamic"`` only).
+        Iterations ``r >= 1`` of routing (``"dynamic"`` and ``"inverted_attention"``;
+        ``"self_attention"`` runs once).
         """,
     ),
     Param(
@@ -125,11 +126,15 @@ PARAMS: tuple[Param, ...] = (
         default="dynamic",
         constraint=[StrOptions(set(ROUTINGS))],
         acts="network",
-        kind='{"dynamic", "self_attention"}',
+        kind='{"dynamic", "self_attention", "inverted_attention"}',
         doc="""
         The routing algorithm between primary and class capsules: the paper's iterative
-        routing by agreement, or Efficient-CapsNet's one-pass self-attention routing
-        (Mazzia et al. 2021), which ignores ``routing_iterations``.
+        routing by agreement; Efficient-CapsNet's one-pass self-attention routing
+        (Mazzia et al. 2021), which ignores ``routing_iterations``; or inverted
+        dot-product attention (Tsai et al. 2020), whose class capsules are layer-normed
+        poses scored by one linear map and trained with cross-entropy instead of the
+        margin loss: a class capsule's length is the sigmoid of its score, so
+        ``predict_proba`` is the softmax of the scores (multilabel: each sigmoid).
         """,
     ),
     Param(

@@ -14,6 +14,7 @@ from .front_end import (
 from .functional import (
     capsule_lengths,
     capsule_log_odds,
+    cross_entropy_loss,
     lengths_to_proba,
     longest_capsule,
     margin_loss,
@@ -31,7 +32,13 @@ from .layers import (
 )
 from .loss import CapsuleLoss
 from .patch_conv import PatchConv2d
-from .routing import ROUTINGS, DynamicRouting, SelfAttentionRouting, make_routing
+from .routing import (
+    ROUTINGS,
+    DynamicRouting,
+    InvertedAttentionRouting,
+    SelfAttentionRouting,
+    make_routing,
+)
 from .sizing import PRIMARY_GRID, geometry, working_limit, working_size
 
 __all__ = [
@@ -45,6 +52,7 @@ __all__ = [
     "ClassCapsules",
     "Decoder",
     "DynamicRouting",
+    "InvertedAttentionRouting",
     "PatchConv2d",
     "PrimaryCapsules",
     "SelfAttentionRouting",
@@ -54,6 +62,7 @@ __all__ = [
     "capsule_lengths",
     "capsule_log_odds",
     "class_capsule_init_std",
+    "cross_entropy_loss",
     "area_resize",
     "geometry",
     "halvings",

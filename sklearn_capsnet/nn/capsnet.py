@@ -40,7 +40,7 @@ class CapsNet(nn.Module):
         ``(channels, height, width)`` of one example.
     n_classes : int
         Number of class capsules.
-    routing : {"dynamic", "self_attention"}, default="dynamic"
+    routing : {"dynamic", "self_attention", "inverted_attention"}, default="dynamic"
         Name of the routing algorithm (see :mod:`.routing`).
     routing_iterations : int, default=3
     conv_channels : int, default=256
@@ -120,7 +120,13 @@ class CapsNet(nn.Module):
             primary_dim,
             n_classes,
             capsule_dim,
-            make_routing(routing, routing_iterations, n_children=n_primary, n_parents=n_classes),
+            make_routing(
+                routing,
+                routing_iterations,
+                n_children=n_primary,
+                n_parents=n_classes,
+                dim=capsule_dim,
+            ),
         )
         if front_end == "scaled_kernels" or max(height, width) <= PAPER_SIZE:
             self.decoded_shape = self.input_shape
@@ -163,7 +169,8 @@ class CapsNet(nn.Module):
         ``i = (t * grid_h + h) * grid_w + w`` (see :meth:`receptive_fields`). For
         dynamic routing the coupling is the last iteration's ``c``, each row summing
         to 1 over the classes; for self-attention routing, ``c + b`` (see
-        :class:`~sklearn_capsnet.nn.SelfAttentionRouting`).
+        :class:`~sklearn_capsnet.nn.SelfAttentionRouting`); for inverted
+        attention, the last pass's ``r``, each row summing to 1.
 
         Examples
         --------

@@ -15,6 +15,7 @@ __all__ = [
     "capsule_log_odds",
     "lengths_to_proba",
     "margin_loss",
+    "cross_entropy_loss",
     "reconstruction_loss",
 ]
 
@@ -217,6 +218,46 @@ def margin_loss(
     present = targets * torch.relu(m_plus - lengths) ** 2
     absent = down_weight * (1.0 - targets) * torch.relu(lengths - m_minus) ** 2
     return _mean((present + absent).sum(dim=-1), weight)
+
+
+def cross_entropy_loss(lengths: Tensor, targets: Tensor, weight: Tensor | None = None) -> Tensor:
+    """Cross-entropy of the scores the lengths encode, averaged over the batch.
+
+    The scores are the lengths' log-odds ``z_k = log(|v_k| / (1 - |v_k|))``
+    (:func:`capsule_log_odds`, in float64): one label per example,
+    ``-log softmax(z)_y``; 0/1 indicators, binary cross-entropy of each
+    ``sigmoid(z_k) = |v_k|`` summed over the classes. For capsules whose length is
+    ``sigmoid`` of a score (inverted attention routing) this is the cross-entropy
+    of those scores.
+
+    Parameters
+    ----------
+    lengths : Tensor of shape (batch, n_classes)
+        Lengths of the class capsules, in [0, 1].
+    targets : Tensor of shape (batch,) of class indices, or (batch, n_classes)
+        of 0/1 indicators.
+    weight : Tensor of shape (batch,), default=None
+        Each example's weight: the batch's mean of ``weight * loss`` (None: all 1).
+
+    Returns
+    -------
+    Tensor
+        A scalar, in ``lengths``' dtype.
+
+    Examples
+    --------
+    >>> import torch
+    >>> cross_entropy_loss(torch.tensor([[0.5, 0.5]]), torch.tensor([0]))
+    tensor(0.6931)
+    """
+    scores = capsule_log_odds(lengths)  # float64
+    if targets.dim() == 1:
+        per_example = torch.nn.functional.cross_entropy(scores, targets, reduction="none")
+    else:
+        per_example = torch.nn.functional.binary_cross_entropy_with_logits(
+            scores, targets.to(scores.dtype), reduction="none"
+        ).sum(dim=-1)
+    return _mean(per_example, weight).to(lengths.dtype)
 
 
 def reconstruction_loss(

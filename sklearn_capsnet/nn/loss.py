@@ -2,13 +2,16 @@
 
 from torch import Tensor
 
-from .functional import capsule_lengths, margin_loss, reconstruction_loss
+from .functional import capsule_lengths, cross_entropy_loss, margin_loss, reconstruction_loss
 
-__all__ = ["CapsuleLoss"]
+__all__ = ["CapsuleLoss", "OBJECTIVES"]
+
+#: The classification terms, by the name a routing gives as its ``objective``.
+OBJECTIVES = {"margin": margin_loss, "cross_entropy": cross_entropy_loss}
 
 
 class CapsuleLoss:
-    """Margin loss plus ``reconstruction_weight`` × sum-of-squared-errors.
+    """A classification term on the capsule lengths plus ``reconstruction_weight`` × SSE.
 
     A plain callable rather than an ``nn.Module``: it has no parameters, and
     data-parallel wrappers (accelerate, DDP) refuse modules without any.
@@ -17,6 +20,12 @@ class CapsuleLoss:
     ----------
     reconstruction_weight : float, default=0.0005
         The paper's weight; 0 turns reconstruction off.
+    objective : {"margin", "cross_entropy"}, default="margin"
+        The paper's margin loss (:func:`~sklearn_capsnet.nn.margin_loss`), or the
+        cross-entropy of the scores the lengths encode
+        (:func:`~sklearn_capsnet.nn.cross_entropy_loss`), which inverted
+        attention routing trains with: each routing names its own as
+        ``objective``.
 
     Examples
     --------
@@ -27,8 +36,15 @@ class CapsuleLoss:
     tensor(0.)
     """
 
-    def __init__(self, reconstruction_weight: float = 0.0005) -> None:
+    objective = "margin"  # the class's: models pickled before the choice existed
+
+    def __init__(self, reconstruction_weight: float = 0.0005, objective: str = "margin") -> None:
+        if objective not in OBJECTIVES:
+            raise ValueError(
+                f"objective={objective!r} must be one of {', '.join(map(repr, OBJECTIVES))}."
+            )
         self.reconstruction_weight = reconstruction_weight
+        self.objective = objective
 
     def __call__(
         self,
@@ -39,7 +55,7 @@ class CapsuleLoss:
         weight: Tensor | None = None,
     ) -> Tensor:
         """The batch loss; ``weight`` (one per example) weighs both terms of each example."""
-        loss = margin_loss(capsule_lengths(capsules), targets, weight=weight)
+        loss = OBJECTIVES[self.objective](capsule_lengths(capsules), targets, weight=weight)
         if reconstruction is not None and self.reconstruction_weight:
             error = reconstruction_loss(reconstruction, images, weight=weight)
             loss = loss + self.reconstruction_weight * error

@@ -5,9 +5,13 @@ A routing algorithm is a module whose ``forward`` takes the predictions
 ``J`` parents as ``D``-dimensional vectors) and returns the parent capsules
 ``[B, J, D]``; its ``route`` returns them with the coupling ``[B, I, J]``, the
 weights by which each child's predictions entered each parent. Its constructor
-takes the keyword arguments ``iterations``, ``n_children`` and ``n_parents`` and
-uses those it needs. Adding an algorithm
-means adding one such module here and one entry in :data:`ROUTINGS`.
+takes the keyword arguments ``iterations``, ``n_children``, ``n_parents`` and
+``dim`` (that of the parents) and uses those it needs. Its class attributes say
+what the rest of the package may assume: ``objective`` names the loss its parent
+capsules are trained with (see :class:`~sklearn_capsnet.nn.CapsuleLoss`), and
+``starts_even`` whether its first pass couples every child with ``1 / J`` to each
+parent (the neutral level of the coupling maps). Adding an algorithm means adding one
+such module here and one entry in :data:`ROUTINGS`.
 """
 
 import torch
@@ -15,7 +19,13 @@ from torch import Tensor, nn
 
 from .functional import squash, squash_exp
 
-__all__ = ["DynamicRouting", "SelfAttentionRouting", "ROUTINGS", "make_routing"]
+__all__ = [
+    "DynamicRouting",
+    "SelfAttentionRouting",
+    "InvertedAttentionRouting",
+    "ROUTINGS",
+    "make_routing",
+]
 
 
 class DynamicRouting(nn.Module):
@@ -46,6 +56,9 @@ class DynamicRouting(nn.Module):
     >>> routing(torch.randn(2, 6, 4, 16)).shape
     torch.Size([2, 4, 16])
     """
+
+    objective = "margin"
+    starts_even = True
 
     def __init__(self, iterations: int = 3, **sizes) -> None:
         super().__init__()
@@ -113,6 +126,9 @@ class SelfAttentionRouting(nn.Module):
     torch.Size([2, 4, 16])
     """
 
+    objective = "margin"
+    starts_even = False
+
     def __init__(self, n_children: int, n_parents: int, **unused) -> None:
         super().__init__()
         self.log_prior = nn.Parameter(torch.zeros(n_children, n_parents))  # b: [I, J]
@@ -139,6 +155,98 @@ class SelfAttentionRouting(nn.Module):
         coupling = torch.softmax(agreement, dim=2) + self.log_prior  # c + b: [B, I, J]
         s = torch.einsum("bij,bijd->bjd", coupling, u_hat)  # [B, J, D]
         return squash_exp(s), coupling
+
+
+class InvertedAttentionRouting(nn.Module):
+    """Inverted dot-product attention routing (Tsai, Srivastava, Goh & Salakhutdinov 2020).
+
+    For each example, with the votes ``û_j|i`` (``[I, J, D]``): the parent poses
+    start at zero; then ``iterations`` times, the agreement of each vote with its
+    parent's pose ``a_ij = p_j · û_j|i / sqrt(D)``, the routing coefficients
+    ``r_ij = softmax_j(a_ij)`` (each child distributes itself over the parents:
+    the "inverted" attention), and the new poses
+    ``p_j = LayerNorm(Σ_i r_ij û_j|i)``. No squash: each class's score is a linear
+    map of its pose shared by all classes, ``z_j = w · p_j + b``, trained with
+    cross-entropy (``objective = "cross_entropy"``).
+
+    So that every rule that reads class capsules by their length holds unchanged,
+    the class capsule returned is ``v_j = sigmoid(z_j) · p_j / |p_j|``: its
+    direction is the pose's, its length ``sigmoid(z_j)``. The longest capsule is
+    the highest score, the lengths' log-odds are the scores ``z``, their softmax
+    (:func:`~sklearn_capsnet.nn.lengths_to_proba`) is the softmax of the scores
+    that cross-entropy trains, and for multilabel targets each length is the
+    sigmoid that binary cross-entropy trains.
+
+    Parameters
+    ----------
+    iterations : int, default=3
+        Passes ``r >= 1``; the first couples each child uniformly (``p = 0``).
+    dim : int, default=16
+        Dimension ``D`` of the parent poses: the layer norm's and the score's size.
+    **unused
+        The other keywords of the routing interface.
+
+    Attributes
+    ----------
+    norm : torch.nn.LayerNorm
+        The poses' normalisation, with a learnt gain and bias per component.
+    score : torch.nn.Linear
+        ``w`` and ``b`` of the scores, ``D`` to 1, shared by the classes.
+
+    Examples
+    --------
+    >>> import torch
+    >>> routing = InvertedAttentionRouting(iterations=2, dim=16)
+    >>> capsules = routing(torch.randn(2, 6, 4, 16))
+    >>> capsules.shape, bool((capsules.norm(dim=-1) < 1).all())
+    (torch.Size([2, 4, 16]), True)
+    """
+
+    objective = "cross_entropy"
+    starts_even = True
+
+    def __init__(self, iterations: int = 3, dim: int = 16, **unused) -> None:
+        super().__init__()
+        if iterations < 1:
+            raise ValueError(f"routing needs at least 1 iteration, got {iterations}.")
+        self.iterations = iterations
+        self.norm = nn.LayerNorm(dim)
+        self.score = nn.Linear(dim, 1)
+
+    def forward(self, u_hat: Tensor) -> Tensor:
+        return self.route(u_hat)[0]
+
+    def route(self, u_hat: Tensor) -> tuple[Tensor, Tensor]:
+        """Class capsules ``[B, J, D]`` (``sigmoid(z) · p / |p|``) and the last
+        pass's coefficients ``r`` ``[B, I, J]`` (each child's row sums to 1)."""
+        poses, coupling = self.poses(u_hat)
+        scores = (poses * self.score.weight[0]).sum(dim=-1) + self.score.bias  # z: [B, J]
+        length = torch.linalg.vector_norm(poses, dim=-1, keepdim=True)
+        direction = poses / length.clamp_min(torch.finfo(length.dtype).tiny)
+        return torch.sigmoid(scores).unsqueeze(-1) * direction, coupling.transpose(1, 2)
+
+    def poses(self, u_hat: Tensor) -> tuple[Tensor, Tensor]:
+        """The parent poses ``p`` ``[B, J, D]`` and the last coefficients ``r`` ``[B, J, I]``.
+
+        The sums over children are matrix products in ``u_hat``'s dtype (bf16
+        under autocast); agreements, coefficients and poses stay in float32 or wider.
+        """
+        batch, n_children, n_parents, dim = u_hat.shape
+        # parent-major, [B·J, I, D]: a view where û comes from ClassCapsules.predictions
+        flat = u_hat.transpose(1, 2).reshape(batch * n_parents, n_children, dim)
+        wide = torch.promote_types(u_hat.dtype, torch.float32)
+        # the first pass: poses at 0 agree equally with every vote, r_ij = 1 / J
+        coupling = u_hat.new_full((batch, n_parents, n_children), 1.0 / n_parents, dtype=wide)
+        poses = self.norm(_sum_over_children(coupling, flat, wide))  # [B, J, D]
+        for _ in range(self.iterations - 1):  # a_ij = p_j · û_j|i / sqrt(D)
+            agreement = torch.bmm(flat, poses.to(flat.dtype).view(batch * n_parents, dim, 1))
+            agreement = agreement.view(batch, n_parents, n_children).to(wide) / dim**0.5
+            coupling = torch.softmax(agreement, dim=1)  # r_i: softmax over the parents
+            poses = self.norm(_sum_over_children(coupling, flat, wide))
+        return poses, coupling
+
+    def extra_repr(self) -> str:
+        return f"iterations={self.iterations}"
 
 
 def _agree(u_hat: Tensor, iterations: int):
@@ -268,19 +376,27 @@ def _sum_over_children(weights: Tensor, flat: Tensor, dtype: torch.dtype) -> Ten
     return product.view(batch, n_parents, -1).to(dtype)
 
 
-ROUTINGS = {"dynamic": DynamicRouting, "self_attention": SelfAttentionRouting}
+ROUTINGS = {
+    "dynamic": DynamicRouting,
+    "self_attention": SelfAttentionRouting,
+    "inverted_attention": InvertedAttentionRouting,
+}
 
 
-def make_routing(name: str, iterations: int, n_children: int, n_parents: int) -> nn.Module:
+def make_routing(
+    name: str, iterations: int, n_children: int, n_parents: int, dim: int = 16
+) -> nn.Module:
     """Build the routing module called ``name``.
 
     Parameters
     ----------
-    name : {"dynamic", "self_attention"}
+    name : {"dynamic", "self_attention", "inverted_attention"}
     iterations : int
         Routing iterations (ignored by routings that run once).
     n_children, n_parents : int
         Numbers of child and parent capsules.
+    dim : int, default=16
+        Dimension of the parent capsules.
 
     Returns
     -------
@@ -295,4 +411,4 @@ def make_routing(name: str, iterations: int, n_children: int, n_parents: int) ->
         routing = ROUTINGS[name]
     except KeyError:
         raise ValueError(f"unknown routing {name!r}; choose one of {sorted(ROUTINGS)}.") from None
-    return routing(iterations=iterations, n_children=n_children, n_parents=n_parents)
+    return routing(iterations=iterations, n_children=n_children, n_parents=n_parents, dim=dim)

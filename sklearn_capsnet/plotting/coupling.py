@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..nn import ROUTINGS
 from .drawing import images_to_draw, one_sample, show
 from .drawing import value_range as _value_range
 
@@ -29,8 +30,8 @@ def coupling_maps(coupling, receptive_fields) -> np.ndarray:
 
     Each primary grid position gets the mean coupling of its capsule types; each
     pixel, the mean over the positions whose receptive field holds it. With dynamic
-    routing the maps of a pixel sum to 1 over the classes, and ``1 / n_classes``
-    everywhere is the coupling before any agreement.
+    or inverted attention routing the maps of a pixel sum to 1 over the classes, and
+    ``1 / n_classes`` everywhere is the coupling before any agreement.
 
     Parameters
     ----------
@@ -84,8 +85,9 @@ class CouplingDisplay:
         Shown under each class (e.g. ``predict_proba``).
     center : float, default=None
         The neutral value; None takes the maps' mean. :meth:`from_estimator` passes
-        ``1 / n_classes`` for dynamic routing (the coupling before any agreement) and
-        None for self-attention routing.
+        ``1 / n_classes`` for the routings whose first pass couples evenly (dynamic
+        and inverted attention: the coupling before any agreement) and None for
+        self-attention routing.
     data_format : {"channels_first", "channels_last"}, default="channels_first"
     value_range : (float, float), default=None
         The input values drawn black and white; None: [0, 1] when every value lies
@@ -154,9 +156,10 @@ class CouplingDisplay:
             scores = estimator.predict_proba(sample)[0]
         else:
             scores = np.linalg.norm(estimator.capsules(sample)[0], axis=1)
-        # dynamic routing starts every coupling at 1 / n_classes; self-attention has no
-        # such level, so its maps are centred on their own mean
-        even = 1.0 / len(estimator.classes_) if estimator._built("routing") == "dynamic" else None
+        # dynamic and inverted-attention routing start every coupling at 1 / n_classes;
+        # self-attention has no such level, so its maps are centred on their own mean
+        starts_even = ROUTINGS[estimator._built("routing")].starts_even
+        even = 1.0 / len(estimator.classes_) if starts_even else None
         display = cls(
             sample.reshape(-1),
             maps[keep],

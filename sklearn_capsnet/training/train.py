@@ -19,7 +19,7 @@ from skorch.callbacks import EpochScoring
 from skorch.dataset import ValidSplit
 
 from ..data.loader import ArrayDataset, BatchLoader
-from ..nn import CapsNet, CapsuleLoss
+from ..nn import ROUTINGS, CapsNet, CapsuleLoss
 from ..nn.capsnet import PAPER_SIZE
 from ..nn.device import flushed_denormals, seeded
 from .callbacks import EpochProgressBar, EpochSeed, ExponentialDecay, StopOnPlateau
@@ -204,6 +204,7 @@ def new_trainer(
         precision=autocast_dtype(params["mixed_precision"], device),
         criterion=CapsuleLoss,
         criterion__reconstruction_weight=params["reconstruction_weight"],
+        criterion__objective=ROUTINGS[params["routing"]].objective,
         optimizer=params["optimizer"],
         lr=params["lr"],
         max_epochs=params["max_epochs"],
