@@ -78,7 +78,7 @@ def test_the_one_class_error_shows_the_label_as_written(one_epoch, y, shown):
 
 
 @pytest.fixture(scope="module")
-def fitted(one_epoch):
+def table_model(one_epoch):
     return CapsNetClassifier(**one_epoch, random_state=0).fit(X_OK, Y_OK)
 
 
@@ -104,12 +104,12 @@ PREDICT_CASES = {
     "method",
     ["predict", "predict_proba", "reconstruct", "reconstruction_error", "coupling_coefficients"],
 )
-def test_predict_rejects_bad_input_and_leaves_the_model_as_it_was(fitted, case, method):
-    before = fitted.predict_proba(X_OK)
+def test_predict_rejects_bad_input_and_leaves_the_model_as_it_was(table_model, case, method):
+    before = table_model.predict_proba(X_OK)
     X, message = PREDICT_CASES[case]
     with pytest.raises(ValueError, match=message):
-        getattr(fitted, method)(X)
-    np.testing.assert_array_equal(fitted.predict_proba(X_OK), before)
+        getattr(table_model, method)(X)
+    np.testing.assert_array_equal(table_model.predict_proba(X_OK), before)
 
 
 PREDICTION_PARAMS = {
@@ -120,10 +120,12 @@ PREDICTION_PARAMS = {
 
 
 @pytest.mark.parametrize("name", PREDICTION_PARAMS)
-def test_bad_prediction_params_set_after_fit_are_refused_at_predict(fitted, monkeypatch, name):
-    monkeypatch.setattr(fitted, name, PREDICTION_PARAMS[name])  # set_params does not validate
+def test_bad_prediction_params_set_after_fit_are_refused_at_predict(
+    table_model, monkeypatch, name
+):
+    monkeypatch.setattr(table_model, name, PREDICTION_PARAMS[name])  # set_params does not validate
     with pytest.raises(ValueError, match=f"The '{name}' parameter of CapsNetClassifier"):
-        fitted.predict(X_OK)
+        table_model.predict(X_OK)
 
 
 def test_one_grey_image_at_predict_is_told_to_add_the_batch_axis(fitted_images):
@@ -139,13 +141,13 @@ def test_predict_rejects_images_of_another_shape(fitted_images):
 
 
 def test_to_onnx_without_the_onnx_packages_names_the_extra_to_install(
-    fitted, monkeypatch, tmp_path
+    table_model, monkeypatch, tmp_path
 ):
     import sys
 
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if not installed
     with pytest.raises(ImportError, match=r"pip install 'sklearn-capsnet\[onnx\]'"):
-        fitted.to_onnx(tmp_path / "model.onnx")
+        table_model.to_onnx(tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
 
 

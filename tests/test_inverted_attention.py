@@ -161,7 +161,7 @@ def _scores_by_the_loop(clf, X):
 
 
 @pytest.fixture(scope="module")
-def fitted(digits):
+def inverted_model(digits):
     X_train, _, y_train, _ = digits
     # 8-D class capsules: the layer norm of 4-D poses (the tiny network's) starts slowly
     params = tiny(
@@ -171,29 +171,31 @@ def fitted(digits):
     return clf.fit(X_train[:300], y_train[:300])
 
 
-def test_inverted_attention_trains_with_cross_entropy_and_the_others_with_the_margin(fitted):
-    assert fitted.net_.criterion_.objective == "cross_entropy"
-    assert type(fitted.net_.module_.classes.routing) is InvertedAttentionRouting
+def test_inverted_attention_trains_with_cross_entropy_and_the_others_with_the_margin(
+    inverted_model,
+):
+    assert inverted_model.net_.criterion_.objective == "cross_entropy"
+    assert type(inverted_model.net_.module_.classes.routing) is InvertedAttentionRouting
     X, y = np.random.default_rng(0).random((20, 64)), np.arange(20) % 2
     for routing in ("dynamic", "self_attention"):
         clf = CapsNetClassifier(**tiny(max_epochs=1, routing=routing, input_shape=(64, 1, 1)))
         assert clf.fit(X, y).net_.criterion_.objective == "margin"
 
 
-def test_inverted_attention_predict_proba_is_the_softmax_of_the_scores(fitted, digits):
+def test_inverted_attention_predict_proba_is_the_softmax_of_the_scores(inverted_model, digits):
     _, X_test, _, _ = digits
-    scores = _scores_by_the_loop(fitted, X_test[:6])
+    scores = _scores_by_the_loop(inverted_model, X_test[:6])
     expected = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(fitted.predict_proba(X_test[:6]), expected, atol=1e-5)
-    np.testing.assert_allclose(fitted.decision_function(X_test[:6]), scores, atol=1e-4)
+    np.testing.assert_allclose(inverted_model.predict_proba(X_test[:6]), expected, atol=1e-5)
+    np.testing.assert_allclose(inverted_model.decision_function(X_test[:6]), scores, atol=1e-4)
     np.testing.assert_array_equal(
-        fitted.predict(X_test[:6]), fitted.classes_[scores.argmax(axis=1)]
+        inverted_model.predict(X_test[:6]), inverted_model.classes_[scores.argmax(axis=1)]
     )
 
 
-def test_inverted_attention_learns_the_digits(fitted, digits):
+def test_inverted_attention_learns_the_digits(inverted_model, digits):
     _, X_test, _, y_test = digits
-    assert fitted.score(X_test, y_test) > 0.4  # 2 epochs of 300 digits (0.52); chance 0.1
+    assert inverted_model.score(X_test, y_test) > 0.4  # 2 epochs of 300 digits (0.52); chance 0.1
 
 
 def test_inverted_attention_multilabel_lengths_are_the_sigmoids_of_the_scores(digits):
@@ -206,22 +208,22 @@ def test_inverted_attention_multilabel_lengths_are_the_sigmoids_of_the_scores(di
     np.testing.assert_array_equal(clf.predict(X_test[:6]), (scores > 0).astype(int))
 
 
-def test_inverted_attention_serves_every_capsule_method(fitted, digits, tmp_path):
+def test_inverted_attention_serves_every_capsule_method(inverted_model, digits, tmp_path):
     _, X_test, _, _ = digits
     X = X_test[:5]
-    capsules = fitted.capsules(X)
-    assert capsules.shape == (5, 10, fitted.capsule_dim)
+    capsules = inverted_model.capsules(X)
+    assert capsules.shape == (5, 10, inverted_model.capsule_dim)
     assert np.all(np.linalg.norm(capsules, axis=-1) < 1)
-    assert fitted.reconstruct(X).shape == X.shape
-    assert fitted.decode(capsules).shape == X.shape
-    assert np.isfinite(fitted.reconstruction_error(X)).all()
-    coupling = fitted.coupling_coefficients(X)
-    assert coupling.shape == (5, fitted.net_.module_.n_primary, 10)
+    assert inverted_model.reconstruct(X).shape == X.shape
+    assert inverted_model.decode(capsules).shape == X.shape
+    assert np.isfinite(inverted_model.reconstruction_error(X)).all()
+    coupling = inverted_model.coupling_coefficients(X)
+    assert coupling.shape == (5, inverted_model.net_.module_.n_primary, 10)
     np.testing.assert_allclose(coupling.sum(axis=2), 1.0, atol=1e-5)
-    fitted.save(tmp_path / "model")
+    inverted_model.save(tmp_path / "model")
     loaded = CapsNetClassifier.load(tmp_path / "model")
     assert loaded.routing == ROUTING
-    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), inverted_model.predict_proba(X))
 
 
 def test_capsule_transformer_with_inverted_attention_gives_capsule_features(digits):

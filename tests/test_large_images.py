@@ -405,54 +405,54 @@ def photos():
 
 
 @pytest.fixture(scope="module")
-def fitted(photos):
+def photos_model(photos):
     X, y = photos
     return CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
 
 
-def test_the_estimator_trains_the_front_end_network(fitted):
-    net = fitted.net_.module_
-    assert fitted.input_shape_ == (3, 76, 36)
+def test_the_estimator_trains_the_front_end_network(photos_model):
+    net = photos_model.net_.module_
+    assert photos_model.input_shape_ == (3, 76, 36)
     assert net.front.output_shape[1:] == (36, 36) and net.decoded_shape == (3, 36, 36)
     assert any(name.startswith("front.") for name in net.state_dict())
 
 
-def test_a_fitted_network_is_left_in_evaluation_mode(fitted):
-    assert not any(module.training for module in fitted.net_.module_.modules())
+def test_a_fitted_network_is_left_in_evaluation_mode(photos_model):
+    assert not any(module.training for module in photos_model.net_.module_.modules())
 
 
-def test_every_answer_for_an_image_depends_on_that_image_alone(photos, fitted):
+def test_every_answer_for_an_image_depends_on_that_image_alone(photos, photos_model):
     # the front end's BatchNorm uses its running statistics after fit, and answering
     # leaves them as fit left them
     X, y = photos
     transformer = CapsuleTransformer(**tiny(max_epochs=1), random_state=0).fit(X, y)
-    state = {k: v.clone() for k, v in fitted.net_.module_.state_dict().items()}
+    state = {k: v.clone() for k, v in photos_model.net_.module_.state_dict().items()}
     transformer_state = {k: v.clone() for k, v in transformer.net_.module_.state_dict().items()}
     answers = {
-        "predict_proba": fitted.predict_proba,
+        "predict_proba": photos_model.predict_proba,
         "transform": transformer.transform,
-        "reconstruct": fitted.reconstruct,
-        "reconstruction_error": fitted.reconstruction_error,
+        "reconstruct": photos_model.reconstruct,
+        "reconstruction_error": photos_model.reconstruction_error,
     }
     for name, answer in answers.items():
         together = answer(X[:6])
         alone = np.concatenate([answer(X[k : k + 1]) for k in range(6)])
         np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-5, err_msg=name)
-    for model, before in [(fitted, state), (transformer, transformer_state)]:
+    for model, before in [(photos_model, state), (transformer, transformer_state)]:
         after = model.net_.module_.state_dict()
         assert all(torch.equal(after[k], v) for k, v in before.items())
 
 
-def test_reconstructions_come_back_at_the_size_layout_and_units_of_x(photos, fitted):
+def test_reconstructions_come_back_at_the_size_layout_and_units_of_x(photos, photos_model):
     X, y = photos
-    images = fitted.reconstruct(X[:5])
+    images = photos_model.reconstruct(X[:5])
     assert images.shape == (5, *SIZE, 3)
     # the same, by hand: the decoder's drawing at 36×36, resized, channels last, in X's units
-    capsules = torch.as_tensor(fitted.capsules(X[:5]))
+    capsules = torch.as_tensor(photos_model.capsules(X[:5]))
     with torch.no_grad():
-        drawn = fitted.net_.module_.reconstruct(capsules).view(5, 3, 36, 36).double().numpy()
+        drawn = photos_model.net_.module_.reconstruct(capsules).view(5, 3, 36, 36).double().numpy()
     resized = _bilinear(drawn, SIZE).transpose(0, 2, 3, 1).reshape(5, -1)
-    expected = resized * fitted.input_scale_ + fitted.input_offset_
+    expected = resized * photos_model.input_scale_ + photos_model.input_offset_
     np.testing.assert_allclose(images, expected.reshape(5, *SIZE, 3), rtol=1e-4, atol=1e-3)
     first = CapsNetClassifier(**tiny(max_epochs=1), random_state=0)
     first.fit(X.transpose(0, 3, 1, 2), y)
@@ -461,20 +461,22 @@ def test_reconstructions_come_back_at_the_size_layout_and_units_of_x(photos, fit
     np.testing.assert_allclose(images, from_first.transpose(0, 2, 3, 1), atol=1e-3)
 
 
-def test_decode_draws_images_of_x_s_size(photos, fitted):
+def test_decode_draws_images_of_x_s_size(photos, photos_model):
     X, _ = photos
-    capsules = fitted.capsules(X[:3])
-    np.testing.assert_allclose(fitted.decode(capsules), fitted.reconstruct(X[:3]), atol=1e-4)
+    capsules = photos_model.capsules(X[:3])
+    np.testing.assert_allclose(
+        photos_model.decode(capsules), photos_model.reconstruct(X[:3]), atol=1e-4
+    )
 
 
-def test_reconstruction_error_compares_pixels_at_the_samples_own_size(photos, fitted):
+def test_reconstruction_error_compares_pixels_at_the_samples_own_size(photos, photos_model):
     X, _ = photos
-    errors = fitted.reconstruction_error(X[:6])
-    scaled = (X[:6].reshape(6, -1) - fitted.input_offset_) / fitted.input_scale_
+    errors = photos_model.reconstruction_error(X[:6])
+    scaled = (X[:6].reshape(6, -1) - photos_model.input_offset_) / photos_model.input_scale_
     images = scaled.reshape(6, *SIZE, 3).transpose(0, 3, 1, 2)  # the network's units, C first
-    capsules = torch.as_tensor(fitted.capsules(X[:6]))
+    capsules = torch.as_tensor(photos_model.capsules(X[:6]))
     with torch.no_grad():
-        drawn = fitted.net_.module_.reconstruct(capsules).view(6, 3, 36, 36).double().numpy()
+        drawn = photos_model.net_.module_.reconstruct(capsules).view(6, 3, 36, 36).double().numpy()
     resized = _bilinear(drawn, SIZE)  # the drawing at the sample's 76x36
     expected = np.sqrt(((resized - images).reshape(6, -1) ** 2).mean(axis=1))
     np.testing.assert_allclose(errors, expected, rtol=1e-4)
@@ -489,13 +491,13 @@ def test_verbose_says_the_geometry_and_the_parameter_count(photos, capsys):
     assert " parameters." in out
 
 
-def test_front_end_is_validated_before_training(photos, fitted):
+def test_front_end_is_validated_before_training(photos, photos_model):
     X, y = photos
-    before = fitted.net_
+    before = photos_model.net_
     with pytest.raises(ValueError, match="front_end.*'conv'"):
-        fitted.set_params(front_end="stride").fit(X, y)
-    assert fitted.net_ is before
-    fitted.set_params(front_end="conv")
+        photos_model.set_params(front_end="stride").fit(X, y)
+    assert photos_model.net_ is before
+    photos_model.set_params(front_end="conv")
 
 
 def test_front_end_is_grid_searchable(photos):
@@ -550,24 +552,24 @@ def test_a_model_saved_after_set_params_loads_as_the_network_fit_built(photos, t
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
 
-def test_decode_says_what_capsules_and_labels_it_takes(photos, fitted):
+def test_decode_says_what_capsules_and_labels_it_takes(photos, photos_model):
     X, _ = photos
-    capsules = fitted.capsules(X[:2])
+    capsules = photos_model.capsules(X[:2])
     with pytest.raises(
         ValueError, match=r"capsules must have shape \(n_samples, 3, 4\).*\(2, 2, 4\)"
     ):
-        fitted.decode(capsules[:, :2])
+        photos_model.decode(capsules[:, :2])
     with pytest.raises(ValueError, match="indices into classes_.*np.searchsorted"):
-        fitted.decode(capsules, ["a", "b"])
+        photos_model.decode(capsules, ["a", "b"])
     with pytest.raises(ValueError, match="from 0 to 2; got values from 1 to 3"):
-        fitted.decode(capsules, [1, 3])
+        photos_model.decode(capsules, [1, 3])
     one_hot = np.eye(3, dtype=int)[[2, 0]]
     np.testing.assert_array_equal(
-        fitted.decode(capsules, one_hot), fitted.decode(capsules, [2, 0])
+        photos_model.decode(capsules, one_hot), photos_model.decode(capsules, [2, 0])
     )
 
 
-def test_displays_draw_x_s_units_from_black_to_white_over_the_training_range(photos, fitted):
+def test_displays_draw_x_s_units_from_black_to_white_over_the_training_range(photos, photos_model):
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
@@ -575,9 +577,9 @@ def test_displays_draw_x_s_units_from_black_to_white_over_the_training_range(pho
 
     X, y = photos
     low, high = float(X.min()), float(X.max())  # one range for all pixels of the images
-    display = ReconstructionDisplay.from_estimator(fitted, X, n_images=2)
+    display = ReconstructionDisplay.from_estimator(photos_model, X, n_images=2)
     drawn = [display.axes_[row, 0].images[0].get_array() for row in (0, 1)]
-    rows = [X[0].astype(float), fitted.reconstruct(X[:1]).reshape(*SIZE, 3)]
+    rows = [X[0].astype(float), photos_model.reconstruct(X[:1]).reshape(*SIZE, 3)]
     for image, values in zip(drawn, rows, strict=True):  # the same scale for both
         np.testing.assert_allclose(image, np.clip((values - low) / (high - low), 0, 1), atol=1e-6)
     dim = X[..., 1] // 4  # grey images in 0-63: drawn over that range, bright values bright
@@ -605,13 +607,13 @@ def test_primary_grid_sets_the_working_size_and_is_saved(photos, tmp_path):
     assert loaded.decode(loaded.capsules(X[:2])).shape == (2, *SIZE, 3)  # X's own shape
 
 
-def test_primary_grid_is_validated_before_training(photos, fitted):
+def test_primary_grid_is_validated_before_training(photos, photos_model):
     X, y = photos
-    before = fitted.net_
+    before = photos_model.net_
     with pytest.raises(ValueError, match="primary_grid.*range"):
-        fitted.set_params(primary_grid=0).fit(X, y)
-    assert fitted.net_ is before
-    fitted.set_params(primary_grid=10)
+        photos_model.set_params(primary_grid=0).fit(X, y)
+    assert photos_model.net_ is before
+    photos_model.set_params(primary_grid=10)
 
 
 def test_primary_grid_is_grid_searchable(photos):
@@ -637,7 +639,7 @@ def _without_primary_grid(clf, tmp_path):
 
 
 def test_a_file_from_before_primary_grid_loads_up_to_28_pixels_and_is_refused_above(
-    photos, fitted, tmp_path
+    photos, photos_model, tmp_path
 ):
     X, y = photos
     small = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X[:, :28, :20], y)
@@ -646,7 +648,7 @@ def test_a_file_from_before_primary_grid_loads_up_to_28_pixels_and_is_refused_ab
         loaded.predict_proba(X[:, :28, :20]), small.predict_proba(X[:, :28, :20])
     )
     with pytest.raises(ValueError, match="from before primary_grid.*76x36 images.*Fit the model"):
-        CapsNetClassifier.load(_without_primary_grid(fitted, tmp_path))
+        CapsNetClassifier.load(_without_primary_grid(photos_model, tmp_path))
 
 
 def test_a_file_with_the_former_stride_one_stage_is_refused_with_the_way_out(photos, tmp_path):

@@ -1,4 +1,4 @@
-"""Reconstruction error and coupling coefficients of fitted estimators, against
+"""Reconstruction error and coupling coefficients of digits_images_model estimators, against
 independent computations (float64 loops of the paper's equations, numpy)."""
 
 import numpy as np
@@ -21,7 +21,7 @@ IMAGES = (1, 8, 8)
 
 
 @pytest.fixture(scope="module")
-def fitted(digits):
+def digits_images_model(digits):
     X_train, _, y_train, _ = digits
     return CapsNetClassifier(**tiny(max_epochs=15, input_shape=IMAGES), random_state=0).fit(
         X_train, y_train
@@ -34,12 +34,14 @@ def network_input(estimator, X):
     return (X - estimator.input_offset_) / estimator.input_scale_
 
 
-def test_reconstruction_error_is_the_rms_pixel_difference_in_the_networks_units(fitted, digits):
+def test_reconstruction_error_is_the_rms_pixel_difference_in_the_networks_units(
+    digits_images_model, digits
+):
     _, X_test, _, _ = digits
-    errors = fitted.reconstruction_error(X_test)
+    errors = digits_images_model.reconstruction_error(X_test)
     assert errors.shape == (len(X_test),) and errors.dtype == np.float32
-    decoded = network_input(fitted, fitted.reconstruct(X_test))
-    expected = np.sqrt(((decoded - network_input(fitted, X_test)) ** 2).mean(axis=1))
+    decoded = network_input(digits_images_model, digits_images_model.reconstruct(X_test))
+    expected = np.sqrt(((decoded - network_input(digits_images_model, X_test)) ** 2).mean(axis=1))
     np.testing.assert_allclose(errors, expected, rtol=1e-4, atol=1e-6)
     assert 0 < errors.min() and errors.max() < 1
 
@@ -54,14 +56,14 @@ def test_reconstruction_error_does_not_depend_on_the_units_of_X(digits):
     np.testing.assert_allclose(errors[0], errors[1], rtol=1e-3)
 
 
-def test_inputs_unlike_the_training_data_reconstruct_worse(fitted, digits):
+def test_inputs_unlike_the_training_data_reconstruct_worse(digits_images_model, digits):
     _, X_test, _, _ = digits
     rng = np.random.default_rng(0)
     noise = rng.uniform(0, 16, X_test.shape)
     shuffled = np.array([rng.permutation(row) for row in X_test])
-    held_out = np.median(fitted.reconstruction_error(X_test))
-    assert np.median(fitted.reconstruction_error(noise)) > 1.5 * held_out
-    assert np.median(fitted.reconstruction_error(shuffled)) > 1.2 * held_out
+    held_out = np.median(digits_images_model.reconstruction_error(X_test))
+    assert np.median(digits_images_model.reconstruction_error(noise)) > 1.5 * held_out
+    assert np.median(digits_images_model.reconstruction_error(shuffled)) > 1.2 * held_out
 
 
 def test_multilabel_reconstruction_error_decodes_every_active_capsule():
@@ -109,24 +111,28 @@ def test_coupling_coefficients_match_the_float64_routing_loops(digits, routing):
         np.testing.assert_allclose(coupling.sum(axis=2), 1.0, atol=1e-5)
 
 
-def test_coupling_coefficients_are_computed_one_prediction_batch_at_a_time(fitted, digits):
+def test_coupling_coefficients_are_computed_one_prediction_batch_at_a_time(
+    digits_images_model, digits
+):
     _, X_test, _, _ = digits
     sizes = []
-    real = fitted.net_.forward_coupling
+    real = digits_images_model.net_.forward_coupling
 
     def spy(x, precision=None):
         sizes.append(len(x))
         return real(x, precision)
 
-    fitted.net_.forward_coupling = spy
+    digits_images_model.net_.forward_coupling = spy
     try:
-        fitted.set_params(predict_batch_size=7)
-        coupling = fitted.coupling_coefficients(X_test[:30])
+        digits_images_model.set_params(predict_batch_size=7)
+        coupling = digits_images_model.coupling_coefficients(X_test[:30])
     finally:
-        fitted.set_params(predict_batch_size=None)
-        del fitted.net_.forward_coupling
+        digits_images_model.set_params(predict_batch_size=None)
+        del digits_images_model.net_.forward_coupling
     assert sizes == [7] * 5  # 30 rows: four full batches and a padded one
-    np.testing.assert_allclose(coupling, fitted.coupling_coefficients(X_test[:30]), atol=1e-6)
+    np.testing.assert_allclose(
+        coupling, digits_images_model.coupling_coefficients(X_test[:30]), atol=1e-6
+    )
 
 
 def test_the_transformer_has_reconstruction_error_and_coupling_too(digits):
@@ -155,18 +161,20 @@ def test_coupling_maps_average_types_then_the_positions_reading_each_pixel():
     np.testing.assert_allclose(maps.sum(axis=0), 1.0)
 
 
-def test_coupling_display_draws_the_input_and_one_map_per_chosen_class(fitted, digits):
+def test_coupling_display_draws_the_input_and_one_map_per_chosen_class(
+    digits_images_model, digits
+):
     pytest.importorskip("matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")
     _, X_test, _, _ = digits
-    display = CouplingDisplay.from_estimator(fitted, X_test[0])
+    display = CouplingDisplay.from_estimator(digits_images_model, X_test[0])
     assert display.axes_.shape == (11,) and display.maps.shape == (10, 8, 8)
     np.testing.assert_allclose(display.maps.sum(axis=0), 1.0, atol=1e-5)
     assert display.center == pytest.approx(0.1)
-    np.testing.assert_allclose(display.scores, fitted.predict_proba(X_test[:1])[0])
-    some = CouplingDisplay.from_estimator(fitted, X_test[0], classes=[3, 7])
+    np.testing.assert_allclose(display.scores, digits_images_model.predict_proba(X_test[:1])[0])
+    some = CouplingDisplay.from_estimator(digits_images_model, X_test[0], classes=[3, 7])
     assert some.axes_.shape == (3,) and some.class_labels == [3, 7]
     assert some.center == pytest.approx(0.1)  # an even share of ten classes, not these maps' mean
     np.testing.assert_array_equal(some.maps, display.maps[[3, 7]])
@@ -209,14 +217,18 @@ def test_coupling_display_takes_one_sample_in_the_shapes_people_hold_it(agg):
         CouplingDisplay.from_estimator(clf, X[:2])
 
 
-def test_coupling_display_refuses_a_table_and_bad_choices_clearly(agg, fitted, digits):
+def test_coupling_display_refuses_a_table_and_bad_choices_clearly(
+    agg, digits_images_model, digits
+):
     _, X_test, _, _ = digits
     with pytest.raises(ValueError, match=r"holds values the model does not know: \[10\]"):
-        CouplingDisplay.from_estimator(fitted, X_test[0], classes=[3, 10])
-    one = CouplingDisplay.from_estimator(fitted, X_test[0], classes=3)  # one value
+        CouplingDisplay.from_estimator(digits_images_model, X_test[0], classes=[3, 10])
+    one = CouplingDisplay.from_estimator(digits_images_model, X_test[0], classes=3)  # one value
     assert one.class_labels == [3]
     with pytest.raises(ValueError, match="needs 11: the input and 10 class map"):
-        CouplingDisplay.from_estimator(fitted, X_test[0], ax=np.empty(3, dtype=object))
+        CouplingDisplay.from_estimator(
+            digits_images_model, X_test[0], ax=np.empty(3, dtype=object)
+        )
     X, y = make_multilabel_classification(n_samples=40, n_features=6, random_state=0)
     table = CapsNetClassifier(**tiny(max_epochs=1, input_shape=(6, 1, 1))).fit(X, y[:, 0])
     with pytest.raises(ValueError, match="fitted on a table.*coupling_coefficients"):

@@ -20,7 +20,6 @@ from the output rules of :mod:`~sklearn_capsnet.nn.outputs`.
 import torch
 from sklearn.base import BaseEstimator
 
-from ..data.targets import TargetsMixin
 from .capsule_methods import CapsulesMixin
 from .fit import FittingMixin
 from .params import constraints
@@ -35,7 +34,6 @@ class CapsNetBase(
     FittingMixin,
     CapsulesMixin,
     FilesMixin,
-    TargetsMixin,
     BaseEstimator,
 ):
     """Base class of the CapsNet estimators; not for direct use."""

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..data.arrays import as_array, sample_shape
 from ..nn.outputs import active_labels
 from .answers import map_capsules, map_inputs
+from .fit import built
 
 __all__ = ["CapsulesMixin"]
 
@@ -35,7 +36,7 @@ class CapsulesMixin:
             instantiation parameters the decoder draws from.
         """
         check_is_fitted(self, "net_")
-        shape = (len(self.classes_), self._built("capsule_dim"))
+        shape = (len(self.classes_), built(self, "capsule_dim"))
         return map_capsules(self, X, lambda capsules: capsules, shape)
 
     def decode(self, capsules, labels=None):
@@ -80,7 +81,7 @@ class CapsulesMixin:
         """``decode``'s arguments as tensors on the device, or a ValueError that says why not."""
         n_classes = len(self.classes_)
         capsules = np.asarray(capsules, dtype=np.float32)
-        expected = (n_classes, self._built("capsule_dim"))
+        expected = (n_classes, built(self, "capsule_dim"))
         if capsules.ndim != 3 or capsules.shape[1:] != expected:
             raise ValueError(
                 f"capsules must have shape (n_samples, {n_classes}, {expected[1]}), as "

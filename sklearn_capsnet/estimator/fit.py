@@ -13,6 +13,7 @@ from sklearn.base import _fit_context
 from sklearn.utils.validation import check_is_fitted
 
 from ..data.input_spec import InputSpec
+from ..data.targets import encode_targets, set_classes
 from ..data.validation import as_rows, example_weights
 from ..nn.device import resolve_device
 from ..training import train as _training
@@ -28,7 +29,14 @@ from .params import (
 )
 from .set_params import extra_params
 
-__all__ = ["FittingMixin"]
+__all__ = ["FittingMixin", "built", "start_net"]
+
+
+def built(estimator, name: str):
+    """Network parameter ``name`` as ``fit`` built the fitted network (skorch keeps it as
+    ``module__<name>`` on the net): a ``set_params`` since acts at the next ``fit``, so a
+    fitted model answers as fitted until then. The one reader of that snapshot."""
+    return getattr(estimator.net_, f"module__{name}")
 
 
 class FittingMixin:
@@ -60,35 +68,6 @@ class FittingMixin:
             name=type(self).__name__,
         )
         return X, y
-
-    def _start_net(self, incremental: bool = False, y=None) -> None:
-        """Place, build and initialise a new skorch net, seeded from ``random_state``.
-
-        ``incremental`` (:meth:`partial_fit`) trains on all rows: no early stopping.
-        With the encoded labels ``y``, an early-stopping hold-out that cannot be drawn
-        from them is refused first, before any seed is drawn or any weight built.
-        """
-        accelerator = self.accelerator
-        self.device_ = (
-            str(accelerator.device) if accelerator is not None else resolve_device(self.device)
-        )
-        params = self.get_params(deep=False)
-        params["early_stopping"] = self.early_stopping and not incremental
-        split = _training.hold_out(params, self.multilabel_)
-        if y is not None:
-            _training.check_hold_out(split, params, y)
-        self._seed_ = _training.draw_seed(self.random_state, accelerator)
-        self.net_ = _training.new_trainer(
-            params,
-            network=module_params(params),
-            keywords=passed_through(params),
-            input_spec=self.input_spec_,
-            n_outputs=self._n_outputs(),
-            multilabel=self.multilabel_,
-            train_split=split,
-            device=self.device_,
-            seed=self._seed_,
-        )
 
     def _train(self, X, y, weight, epochs: int) -> None:
         _training.train(
@@ -128,8 +107,8 @@ class FittingMixin:
         with self._unchanged_on_error():
             X, y = self._prepare_training_data(X, y)
             weight = example_weights(self, X, y, sample_weight)
-            y = self._encode_targets(y, reset=True)
-            self._start_net(y=y)
+            y = encode_targets(self, y, reset=True)
+            start_net(self, y=y)
             with folder_lock(self.checkpoint, self.accelerator):  # one writer per folder
                 if self.checkpoint is not None:
                     params = self.get_params(deep=False)
@@ -167,11 +146,11 @@ class FittingMixin:
                     self, X, y, sample_weight, incremental=True, labels=labels
                 )
                 if classes is None:
-                    y = self._encode_targets(y, reset=True)
+                    y = encode_targets(self, y, reset=True)
                 else:
-                    self._set_classes(np.asarray(classes))
-                    y = self._encode_targets(y, reset=False)
-                self._start_net(incremental=True)
+                    set_classes(self, np.asarray(classes))
+                    y = encode_targets(self, y, reset=False)
+                start_net(self, incremental=True)
                 self.net_.checkpoint_fit = fit_record(
                     self.get_params(deep=False), resumable_names()
                 )
@@ -188,13 +167,7 @@ class FittingMixin:
         """Validate data for more training of a fitted model; returns (X, y_encoded, weight)."""
         X, y, _ = as_rows(self, X, y, reset=False, spec=self.input_spec_)
         weight = example_weights(self, X, y, sample_weight, incremental=True, labels=self.classes_)
-        return X, self._encode_targets(y, reset=False), weight
-
-    def _built(self, name: str):
-        """Network parameter ``name`` as ``fit`` built the network (skorch keeps it as
-        ``module__<name>`` on the net): a ``set_params`` since acts at the next ``fit``,
-        so a fitted model answers as fitted until then."""
-        return getattr(self.net_, f"module__{name}")
+        return X, encode_targets(self, y, reset=False), weight
 
     @property
     def history_(self):
@@ -256,3 +229,33 @@ class FittingMixin:
     def input_scale_(self) -> np.ndarray:
         """Each feature is divided by this after the offset (``input_spec_.scale``)."""
         return self.input_spec_.scale
+
+
+def start_net(estimator, incremental: bool = False, y=None) -> None:
+    """Place, build and initialise a new skorch net, seeded from ``random_state``.
+
+    ``incremental`` (:meth:`partial_fit`) trains on all rows: no early stopping.
+    With the encoded labels ``y``, an early-stopping hold-out that cannot be drawn
+    from them is refused first, before any seed is drawn or any weight built.
+    """
+    accelerator = estimator.accelerator
+    estimator.device_ = (
+        str(accelerator.device) if accelerator is not None else resolve_device(estimator.device)
+    )
+    params = estimator.get_params(deep=False)
+    params["early_stopping"] = estimator.early_stopping and not incremental
+    split = _training.hold_out(params, estimator.multilabel_)
+    if y is not None:
+        _training.check_hold_out(split, params, y)
+    estimator._seed_ = _training.draw_seed(estimator.random_state, accelerator)
+    estimator.net_ = _training.new_trainer(
+        params,
+        network=module_params(params),
+        keywords=passed_through(params),
+        input_spec=estimator.input_spec_,
+        n_outputs=len(estimator.classes_),
+        multilabel=estimator.multilabel_,
+        train_split=split,
+        device=estimator.device_,
+        seed=estimator._seed_,
+    )

@@ -12,9 +12,11 @@ import os
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ..data.targets import set_classes
 from ..io import model_file as _persistence
 from ..io.onnx import export_onnx
 from ..nn.device import resolve_device
+from .fit import built, start_net
 from .params import PARAMS, saved_names
 
 __all__ = ["FilesMixin"]
@@ -121,7 +123,7 @@ class FilesMixin:
         params = self.get_params(deep=False)
         for p in PARAMS:
             if p.acts == "network":
-                params[p.name] = self._built(p.name)
+                params[p.name] = built(self, p.name)
         name = type(self).__name__
         return _persistence.SavedModel(
             estimator=name,
@@ -171,13 +173,13 @@ class FilesMixin:
     def _from_saved(cls, saved: "_persistence.SavedModel", device="auto"):
         """The one way an estimator is assembled from a model file's contents, on ``device``."""
         estimator = cls(**{**saved.params, "device": device})
-        estimator._set_classes(saved.classes)
+        set_classes(estimator, saved.classes)
         estimator.multilabel_ = saved.multilabel
         estimator.n_features_in_ = saved.n_features_in
         if saved.feature_names_in is not None:
             estimator.feature_names_in_ = saved.feature_names_in
         estimator.input_spec_ = saved.input_spec
-        estimator._start_net()
+        start_net(estimator)
         _persistence.load_module_state(estimator.net_, saved.weights)
         estimator.n_iter_ = saved.n_iter
         estimator._saved_precision = saved.training_precision

@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..nn import capsule_lengths
 from .answers import map_capsules
 from .base import CapsNetBase
+from .fit import built
 from .params import constraints, parameters_doc
 
 __all__ = ["CapsuleTransformer"]
@@ -198,7 +199,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
             self,
             X,
             lambda capsules: capsules.flatten(1),
-            (n_classes * self._built("capsule_dim"),),
+            (n_classes * built(self, "capsule_dim"),),
         )
 
     def get_feature_names_out(self, input_features=None):
@@ -220,7 +221,7 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
             names = [
                 f"capsule_{label}_dim{d}"
                 for label in self.classes_
-                for d in range(self._built("capsule_dim"))
+                for d in range(built(self, "capsule_dim"))
             ]
         return np.asarray(names, dtype=object)
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from ..nn import ROUTINGS
 from .drawing import images_to_draw, one_sample, show
 from .drawing import value_range as _value_range
 
@@ -150,16 +149,15 @@ class CouplingDisplay:
         keep = _class_indices(estimator.classes_, classes)
         sample = one_sample(estimator, x)
         coupling = estimator.coupling_coefficients(sample)[0]  # [I, J]
-        fields = estimator.net_.capsnet().receptive_fields().cpu().numpy()
-        maps = coupling_maps(coupling, fields)
+        network = estimator.net_.capsnet()  # the network fit built
+        maps = coupling_maps(coupling, network.receptive_fields().cpu().numpy())
         if hasattr(estimator, "predict_proba"):
             scores = estimator.predict_proba(sample)[0]
         else:
             scores = np.linalg.norm(estimator.capsules(sample)[0], axis=1)
         # dynamic and inverted-attention routing start every coupling at 1 / n_classes;
         # self-attention has no such level, so its maps are centred on their own mean
-        starts_even = ROUTINGS[estimator._built("routing")].starts_even
-        even = 1.0 / len(estimator.classes_) if starts_even else None
+        even = 1.0 / len(estimator.classes_) if network.classes.routing.starts_even else None
         display = cls(
             sample.reshape(-1),
             maps[keep],

@@ -67,6 +67,12 @@ class StopOnPlateau(Callback):
     and put back at the end of training; with ``net.verbose`` both are announced. Resumed from a
     checkpoint, the count goes on from the scores in the history; the weights of
     epochs before the resume are not known, so they are not put back.
+
+    Not skorch's ``EarlyStopping(load_best=True)``, whose rule is another one: it stops
+    at ``patience`` misses (``MLPClassifier``: more than ``n_iter_no_change``), moves its
+    best score only on an improvement of ``threshold`` (``MLPClassifier`` keeps the
+    highest score, and counts a miss below best plus ``tol``), and starts its count
+    afresh on a resumed fit.
     """
 
     def __init__(self, monitor: str, patience: int, tol: float):

@@ -1,4 +1,11 @@
-"""One process writes a checkpoint folder at a time: the operating system's lock on it."""
+"""One process writes a checkpoint folder at a time: the operating system's lock on it.
+
+Why not the ``filelock`` package (which torch installs): its lock file's contents are its
+own business across its versions, while the refusal here names the process that holds the
+folder, read from that file; and a folder that cannot be created or locked (a full disk, a
+file system without locks) must raise the same ``WriteError`` as every other checkpoint
+write. What remains is ``flock`` (``msvcrt.locking`` on Windows) on one descriptor.
+"""
 
 import contextlib
 import errno
