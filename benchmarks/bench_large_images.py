@@ -20,7 +20,8 @@ it runs once there):
   ``reconstruction_error`` on held-out classes 0-7 against uniform noise, the
   held-out images with shuffled pixels, crops of scikit-learn's two sample
   photographs resized to the size (grey for a grey model), and classes 8-9 (never
-  trained on): ROC AUC of the error, and of ``1 - max predict_proba``.
+  trained on): ROC AUC of the error, of the error ``relative=True``, and of
+  ``1 - max predict_proba``.
 
 How the default ``"conv"`` front end was chosen: ``--conv-norm`` replaces the BatchNorm
 after each of its convolutions by a GroupNorm (4 groups) or by nothing, and
@@ -231,11 +232,13 @@ def unusual_task(args, emit):
                 train, y_train, known, y_test[y_test < 8], front_end, args.epochs, args
             )
             normal_error = clf.reconstruction_error(known)
+            normal_relative = clf.reconstruction_error(known, relative=True)
             normal_doubt = 1 - clf.predict_proba(known).max(axis=1)
             threshold = np.percentile(clf.reconstruction_error(train[:2000]), 99)
             aucs = {}
             for kind, X in kinds.items():
                 error = clf.reconstruction_error(X)
+                relative = clf.reconstruction_error(X, relative=True)
                 doubt = 1 - clf.predict_proba(X).max(axis=1)
                 labels = np.r_[np.zeros(len(known)), np.ones(len(X))]
                 aucs[kind] = {
@@ -243,6 +246,9 @@ def unusual_task(args, emit):
                     "flagged": round(float((error > threshold).mean()), 4),
                     "auc_reconstruction_error": round(
                         roc_auc_score(labels, np.r_[normal_error, error]), 4
+                    ),
+                    "auc_relative_error": round(
+                        roc_auc_score(labels, np.r_[normal_relative, relative]), 4
                     ),
                     "auc_one_minus_max_proba": round(
                         roc_auc_score(labels, np.r_[normal_doubt, doubt]), 4

@@ -46,6 +46,54 @@ def test_reconstruction_error_is_the_rms_pixel_difference_in_the_networks_units(
     assert 0 < errors.min() and errors.max() < 1
 
 
+def _relative_error(x, drawn, channel_axis):
+    """numpy: the difference less its mean over each channel's pixels, as an RMS, over
+    x's standard deviation (floored at 0.001); x and drawn in the network's units."""
+    x, difference = x.reshape(len(x), -1), (drawn - x)
+    if channel_axis is None:
+        centred = difference.reshape(len(x), -1)
+        centred = centred - centred.mean(axis=1, keepdims=True)
+    else:
+        pixels = tuple(a for a in range(1, difference.ndim) if a != channel_axis)
+        centred = difference - difference.mean(axis=pixels, keepdims=True)
+    rms = np.sqrt((centred.reshape(len(x), -1) ** 2).mean(axis=1))
+    return rms / np.maximum(x.std(axis=1), 1e-3)
+
+
+def test_relative_reconstruction_error_forgives_a_colour_cast_and_divides_by_contrast(
+    colour_model, colour
+):
+    X, _ = colour
+    offset, scale = colour_model.input_offset_, colour_model.input_scale_
+    assert np.ptp(offset) == 0 and np.ptp(scale) == 0  # one range for every pixel
+    x = (X.astype(np.float64) - offset[0]) / scale[0]  # (n, 12, 12, 3), channels last
+    drawn = (colour_model.reconstruct(X).astype(np.float64) - offset[0]) / scale[0]
+    errors = colour_model.reconstruction_error(X, relative=True)
+    assert errors.dtype == np.float32
+    np.testing.assert_allclose(errors, _relative_error(x, drawn, 3), rtol=1e-4)
+    plain = colour_model.reconstruction_error(X)
+    assert not np.allclose(errors, plain / np.maximum(x.reshape(48, -1).std(axis=1), 1e-3))
+    flat = np.full((2, 12, 12, 3), 128, dtype=np.uint8)  # no contrast: the floor divides
+    x = (flat - offset[0]) / scale[0]
+    drawn = (colour_model.reconstruct(flat).astype(np.float64) - offset[0]) / scale[0]
+    np.testing.assert_allclose(
+        colour_model.reconstruction_error(flat, relative=True),
+        _relative_error(x, drawn, 3),
+        rtol=1e-4,
+    )
+
+
+def test_relative_reconstruction_error_of_a_table_centres_the_whole_row():
+    X, y = make_multilabel_classification(n_samples=60, n_features=6, random_state=0)
+    clf = CapsNetClassifier(**tiny(max_epochs=1, input_shape=(6, 1, 1)), random_state=0)
+    clf.fit(X, y[:, 0])
+    x = network_input(clf, X)
+    drawn = network_input(clf, clf.reconstruct(X))
+    errors = clf.reconstruction_error(X, relative=True)
+    np.testing.assert_allclose(errors, _relative_error(x, drawn, None), rtol=1e-4)
+    assert errors.min() > 0
+
+
 def test_reconstruction_error_does_not_depend_on_the_units_of_X(digits):
     X_train, X_test, y_train, _ = digits
     errors = []
