@@ -81,8 +81,9 @@ fig.subplots_adjust(left=0.2, wspace=0.05, hspace=0.05)
 # 20×20 before the capsules (5×5×32 primary capsules, against the paper's 12×12×32); the
 # default now reads it at 36×36 (10×10×32, ``primary_grid``; ``primary_grid=12`` is the
 # paper's network); rerun with it (same protocol, Fashion-MNIST, 3 seeds), the CapsNet
-# was ahead of its CNN at the same held-out accuracy on every seed, +1.5 ± 0.6 points
-# (docs/benchmarks.md, "New viewpoints"). The
+# was ahead of its CNN at the same held-out accuracy on every seed, +1.5 ± 0.6 points,
+# in one run, and +0.3 ± 1.9 (one seed behind) in a second run the same day
+# (docs/benchmarks.md, "New viewpoints" and "Three routings"). The
 # decoder drew at 20×20, and on this CPU the CapsNet computes in bfloat16 (its
 # ``mixed_precision="auto"``) while the CNN computes in float32. The benchmarks page lists
 # the variants tried, ``front_end="scaled_kernels"`` and ``mixed_precision="no"`` among them.
