@@ -189,7 +189,7 @@ def inverted_attention_one_example(u_hat, iterations, gain, bias, w, b):
 
     u_hat is [I, J, D] (votes v_ij); poses start at 0; each pass
     a_ij = p_j · v_ij / sqrt(D), r_ij = softmax over j of a_ij,
-    p_j = LayerNorm(Σ_i r_ij v_ij). Scores z_j = w · p_j + b. Returns the
+    p_j = LayerNorm(Σ_i r_ij v_ij). Scores z_j = 10 tanh((w · p_j + b) / 10). Returns the
     capsules sigmoid(z_j) · p_j / |p_j| [J, D], the last r [I, J] and z [J].
     """
     n_children, n_parents, dim = u_hat.shape
@@ -204,7 +204,7 @@ def inverted_attention_one_example(u_hat, iterations, gain, bias, w, b):
             layer_norm_literal(sum(r[i][j] * u_hat[i, j] for i in range(n_children)), gain, bias)
             for j in range(n_parents)
         ]
-    scores = [torch.dot(w, poses[j]) + b for j in range(n_parents)]
+    scores = [10.0 * torch.tanh((torch.dot(w, poses[j]) + b) / 10.0) for j in range(n_parents)]
     capsules = [
         1.0 / (1.0 + torch.exp(-scores[j])) * poses[j] / torch.sqrt((poses[j] ** 2).sum())
         for j in range(n_parents)

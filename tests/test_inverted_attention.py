@@ -232,3 +232,20 @@ def test_capsule_transformer_with_inverted_attention_gives_capsule_features(digi
     features = transformer.fit(X_train[:100], y_train[:100]).transform(X_train[:7])
     assert features.shape == (7, 10 * transformer.capsule_dim)
     assert transformer.net_.criterion_.objective == "cross_entropy"
+
+
+def test_inverted_attention_scores_stay_readable_from_float32_lengths(gen):
+    # scores far from 0 (a bias of 20): sigmoid rounds to 1 in float32 from about 16, where
+    # the log-odds (the loss, decision_function) would be lost; the bound keeps them inside
+    routing = _routing(3, 5, gen).float()
+    with torch.no_grad():
+        routing.score.bias.fill_(20.0)
+    u_hat = torch.randn(4, 7, 3, 5, generator=gen)
+    lengths = routing(u_hat).norm(dim=-1)
+    assert lengths.dtype == torch.float32 and (lengths < 1).all()
+    double = routing.double()
+    scores = torch.stack([inverted_attention_with(double, e)[2] for e in u_hat.double()])
+    torch.testing.assert_close(capsule_log_odds(lengths), scores.detach(), atol=0.05, rtol=0)
+    loss = cross_entropy_loss(routing.float()(u_hat).norm(dim=-1), torch.tensor([0, 1, 2, 0]))
+    (grad,) = torch.autograd.grad(loss, routing.score.weight)
+    assert torch.isfinite(loss) and grad.abs().sum() > 0

@@ -301,3 +301,17 @@ def test_inverted_attention_maps_are_centred_on_an_even_share(agg, digits):
     display = CouplingDisplay.from_estimator(clf, X_test[0], classes=[3, 7])
     assert display.center == pytest.approx(0.1)
     assert display.center != pytest.approx(np.nanmean(display.maps))
+
+
+def test_relative_reconstruction_error_of_grey_non_square_rows_centres_each_image():
+    from shapes import make_shapes
+
+    X, y = make_shapes(40, size=(6, 10), channels=1, n_classes=2, seed=0)
+    X = X.reshape(40, 60)  # flat rows, read as 6×10 images by input_shape
+    clf = CapsNetClassifier(**tiny(max_epochs=1, input_shape=(1, 6, 10)), random_state=0)
+    clf.fit(X, y)
+    x = network_input(clf, X)
+    drawn = network_input(clf, clf.reconstruct(X))
+    np.testing.assert_allclose(
+        clf.reconstruction_error(X, relative=True), _relative_error(x, drawn, None), rtol=1e-4
+    )

@@ -79,7 +79,9 @@ class CapsNetClassifier(ClassifierMixin, CapsNetBase):
 
     **Probabilities.** Each capsule's length ``p_k`` in [0, 1) is trained (margin
     loss) as the probability that class ``k`` is present, independently of the
-    others. :meth:`predict_proba` conditions on exactly one class being present:
+    others (``routing="inverted_attention"``: the sigmoid of a score trained with
+    cross-entropy, so that ``predict_proba`` is the softmax of the scores).
+    :meth:`predict_proba` conditions on exactly one class being present:
     ``P(k) = o_k / Σ_j o_j`` with odds ``o_k = p_k / (1 - p_k)``. Rows sum to 1 and
     the most probable class is the longest capsule.
 

@@ -97,7 +97,7 @@ class FittingMixin:
             Class labels of any hashable type.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each example, multiplied with ``class_weight``'s. Each
-            example's margin loss and reconstruction error count that many times (the
+            example's classification loss and reconstruction error count that many times (the
             batch loss is the mean of weighted terms). None: all 1.
 
         Returns

@@ -30,7 +30,7 @@ def class_capsule_init_std(
 ) -> float:
     """Standard deviation of the starting prediction weights ``W_ij``.
 
-    Both routings start with each child spread evenly over the parents
+    The routings start with each child spread evenly over the parents
     (``c_ij ≈ 1/J``), so ``s_j = (1/J) Σ_i W_ij u_i``. With independent
     ``W_ij ~ N(0, σ²)`` its expected squared length is ``σ² D Σ_i |u_i|² / J²``,
     at most ``σ² D I / J²`` since a squashed child is shorter than 1. So

@@ -157,6 +157,13 @@ class SelfAttentionRouting(nn.Module):
         return squash_exp(s), coupling
 
 
+#: The bound of inverted attention's class scores, ``z = bound · tanh((w · p + b) / bound)``.
+#: The scores travel as capsule lengths ``sigmoid(z)`` in float32, whose log-odds stay
+#: readable (to about 0.003) up to ``|z| = 10``; beyond about 16 ``sigmoid`` rounds to 1,
+#: the log-odds are lost and cross-entropy's gradient with them.
+SCORE_BOUND = 10.0
+
+
 class InvertedAttentionRouting(nn.Module):
     """Inverted dot-product attention routing (Tsai, Srivastava, Goh & Salakhutdinov 2020).
 
@@ -166,7 +173,8 @@ class InvertedAttentionRouting(nn.Module):
     ``r_ij = softmax_j(a_ij)`` (each child distributes itself over the parents:
     the "inverted" attention), and the new poses
     ``p_j = LayerNorm(Σ_i r_ij û_j|i)``. No squash: each class's score is a linear
-    map of its pose shared by all classes, ``z_j = w · p_j + b``, trained with
+    map of its pose shared by all classes, ``w · p_j + b``, bounded smoothly to
+    ``z_j = 10 tanh((w · p_j + b) / 10)`` (``SCORE_BOUND``) and trained with
     cross-entropy (``objective = "cross_entropy"``).
 
     So that every rule that reads class capsules by their length holds unchanged,
@@ -220,7 +228,8 @@ class InvertedAttentionRouting(nn.Module):
         """Class capsules ``[B, J, D]`` (``sigmoid(z) · p / |p|``) and the last
         pass's coefficients ``r`` ``[B, I, J]`` (each child's row sums to 1)."""
         poses, coupling = self.poses(u_hat)
-        scores = (poses * self.score.weight[0]).sum(dim=-1) + self.score.bias  # z: [B, J]
+        linear = (poses * self.score.weight[0]).sum(dim=-1) + self.score.bias  # [B, J]
+        scores = SCORE_BOUND * torch.tanh(linear / SCORE_BOUND)  # z, inside ±SCORE_BOUND
         length = torch.linalg.vector_norm(poses, dim=-1, keepdim=True)
         direction = poses / length.clamp_min(torch.finfo(length.dtype).tiny)
         return torch.sigmoid(scores).unsqueeze(-1) * direction, coupling.transpose(1, 2)
