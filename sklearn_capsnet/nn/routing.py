@@ -248,8 +248,7 @@ class InvertedAttentionRouting(nn.Module):
         coupling = u_hat.new_full((batch, n_parents, n_children), 1.0 / n_parents, dtype=wide)
         poses = self.norm(_sum_over_children(coupling, flat, wide))  # [B, J, D]
         for _ in range(self.iterations - 1):  # a_ij = p_j · û_j|i / sqrt(D)
-            agreement = torch.bmm(flat, poses.to(flat.dtype).view(batch * n_parents, dim, 1))
-            agreement = agreement.view(batch, n_parents, n_children).to(wide) / dim**0.5
+            agreement = _dot_with_parents(flat, poses).to(wide) / dim**0.5
             coupling = torch.softmax(agreement, dim=1)  # r_i: softmax over the parents
             poses = self.norm(_sum_over_children(coupling, flat, wide))
         return poses, coupling
@@ -277,8 +276,7 @@ def _agree(u_hat: Tensor, iterations: int):
         v = squash(s)  # [B, J, D]
         steps.append((coupling, s, v))
         if iteration + 1 < iterations:  # b_ij += û_j|i · v_j
-            agreement = torch.bmm(flat, v.to(u_hat.dtype).view(batch * n_parents, dim, 1))
-            logits = logits + agreement.view(batch, n_parents, n_children)
+            logits = logits + _dot_with_parents(flat, v)
     return v, coupling, steps
 
 
@@ -343,8 +341,7 @@ class _RoutingByAgreement(torch.autograd.Function):
             vectors.append(grad_s)
             if t == 0:  # b_1 = 0 is a constant
                 break
-            grad_c = torch.bmm(flat, grad_s.to(u_hat.dtype).view(batch * n_parents, dim, 1))
-            grad_c = grad_c.view(batch, n_parents, n_children).to(couplings[t].dtype)
+            grad_c = _dot_with_parents(flat, grad_s).to(couplings[t].dtype)
             if t == r - 1 and grad_coupling is not None:
                 grad_c = grad_c + grad_coupling
             # softmax over parents (dim 1 here): G_t = G_{t+1} + c ⊙ (gc - Σ_j c gc)
@@ -376,6 +373,14 @@ def _plain_gradient(u_hat, iterations, grad_v, grad_coupling):
         strict=True,
     )
     return torch.autograd.grad(outputs, u_hat, grads, create_graph=True)[0]
+
+
+def _dot_with_parents(flat: Tensor, parents: Tensor) -> Tensor:
+    """``û_j|i · x_j`` for every child and parent, ``[B, J, I]`` in ``û``'s dtype, from
+    ``û`` ``[B·J, I, D]`` and one vector ``x_j`` per parent ``[B, J, D]``."""
+    batch, n_parents, dim = parents.shape
+    product = torch.bmm(flat, parents.to(flat.dtype).reshape(batch * n_parents, dim, 1))
+    return product.view(batch, n_parents, -1)
 
 
 def _sum_over_children(weights: Tensor, flat: Tensor, dtype: torch.dtype) -> Tensor:
