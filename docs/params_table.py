@@ -33,7 +33,7 @@ def _after_fit(p) -> str:
     else:
         said = "the next ``fit``"
     said += "; a resumed fit may change it" if p.resumable else ""
-    return said + ("" if p.saved else "; not in the model file")
+    return said + ("" if p.saved is not None else "; not in the model file")
 
 
 def write_params_table(path: Path) -> None:

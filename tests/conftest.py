@@ -5,7 +5,9 @@ Session fixtures hand every test the same object: tests that change a model (``f
 """
 
 import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 from types import MappingProxyType
 
@@ -15,6 +17,10 @@ import pytest
 # set it so that test_common.py runs every check instead of skipping that one.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
+# precision measurements of mixed_precision="auto" are kept on disk between processes:
+# here in a folder of this run (and of its subprocesses), never in the user's cache
+os.environ["SKLEARN_CAPSNET_CACHE_DIR"] = tempfile.mkdtemp(prefix="capsnet-test-cache-")
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 
@@ -22,13 +28,31 @@ def pytest_configure(config):
     """Under pytest-xdist, the workers share the cores: torch threads of each, cores / workers.
 
     Each worker would otherwise start a thread per core, and threads waiting for each
-    other on too few cores slow every test down severalfold.
+    other on too few cores slow every test down severalfold. The count is then fixed
+    (``OMP_NUM_THREADS``, also for the jobs tests start): training would otherwise give
+    threads up while other processes keep cores busy (``training/threads.py``), and a
+    thread count changes float32 results in their last bits, which tests of identical
+    answers would see. ``tests/test_busy_machine.py`` lifts it where it tests that.
     """
+    import torch
+
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
-        import torch
-
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
+
+
+TRAINS = re.compile(r"\.(fit|fit_transform|partial_fit)\(")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Doctests that train a model carry the ``slow`` marker (``-m "not slow"`` leaves
+    them out); the others are quick checks of the examples."""
+    for item in items:
+        if isinstance(item, pytest.DoctestItem) and any(
+            TRAINS.search(example.source) for example in item.dtest.examples
+        ):
+            item.add_marker(pytest.mark.slow)
 
 
 def _tiny(**overrides) -> MappingProxyType:

@@ -4,6 +4,7 @@ The timings are a fake clock here (a test cannot rely on this machine's speed); 
 test runs the real steps to see that measuring leaves the network alone.
 """
 
+import datetime
 import types
 
 import numpy as np
@@ -14,7 +15,9 @@ from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet._testing import tiny
 from sklearn_capsnet.nn import CapsNet
 from sklearn_capsnet.training import precision as _precision
+from sklearn_capsnet.training import precision_store as _store
 from sklearn_capsnet.training.precision import autocast_dtype, measured_precision, precision_for
+from sklearn_capsnet.training.precision_store import CACHE_ENV
 
 BF16 = torch.bfloat16
 
@@ -32,10 +35,11 @@ class FakeSteps:
 
 
 @pytest.fixture
-def fake(monkeypatch):
-    """Install fake steps on a CPU with bf16 arithmetic and an empty cache; set the
-    speeds with ``fake(float32_s, bf16_s)``."""
+def fake(monkeypatch, tmp_path):
+    """Install fake steps on a CPU with bf16 arithmetic and empty caches (the process's
+    and the disk's); set the speeds with ``fake(float32_s, bf16_s)``."""
     monkeypatch.setattr(_precision, "_MEASURED", {})
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(_precision, "cpu_has_native_bf16", lambda: True)
 
     def install(float32_s, bf16_s, prediction=None):
@@ -104,6 +108,79 @@ def test_a_measurement_is_kept_per_network_shape_batch_work_and_threads(fake, ne
     finally:
         torch.set_num_threads(threads)
     assert len(steps.calls) == 20
+
+
+def test_a_later_process_reads_the_measurement_instead_of_measuring(fake, network, monkeypatch):
+    steps = fake(1.0, 0.5)
+    first = measured_precision(network, (1, 16, 16), 8, training=True)
+    assert len(steps.calls) == 4 and first.stored_on is None
+    monkeypatch.setattr(_precision, "_MEASURED", {})  # a new process on the same machine
+    steps = fake(1.0, 2.0)  # its clock would now say float32: the stored answer holds
+    later = measured_precision(network, (1, 16, 16), 8, training=True)
+    assert steps.calls == []
+    assert (later.float32_s, later.bf16_s, later.dtype) == (1.0, 0.5, BF16)
+    assert later.stored_on == datetime.date.today().isoformat()
+    measured_precision(network, (1, 16, 16), 8, training=False)  # other work: measured
+    assert len(steps.calls) == 4
+
+
+def test_verbose_says_when_the_answer_was_measured_by_an_earlier_process(
+    fake, monkeypatch, capsys
+):
+    X, y = _images()
+    fake(1.0, 0.5)
+    CapsNetClassifier(**tiny(max_epochs=1, verbose=1), random_state=0).fit(X, y)
+    assert "measured here" in capsys.readouterr().out
+    monkeypatch.setattr(_precision, "_MEASURED", {})  # a new process
+    CapsNetClassifier(**tiny(max_epochs=1, verbose=1), random_state=0).fit(X, y)
+    said = capsys.readouterr().out
+    assert f"measured on this machine {datetime.date.today().isoformat()})" in said
+
+
+@pytest.mark.parametrize("change", ["torch", "cpu", "threads"])
+def test_a_stored_measurement_is_for_its_cpu_torch_and_threads_only(
+    fake, network, monkeypatch, change
+):
+    fake(1.0, 0.5)
+    measured_precision(network, (1, 16, 16), 8, training=True)
+    monkeypatch.setattr(_precision, "_MEASURED", {})
+    if change == "torch":
+        monkeypatch.setattr(torch, "__version__", torch.__version__ + "+other")
+    elif change == "cpu":
+        monkeypatch.setattr(_store, "_cpu_name", lambda: "another CPU")
+    else:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(threads + 1)
+        monkeypatch.setattr(torch, "get_num_threads", lambda: threads + 1)
+        torch.set_num_threads(threads)
+    steps = fake(1.0, 2.0)
+    assert measured_precision(network, (1, 16, 16), 8, training=True).dtype is None
+    assert len(steps.calls) == 4
+
+
+@pytest.mark.parametrize("store", ["empty variable", "folder is a file", "file is not JSON"])
+def test_without_a_usable_store_each_process_measures_and_nothing_is_raised(
+    fake, network, monkeypatch, tmp_path, store
+):
+    if store == "empty variable":
+        monkeypatch.setenv(CACHE_ENV, "")
+    elif store == "folder is a file":
+        (tmp_path / "taken").write_text("a file, not a folder")
+        monkeypatch.setenv(CACHE_ENV, str(tmp_path / "taken"))
+    else:
+        (tmp_path / "cache").mkdir()
+        (tmp_path / "cache" / "precision.json").write_text("{not json")
+    for _ in range(2):  # two processes
+        monkeypatch.setattr(_precision, "_MEASURED", {})
+        steps = fake(1.0, 0.5)
+        if store == "empty variable":
+            monkeypatch.setenv(CACHE_ENV, "")
+        assert measured_precision(network, (1, 16, 16), 8, training=True).dtype is BF16
+        assert len(steps.calls) == 4 or store == "file is not JSON"
+    if store == "empty variable":
+        assert not (tmp_path / "cache").exists()
+    if store == "file is not JSON":  # replaced by a readable file at the first measurement
+        assert len(steps.calls) == 0
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """One table describes each hyper-parameter; every consumer reads it."""
 
 import inspect
+import json
 
 import numpy as np
 import pytest
@@ -124,6 +125,46 @@ def test_save_and_load_round_trip_every_saved_parameter(cls, tmp_path, capsys):
         )
     else:
         np.testing.assert_allclose(loaded.transform(X), model.transform(X), rtol=1e-5, atol=1e-7)
+
+
+def test_the_file_stores_each_parameter_as_its_table_row_says(tmp_path):
+    # "json" values among the description's params, the others beside them by name: the
+    # layout of files saved before the table said how (format version 2)
+    from safetensors import safe_open
+
+    X, y = np.random.default_rng(0).random((40, 16)), np.arange(40) % 2
+    model = CapsNetClassifier(max_epochs=1, input_shape=(1, 4, 4), random_state=3)
+    model.set_params(class_weight={0: 2.0, 1: 0.5}, optimizer=torch.optim.SGD).fit(X, y)
+    model.save(tmp_path / "model.safetensors")
+    with safe_open(str(tmp_path / "model.safetensors"), framework="pt") as handle:
+        description = json.loads(handle.metadata()["sklearn-capsnet"])
+    assert description["optimizer"] == "SGD"
+    assert description["random_state"] == 3
+    assert description["class_weight"] == {
+        "labels": {"values": [0, 1], "dtype": np.dtype(int).str},
+        "weights": [2.0, 0.5],
+    }
+    stored = set(description["params"])
+    for p in params_of("CapsNetClassifier"):
+        assert (p.name in stored) == (p.saved == "json"), p.name
+
+
+# how a fitted skorch net shows each parameter that reaches it (the table's reaches_net)
+ON_THE_NET = {
+    "threshold": lambda net: net.threshold,
+    "mixed_precision": lambda net: "bf16" if net.precision == torch.bfloat16 else "no",
+}
+
+
+def test_set_params_reaches_the_fitted_net_for_the_parameters_the_table_says():
+    assert set(ON_THE_NET) == {p.name for p in PARAMS if p.reaches_net is not None}
+    X, y = np.random.default_rng(0).random((40, 16)), np.arange(40) % 2
+    model = CapsNetClassifier(max_epochs=1, input_shape=(1, 4, 4), mixed_precision="no")
+    model.fit(X, y)
+    for name, shown in ON_THE_NET.items():
+        value = {"threshold": 0.7, "mixed_precision": "bf16"}[name]
+        model.set_params(**{name: value})
+        assert shown(model.net_) == value, name
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)

@@ -94,6 +94,17 @@ def test_relative_reconstruction_error_of_a_table_centres_the_whole_row():
     assert errors.min() > 0
 
 
+def test_relative_error_of_a_one_feature_table_is_refused_and_relative_must_be_a_bool():
+    X = np.random.default_rng(0).random((20, 1))  # one value: its contrast is always 0
+    clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0)
+    clf.fit(X, np.arange(20) % 2)
+    with pytest.raises(ValueError, match="contrast is always 0; use relative=False"):
+        clf.reconstruction_error(X, relative=True)
+    with pytest.raises(TypeError, match="relative must be True or False, got 'yes'"):
+        clf.reconstruction_error(X, relative="yes")
+    assert clf.reconstruction_error(X).shape == (20,)
+
+
 def test_reconstruction_error_does_not_depend_on_the_units_of_X(digits):
     X_train, X_test, y_train, _ = digits
     errors = []

@@ -208,9 +208,16 @@ class CapsulesMixin:
         >>> threshold = np.percentile(clf.reconstruction_error(X[:200]), 99)
         """
         check_is_fitted(self, "net_")
-
-        to_input_size = self.net_.capsnet().to_input_size
+        if not isinstance(relative, bool | np.bool_):
+            raise TypeError(f"relative must be True or False, got {relative!r}.")
         channels = self.input_spec_.shape[0] if self.input_spec_.is_image else 1
+        if relative and int(np.prod(self.input_spec_.shape)) == channels:
+            raise ValueError(
+                "relative=True compares the error with each sample's own contrast, and "
+                f"this model reads one value per {'channel' if channels > 1 else 'sample'}"
+                ", whose contrast is always 0; use relative=False."
+            )
+        to_input_size = self.net_.capsnet().to_input_size
 
         def errors(x, precision):
             capsules = self.net_.forward_capsules(x, precision)

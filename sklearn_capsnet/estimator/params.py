@@ -22,7 +22,9 @@ from typing import Any
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..io.model_file import CODECS
 from ..nn import FRONT_ENDS, ROUTINGS
+from ..training.precision import autocast_dtype
 
 __all__ = [
     "Param",
@@ -35,7 +37,9 @@ __all__ = [
     "passed_through",
     "prediction_names",
     "resumable_names",
+    "saved_codecs",
     "saved_names",
+    "follow_on_net",
 ]
 
 ACTS = ("network", "training", "loader", "prediction", "precision", "placement", "data", "output")
@@ -49,10 +53,14 @@ class Param:
     :class:`~sklearn_capsnet.nn.CapsNet` argument of the same name (after ``fit`` the
     fitted model keeps the network it built: a ``set_params`` acts at the next ``fit``);
     the others are read by the training, loading, prediction, device or output code.
-    ``at_prediction``: read again at each prediction, so it may change on a fitted model
-    (``threshold`` and ``mixed_precision`` also reach its ``net_``). ``resumable``: a
+    ``at_prediction``: read again at each prediction, so it may change on a fitted model.
+    ``reaches_net``: what ``set_params`` does to a fitted model's ``net_`` when the
+    parameter changes (called with the estimator), so that the skorch net answers as the
+    estimator does; None where the net does not follow. ``resumable``: a
     fit resumed from a checkpoint may change it (how long, where, how loudly, how fast;
-    not what is learnt). ``saved``: the safe model file stores it. ``owner`` limits a
+    not what is learnt). ``saved``: how the safe model file stores it, one of
+    :data:`~sklearn_capsnet.io.model_file.CODECS` (``"json"``: as a JSON value among the
+    parameters), or None: not at all. ``owner`` limits a
     parameter to one estimator class (None: both). ``check`` looks further than
     scikit-learn's constraint can: it returns what is wrong with a value (a message
     naming the fix), or None.
@@ -64,8 +72,9 @@ class Param:
     acts: str
     kind: str
     doc: str
-    saved: bool = True
+    saved: str | None = "json"
     at_prediction: bool = False
+    reaches_net: Callable[[Any], None] | None = None
     resumable: bool = False
     owner: str | None = None
     check: Callable[[Any], str | None] | None = None
@@ -73,6 +82,10 @@ class Param:
     def __post_init__(self):
         if self.acts not in ACTS:
             raise ValueError(f"{self.name}: acts={self.acts!r} is not one of {ACTS}")
+        if self.saved is not None and self.saved not in CODECS:
+            raise ValueError(f"{self.name}: saved={self.saved!r} is not one of {tuple(CODECS)}")
+        if self.reaches_net is not None and not self.at_prediction:
+            raise ValueError(f"{self.name}: only a parameter read at prediction reaches the net")
 
     def docstring(self) -> str:
         """The numpydoc entry: ``name : kind, default=...`` and the indented text."""
@@ -107,6 +120,12 @@ def _channels_height_width(value) -> str | None:
             "or None to infer it from X."
         )
     return None
+
+
+def _net_precision(estimator) -> None:
+    """A fitted net's precision after ``set_params(mixed_precision=...)``: what the value
+    asks for without measuring; the next training settles ``"auto"`` (training/train.py)."""
+    estimator.net_.precision = autocast_dtype(estimator.mixed_precision, estimator.device_)
 
 
 PARAMS: tuple[Param, ...] = (
@@ -245,6 +264,7 @@ PARAMS: tuple[Param, ...] = (
         default=None,
         constraint=[StrOptions({"balanced"}), dict, None],
         acts="training",
+        saved="labelled weights",
         kind='dict, "balanced" or None',
         doc="""
         Weights ``{label: weight}`` of the classes in the loss, as in scikit-learn's
@@ -426,6 +446,7 @@ PARAMS: tuple[Param, ...] = (
         default=torch.optim.Adam,
         constraint=[callable],
         acts="training",
+        saved="torch.optim class",
         kind="torch optimizer class",
         doc="""
         Its arguments go in as ``optimizer__name=value`` keywords.
@@ -441,7 +462,7 @@ PARAMS: tuple[Param, ...] = (
         doc="""
         Extra skorch callbacks (the learning-rate decay and progress bar are added).
         """,
-        saved=False,
+        saved=None,
     ),
     Param(
         name="train_split",
@@ -453,7 +474,7 @@ PARAMS: tuple[Param, ...] = (
         A skorch ``train_split`` such as ``skorch.dataset.ValidSplit(0.1)`` to report a
         validation loss per epoch; None trains on all of ``X``.
         """,
-        saved=False,
+        saved=None,
     ),
     Param(
         name="progress_bar",
@@ -497,6 +518,7 @@ PARAMS: tuple[Param, ...] = (
         default="auto",
         constraint=[StrOptions({"auto", "bf16", "no"})],
         acts="precision",
+        reaches_net=_net_precision,
         at_prediction=True,
         resumable=True,
         kind='{"auto", "bf16", "no"}',
@@ -505,8 +527,10 @@ PARAMS: tuple[Param, ...] = (
         never; ``"auto"`` on CUDA GPUs that support bf16, and on CPUs with bf16
         arithmetic (AVX512-BF16 or AMX), for images of at least 256 pixels (16×16),
         where a short measurement on this machine finds it at least 10 % faster than
-        float32 (once per process for each network, shape, batch size and work:
-        training and prediction are measured apart). Capsules, losses and outputs
+        float32 (once per machine for each network, shape, batch size and work:
+        training and prediction are measured apart; the answer is kept in
+        ``~/.cache/sklearn-capsnet``, or ``$SKLEARN_CAPSNET_CACHE_DIR``, for later
+        runs). Capsules, losses and outputs
         stay float32; a CPU step whose bf16 gradients are not finite is redone in
         float32. ``training_precision_`` and each epoch of ``history_`` say what
         training ran in. Prediction follows the current value, also on a fitted model.
@@ -542,6 +566,7 @@ PARAMS: tuple[Param, ...] = (
         default=0.5,
         constraint=[Interval(Real, 0, 1, closed="neither")],
         acts="prediction",
+        reaches_net=lambda estimator: setattr(estimator.net_, "threshold", estimator.threshold),
         at_prediction=True,
         resumable=True,
         kind="float in (0, 1)",
@@ -568,7 +593,7 @@ PARAMS: tuple[Param, ...] = (
         ``OSError`` during that ``fit``; a second process fitting into the same
         directory at the same time is refused. See "Faults" in the bad-input page.
         """,
-        saved=False,
+        saved=None,
     ),
     Param(
         name="accelerator",
@@ -584,13 +609,14 @@ PARAMS: tuple[Param, ...] = (
         process writes checkpoints and :meth:`save` files. Give every process the same
         ``random_state``. None trains in this process alone.
         """,
-        saved=False,
+        saved=None,
     ),
     Param(
         name="random_state",
         default=None,
         constraint=["random_state"],
         acts="training",
+        saved="int or null",
         kind="int, RandomState instance or None",
         doc="""
         Seeds weight initialisation, shuffling and augmentation. The same value gives
@@ -646,7 +672,21 @@ def resumable_names() -> frozenset[str]:
 
 def saved_names(estimator_name: str) -> list[str]:
     """Parameters the safe model file stores for that estimator."""
-    return [p.name for p in params_of(estimator_name) if p.saved]
+    return [p.name for p in params_of(estimator_name) if p.saved is not None]
+
+
+def saved_codecs(estimator_name: str) -> dict[str, str]:
+    """How the safe model file stores each parameter it stores for that estimator:
+    name to one of :data:`~sklearn_capsnet.io.model_file.CODECS`."""
+    return {p.name: p.saved for p in params_of(estimator_name) if p.saved is not None}
+
+
+def follow_on_net(estimator, changed) -> None:
+    """Pass the ``changed`` parameters that a fitted net follows (``reaches_net``) on to
+    ``estimator.net_``, in the table's order."""
+    for p in PARAMS:
+        if p.name in changed and p.reaches_net is not None:
+            p.reaches_net(estimator)
 
 
 def module_params(params: dict) -> dict:

@@ -17,7 +17,7 @@ from ..io import model_file as _persistence
 from ..io.onnx import export_onnx
 from ..nn.device import resolve_device
 from .fit import built, start_net
-from .params import PARAMS, saved_names
+from .params import PARAMS, saved_codecs
 
 __all__ = ["FilesMixin"]
 
@@ -124,10 +124,11 @@ class FilesMixin:
         for p in PARAMS:
             if p.acts == "network":
                 params[p.name] = built(self, p.name)
-        name = type(self).__name__
+        codecs = saved_codecs(type(self).__name__)
         return _persistence.SavedModel(
-            estimator=name,
-            params={key: params[key] for key in saved_names(name)},
+            estimator=type(self).__name__,
+            params={key: params[key] for key in codecs},
+            codecs=codecs,
             classes=self.classes_,
             multilabel=self.multilabel_,
             n_features_in=self.n_features_in_,
@@ -160,7 +161,7 @@ class FilesMixin:
             description or tensor shapes do not agree.
         """
         resolve_device(device)  # a device that is not there is no fault of the file
-        saved = _persistence.read(path, cls.__name__)
+        saved = _persistence.read(path, cls.__name__, saved_codecs(cls.__name__))
         try:
             return cls._from_saved(saved, device)
         except (TypeError, RuntimeError, ValueError) as error:

@@ -6,8 +6,7 @@ scikit-learn's ``get_params``/``set_params`` know the named parameters of
 at ``fit``. An unknown name is refused at once, naming the closest parameter.
 """
 
-from ..training.precision import autocast_dtype
-from .params import check_keyword
+from .params import check_keyword, follow_on_net
 
 __all__ = ["KeywordParamsMixin", "extra_params"]
 
@@ -51,9 +50,5 @@ class KeywordParamsMixin:
         vars(self).update(extra)
         super().set_params(**params)
         if "net_" in vars(self):
-            if "threshold" in params:
-                self.net_.threshold = self.threshold
-            if "mixed_precision" in params:
-                # unmeasured: the next training settles "auto" (training/train.py)
-                self.net_.precision = autocast_dtype(self.mixed_precision, self.device_)
+            follow_on_net(self, params)  # the table's ``reaches_net``
         return self

@@ -27,12 +27,18 @@ from ..nn.front_end import side_halvings
 from ..nn.sizing import PRIMARY_GRID
 from .atomic import write_atomically
 
-__all__ = ["SavedModel", "module_state", "load_module_state", "not_a_model", "read", "write"]
+__all__ = [
+    "CODECS",
+    "SavedModel",
+    "module_state",
+    "load_module_state",
+    "not_a_model",
+    "read",
+    "write",
+]
 
 # Version 2: the class-capsule ``weight`` is stored divided by its constant scale.
 FORMAT, FORMAT_VERSION = "sklearn-capsnet", 2
-# stored apart from the JSON-valued parameters: by name, or when it is an int
-_SPECIAL = ("optimizer", "random_state", "class_weight")
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +52,8 @@ class SavedModel:
     params : dict
         The constructor's arguments the file saves (the parameter table's ``saved``);
         the network's (``front_end``, ...) as ``fit`` built the network.
+    codecs : dict of str to str
+        How each of ``params`` is stored: a key of :data:`CODECS`.
     classes : ndarray
     multilabel : bool
     n_features_in : int
@@ -60,6 +68,7 @@ class SavedModel:
 
     estimator: str
     params: dict
+    codecs: dict
     classes: np.ndarray
     multilabel: bool
     n_features_in: int
@@ -112,6 +121,22 @@ def _optimizer_name(optimizer) -> str:
     )
 
 
+def _int_or_none(value):
+    """A seed the file can repeat: an int, else None (a ``RandomState`` is not stored)."""
+    return value if isinstance(value, numbers.Integral) else None
+
+
+# How a parameter is stored (the parameter table's ``saved``): name to (encode, decode).
+# "json" values sit among the description's "params"; the others beside them, under the
+# parameter's own name.
+CODECS = {
+    "json": (None, None),
+    "torch.optim class": (_optimizer_name, lambda name: getattr(torch.optim, name)),
+    "int or null": (_int_or_none, lambda value: value),
+    "labelled weights": (_json_class_weight, _class_weight),
+}
+
+
 def write(path, model: SavedModel) -> None:
     """Write ``model`` to ``path`` (see module docstring), all at once: a failed write
     raises an ``OSError`` that names the path and leaves any earlier file there."""
@@ -123,12 +148,12 @@ def write(path, model: SavedModel) -> None:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "estimator": model.estimator,
-        "params": {key: value for key, value in params.items() if key not in _SPECIAL},
-        "optimizer": _optimizer_name(params["optimizer"]),
-        "class_weight": _json_class_weight(params["class_weight"]),
-        "random_state": params["random_state"]
-        if isinstance(params["random_state"], numbers.Integral)
-        else None,
+        "params": {key: params[key] for key, codec in model.codecs.items() if codec == "json"},
+        **{
+            key: CODECS[codec][0](params[key])
+            for key, codec in model.codecs.items()
+            if codec != "json"
+        },
         "fitted": {
             "classes": _json_labels(model.classes),
             "multilabel": bool(model.multilabel),
@@ -261,8 +286,9 @@ def _check_front_end_rule(path, description: dict, names) -> None:
         )
 
 
-def read(path, estimator: str) -> SavedModel:
-    """Read a model of class ``estimator`` written by :func:`write`, all checks done.
+def read(path, estimator: str, codecs: dict) -> SavedModel:
+    """Read a model of class ``estimator`` written by :func:`write`, all checks done;
+    ``codecs`` says how each parameter is stored (see :class:`SavedModel`).
 
     Raises
     ------
@@ -283,9 +309,9 @@ def read(path, estimator: str) -> SavedModel:
         # files from before front_end existed were built with kernels scaled to the image
         params.setdefault("front_end", "scaled_kernels")
         params.setdefault("primary_grid", 10)  # the grid no file before it could exceed
-        params["optimizer"] = getattr(torch.optim, description["optimizer"])
-        params["random_state"] = description["random_state"]
-        params["class_weight"] = _class_weight(description["class_weight"])
+        for key, codec in codecs.items():
+            if codec != "json":
+                params[key] = CODECS[codec][1](description[key])
         fitted = description["fitted"]
         names = fitted["feature_names_in"]
         spec = InputSpec(
@@ -299,6 +325,7 @@ def read(path, estimator: str) -> SavedModel:
         return SavedModel(
             estimator=estimator,
             params=params,
+            codecs=codecs,
             classes=_labels(fitted["classes"]),
             multilabel=bool(fitted["multilabel"]),
             n_features_in=int(fitted["n_features_in"]),

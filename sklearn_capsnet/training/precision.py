@@ -6,18 +6,20 @@ step of the paper network on 100 images of 28×28 took 0.61 s in bf16 and 1.15 s
 float32, but prediction on 100 images of 40×40×3 1.11 s in bf16 and 1.04 s in
 float32; on a 2-core Xeon without AMX a training step took twice as long in bf16.
 No fixed rule is right everywhere, so ``"auto"`` times the network itself, once per
-process for each network, input shape, batch size, kind of work and thread count
-(:func:`measured_precision`), and keeps the answer.
+machine for each network, input shape, batch size, kind of work and thread count
+(:func:`measured_precision`), and keeps the answer: in the process, and on disk for
+later processes (:mod:`.precision_store`).
 
 bf16 is chosen only when float32 takes at least :data:`BF16_MARGIN` times as long:
 where the two are close, float32 (the default is then at most 10 % slower than bf16).
-A machine whose two speeds are not near that margin gives the same answer from run to
-run, hence the same model for a fixed ``random_state``; near it, or under a load that
-changes between runs, the answer can differ, and with it the model (bf16 and float32
-training part ways from the first step):
-set ``mixed_precision`` to ``"no"`` or ``"bf16"`` for results that must match bit for
-bit. Data-parallel processes take the main process's answer. On a GPU ``"auto"`` is
-bf16 where the GPU supports it (:func:`autocast_dtype`).
+Later runs on the machine read the stored answer, hence train the same model for a
+fixed ``random_state``. Where nothing is stored (``SKLEARN_CAPSNET_CACHE_DIR=""``, or a
+folder that cannot be written) each process measures, and near the margin, or under a
+load that changes between runs, the answer can differ, and with it the model (bf16 and
+float32 training part ways from the first step): set ``mixed_precision`` to ``"no"`` or
+``"bf16"`` for results that must match bit for bit on any machine. Data-parallel
+processes take the main process's answer. On a GPU ``"auto"`` is bf16 where the GPU
+supports it (:func:`autocast_dtype`).
 """
 
 import copy
@@ -28,6 +30,7 @@ import time
 import torch
 
 from ..nn.device import flushed_denormals
+from .precision_store import recall, remember
 
 __all__ = [
     "BF16_MARGIN",
@@ -108,6 +111,8 @@ class Measurement:
     bf16_s: float
     batch_size: int
     training: bool
+    stored_on: str | None = None
+    """The date an earlier process measured it on this machine (None: this process did)."""
 
     @property
     def speedup(self) -> float:
@@ -189,12 +194,24 @@ def measured_precision(module, input_shape, batch_size, *, training) -> Measurem
     counts. A training step runs on a copy of the module (its
     weights, gradients and running statistics are left alone); prediction in
     evaluation mode without gradients. torch's global random state is not drawn
-    from. Cached for this process by network, shape, batch size, work and the
-    number of torch threads; the cost is four to six steps of the work measured.
+    from. Kept by network, shape, batch size, work and the number of torch threads,
+    in this process and on disk for later ones (:mod:`.precision_store`, which also
+    keys by CPU and torch version); the cost is four to six steps of the work
+    measured, the first time on a machine.
     """
     module = getattr(module, "_orig_mod", module)  # compile=True: the plain network
     key = (_signature(module), tuple(input_shape), int(batch_size), training)
     key += (torch.get_num_threads(),)
+    if key not in _MEASURED:
+        stored = recall(key)
+        if stored is not None:
+            _MEASURED[key] = Measurement(
+                float(stored["float32_s"]),
+                float(stored["bf16_s"]),
+                int(batch_size),
+                training,
+                stored_on=str(stored["date"]),
+            )
     if key not in _MEASURED:
         generator = torch.Generator().manual_seed(0)
         images = torch.rand(batch_size, *input_shape, generator=generator)
@@ -212,6 +229,7 @@ def measured_precision(module, input_shape, batch_size, *, training) -> Measurem
             if not training:
                 module.train(was_training)
         _MEASURED[key] = measurement
+        remember(key, measurement.float32_s, measurement.bf16_s)
     return _MEASURED[key]
 
 

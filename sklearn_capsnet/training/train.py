@@ -267,7 +267,7 @@ def train(
 
     The precision is settled first
     (:func:`~sklearn_capsnet.training.precision.precision_for`: ``"auto"`` on a CPU
-    measures once per process) and each epoch's history row records it.
+    measures once per machine) and each epoch's history row records it.
     Ctrl-C ends training at the end of the current batch: the history keeps the
     finished epochs only, and a warning says how many there are. (A second Ctrl-C
     interrupts at once.)
@@ -324,7 +324,8 @@ def _said_precision(precision, measured) -> str:
     """The training precision as ``verbose=1`` says it, with the measurement behind it
     when that chose it (not where a data-parallel main process decided otherwise)."""
     if measured is not None and measured.dtype == precision:
-        return f"{measured.describe()} (mixed_precision='auto', measured here)"
+        when = "here" if measured.stored_on is None else f"on this machine {measured.stored_on}"
+        return f"{measured.describe()} (mixed_precision='auto', measured {when})"
     return precision_name(precision)
 
 
