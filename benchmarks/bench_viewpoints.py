@@ -24,7 +24,9 @@ MNIST's digits are), per seed:
    placed images too), and translation alone (up to ±t pixels along each axis).
 
 ``--variants`` adds CapsNet variants (JSON: name -> CapsNetClassifier parameters), each
-matched against the same CNN; pick among them on ``affine_validation`` only.
+matched against the same CNN; pick among them on ``affine_validation`` only. ``--params``
+(JSON) changes the base of every CapsNet, the CNN sized to match (the tests use a small
+network; the benchmark's question is the default's).
 
     python benchmarks/bench_viewpoints.py                        # GPU: the full run
     python benchmarks/bench_viewpoints.py --cpu                  # 34 min on 2 cores, measured
@@ -243,12 +245,17 @@ def run_seed(dataset, seed, args, device, info):
         return model
 
     variants = json.loads(args.variants)
-    capsnet = train(make_capsnet("capsnet", {}, args, seed))
+    base = json.loads(args.params)
+    capsnet = train(make_capsnet("capsnet", base, args, seed))
     cnn = train(make_cnn(capsnet.n_parameters(), len(classes), args, seed, device))
     config = {**vars(args), "canvas": CANVAS, "cnn_hidden": cnn.estimator.module__hidden}
     records = []
     for name, params in {"capsnet": {}, **variants}.items():
-        model = capsnet if name == "capsnet" else train(make_capsnet(name, params, args, seed))
+        model = (
+            capsnet
+            if name == "capsnet"
+            else train(make_capsnet(name, {**base, **params}, args, seed))
+        )
         target, stops = same_accuracy(model.epochs, cnn.epochs)
         reached = {}
         for each, epoch in zip((model, cnn), stops, strict=True):
@@ -268,7 +275,7 @@ def run_seed(dataset, seed, args, device, info):
                 "dataset": dataset,
                 "seed": seed,
                 "model": each.name,
-                "capsnet_params": params if each is model else None,
+                "capsnet_params": {**base, **params} if each is model else None,
                 "precision": str(getattr(each.net(), "precision", None) or "float32"),
                 "n_parameters": each.n_parameters(),
                 "n_parameters_without_decoder": each.n_parameters(decoder=False),
@@ -347,6 +354,7 @@ def main() -> None:
     parser.add_argument("--lr-decay", type=float, default=0.95)
     parser.add_argument("--shift", type=int, default=2, help="training shifts, both models")
     parser.add_argument("--variants", default="{}", help="JSON: name -> CapsNet params")
+    parser.add_argument("--params", default="{}", help="JSON: the base of every CapsNet")
     parser.add_argument("--sizes", default="{}", help="JSON: fashion part -> images")
     parser.add_argument("--data-home", default=None)
     args = parser.parse_args()
