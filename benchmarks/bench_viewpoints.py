@@ -358,6 +358,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="{}", help="JSON: fashion part -> images")
     parser.add_argument("--data-home", default=None)
     args = parser.parse_args()
+    shared = {"batch_size", "lr", "lr_decay", "shift", "random_state"}  # both models': flags
+    for name, params in {"--params": args.params, "--variants": args.variants}.items():
+        values = json.loads(params)
+        keys = set(values) if name == "--params" else set().union(*values.values(), set())
+        if keys & shared:
+            parser.error(
+                f"{name} sets {sorted(keys & shared)}, which the CapsNet and the CNN share: "
+                "use --batch-size, --lr, --lr-decay, --shift or --seeds instead."
+            )
     cpu = args.size == "cpu"
     args.max_epochs = args.max_epochs or (8 if cpu else 30)
     args.batch_size = args.batch_size or (64 if cpu else 128)

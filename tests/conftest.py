@@ -4,8 +4,10 @@ Session fixtures hand every test the same object: tests that change a model (``f
 ``partial_fit``, ``set_params``, attribute writes) take a ``copy.deepcopy`` of it.
 """
 
+import atexit
 import os
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -19,7 +21,9 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 # precision measurements of mixed_precision="auto" are kept on disk between processes:
 # here in a folder of this run (and of its subprocesses), never in the user's cache
-os.environ["SKLEARN_CAPSNET_CACHE_DIR"] = tempfile.mkdtemp(prefix="capsnet-test-cache-")
+_STORE = tempfile.mkdtemp(prefix="capsnet-test-cache-")
+os.environ["SKLEARN_CAPSNET_CACHE_DIR"] = _STORE
+atexit.register(shutil.rmtree, _STORE, ignore_errors=True)
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -37,8 +41,9 @@ def pytest_configure(config):
     import torch
 
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if workers > 1:
+    if workers > 1:  # a worker: its share, whatever the controller's environment said
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        os.environ["OMP_NUM_THREADS"] = str(torch.get_num_threads())
     os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
 
 
@@ -47,12 +52,15 @@ TRAINS = re.compile(r"\.(fit|fit_transform|partial_fit)\(")
 
 def pytest_collection_modifyitems(config, items):
     """Doctests that train a model carry the ``slow`` marker (``-m "not slow"`` leaves
-    them out); the others are quick checks of the examples."""
+    them out); the others are quick checks of the examples. Slow tests run first, so
+    that the workers of ``-n auto`` end together rather than one waiting on the last
+    long test."""
     for item in items:
         if isinstance(item, pytest.DoctestItem) and any(
             TRAINS.search(example.source) for example in item.dtest.examples
         ):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
 
 
 def _tiny(**overrides) -> MappingProxyType:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import sklearn_capsnet
 from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet._testing import tiny
 from sklearn_capsnet.nn import CapsNet
@@ -158,29 +159,81 @@ def test_a_stored_measurement_is_for_its_cpu_torch_and_threads_only(
     assert len(steps.calls) == 4
 
 
-@pytest.mark.parametrize("store", ["empty variable", "folder is a file", "file is not JSON"])
+@pytest.mark.parametrize("store", ["empty variable", "folder is a file"])
 def test_without_a_usable_store_each_process_measures_and_nothing_is_raised(
     fake, network, monkeypatch, tmp_path, store
 ):
     if store == "empty variable":
         monkeypatch.setenv(CACHE_ENV, "")
-    elif store == "folder is a file":
+    else:
         (tmp_path / "taken").write_text("a file, not a folder")
         monkeypatch.setenv(CACHE_ENV, str(tmp_path / "taken"))
-    else:
-        (tmp_path / "cache").mkdir()
-        (tmp_path / "cache" / "precision.json").write_text("{not json")
     for _ in range(2):  # two processes
         monkeypatch.setattr(_precision, "_MEASURED", {})
         steps = fake(1.0, 0.5)
         if store == "empty variable":
             monkeypatch.setenv(CACHE_ENV, "")
+        else:
+            monkeypatch.setenv(CACHE_ENV, str(tmp_path / "taken"))
         assert measured_precision(network, (1, 16, 16), 8, training=True).dtype is BF16
-        assert len(steps.calls) == 4 or store == "file is not JSON"
-    if store == "empty variable":
-        assert not (tmp_path / "cache").exists()
-    if store == "file is not JSON":  # replaced by a readable file at the first measurement
-        assert len(steps.calls) == 0
+        assert len(steps.calls) == 4
+    assert not (tmp_path / "cache").exists()
+
+
+DAMAGED = {
+    "not JSON": "{not json",
+    "half a file": '{"float32_s": 1.0, "bf16',
+    "nested past the recursion limit": "[" * 100000 + "]" * 100000,
+    "an infinite time": '{"float32_s": Infinity, "bf16_s": 0.5, "date": "2026-12-07"}',
+    "a bool for a time": '{"float32_s": 1.0, "bf16_s": true, "date": "2026-12-07"}',
+    "no date": '{"float32_s": 1.0, "bf16_s": 0.5, "date": null}',
+    "a list": "[1.0, 0.5]",
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED)
+def test_a_damaged_stored_measurement_is_measured_again_and_replaced(
+    fake, network, monkeypatch, damage
+):
+    key = (_precision._signature(network), (1, 16, 16), 8, True, torch.get_num_threads())
+    path = _store._file(key)
+    path.parent.mkdir(parents=True)
+    path.write_text(DAMAGED[damage])
+    steps = fake(1.0, 2.0)
+    measured = measured_precision(network, (1, 16, 16), 8, training=True)
+    assert len(steps.calls) == 4 and measured.dtype is None and measured.stored_on is None
+    assert _store.recall(key)["bf16_s"] == 2.0  # replaced by a sound entry
+
+
+def test_of_two_processes_measuring_at_once_the_second_takes_the_first_ones_answer(fake, network):
+    key = (_precision._signature(network), (1, 16, 16), 8, True, torch.get_num_threads())
+    steps = fake(1.0, 2.0)  # this process finds float32 faster ...
+    real_timed = _precision._timed
+
+    def timed_while_another_finishes_first(*args):
+        measurement = real_timed(*args)
+        assert _store.remember(key, 1.0, 0.5) is None  # ... the other, bf16, stores first
+        return measurement
+
+    _precision._timed = timed_while_another_finishes_first
+    try:
+        measured = measured_precision(network, (1, 16, 16), 8, training=True)
+    finally:
+        _precision._timed = real_timed
+    assert len(steps.calls) == 4
+    assert (measured.float32_s, measured.bf16_s, measured.dtype) == (1.0, 0.5, BF16)
+    assert measured.stored_on is not None
+    assert _store.recall(key)["bf16_s"] == 0.5  # the first answer is kept
+
+
+def test_a_stored_measurement_is_for_this_version_of_the_package(fake, network, monkeypatch):
+    fake(1.0, 0.5)
+    measured_precision(network, (1, 16, 16), 8, training=True)
+    monkeypatch.setattr(_precision, "_MEASURED", {})
+    monkeypatch.setattr(sklearn_capsnet, "__version__", "0.0.0-other")
+    steps = fake(1.0, 2.0)
+    assert measured_precision(network, (1, 16, 16), 8, training=True).dtype is None
+    assert len(steps.calls) == 4
 
 
 @pytest.mark.parametrize(

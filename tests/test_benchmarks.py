@@ -349,6 +349,16 @@ def test_memory_benchmark_reads_large_colour_images_from_a_memmap():
     assert records[1]["memmap_mb"] == pytest.approx(48 * 40 * 40 * 3 / 2**20, abs=0.1)
 
 
+@pytest.mark.parametrize(
+    "option", [("--params", {"lr": 0.1}), ("--variants", {"slow": {"shift": 0}})]
+)
+def test_viewpoint_benchmark_refuses_capsnet_params_that_both_models_share(option, capsys):
+    flag, value = option
+    with pytest.raises(SystemExit):
+        run_benchmark("bench_viewpoints.py", flag, json.dumps(value))
+    assert "which the CapsNet and the CNN share" in capsys.readouterr().err
+
+
 # about a million parameters at 40×40: a CNN of the same size is still possible
 SMALL_CAPSNET = {"conv_channels": 32, "primary_types": 8, "decoder_hidden": [64, 128]}
 

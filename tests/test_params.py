@@ -149,6 +149,16 @@ def test_the_file_stores_each_parameter_as_its_table_row_says(tmp_path):
         assert (p.name in stored) == (p.saved == "json"), p.name
 
 
+def test_a_parameter_stored_apart_may_not_take_a_key_of_the_description():
+    from sklearn_capsnet.estimator.params import Param
+
+    with pytest.raises(ValueError, match="fitted: a key of the model file's description"):
+        Param("fitted", None, [None], "training", "None", "", saved="int or null")
+    with pytest.raises(ValueError, match="is not one of"):
+        Param("seed", None, [None], "training", "None", "", saved="pickle")
+    Param("fitted", None, [None], "training", "None", "")  # among "params": no clash
+
+
 # how a fitted skorch net shows each parameter that reaches it (the table's reaches_net)
 ON_THE_NET = {
     "threshold": lambda net: net.threshold,

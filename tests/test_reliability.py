@@ -314,6 +314,21 @@ def test_a_file_in_an_older_format_version_is_refused_with_the_way_out(tmp_path,
         CapsNetClassifier.load(path)
 
 
+def test_a_parameter_a_file_does_not_hold_takes_its_default(tmp_path, fitted):
+    # a file saved before a parameter existed, whether stored among "params" or apart
+    path = tmp_path / "model.safetensors"
+    fitted.save(path)
+
+    def from_before(description):
+        del description["class_weight"], description["params"]["lr_decay"]
+
+    _rewrite(path, edit_description=from_before)
+    loaded = CapsNetClassifier.load(path)
+    assert loaded.class_weight is None and loaded.lr_decay == CapsNetClassifier().lr_decay
+    X = np.random.default_rng(0).random((5, fitted.n_features_in_))
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+
+
 def test_a_description_that_does_not_match_the_tensors_is_refused(tmp_path, fitted):
     from sklearn_capsnet.io.model_file import _digest
 

@@ -213,9 +213,9 @@ class CapsulesMixin:
         channels = self.input_spec_.shape[0] if self.input_spec_.is_image else 1
         if relative and int(np.prod(self.input_spec_.shape)) == channels:
             raise ValueError(
-                "relative=True compares the error with each sample's own contrast, and "
-                f"this model reads one value per {'channel' if channels > 1 else 'sample'}"
-                ", whose contrast is always 0; use relative=False."
+                "relative=True takes each sample's mean out of the error and divides by "
+                "the sample's contrast; this model reads one value per sample, whose "
+                "error less its mean is always 0. Use relative=False."
             )
         to_input_size = self.net_.capsnet().to_input_size
 

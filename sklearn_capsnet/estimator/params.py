@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..io.model_file import CODECS
+from ..io.model_file import CODECS, DESCRIPTION_KEYS
 from ..nn import FRONT_ENDS, ROUTINGS
 from ..training.precision import autocast_dtype
 
@@ -84,6 +84,8 @@ class Param:
             raise ValueError(f"{self.name}: acts={self.acts!r} is not one of {ACTS}")
         if self.saved is not None and self.saved not in CODECS:
             raise ValueError(f"{self.name}: saved={self.saved!r} is not one of {tuple(CODECS)}")
+        if self.saved not in (None, "json") and self.name in DESCRIPTION_KEYS:
+            raise ValueError(f"{self.name}: a key of the model file's description already")
         if self.reaches_net is not None and not self.at_prediction:
             raise ValueError(f"{self.name}: only a parameter read at prediction reaches the net")
 
@@ -528,9 +530,10 @@ PARAMS: tuple[Param, ...] = (
         arithmetic (AVX512-BF16 or AMX), for images of at least 256 pixels (16×16),
         where a short measurement on this machine finds it at least 10 % faster than
         float32 (once per machine for each network, shape, batch size and work:
-        training and prediction are measured apart; the answer is kept in
-        ``~/.cache/sklearn-capsnet``, or ``$SKLEARN_CAPSNET_CACHE_DIR``, for later
-        runs). Capsules, losses and outputs
+        training and prediction are measured apart; the answer is kept for later runs
+        in ``$SKLEARN_CAPSNET_CACHE_DIR``, else ``$XDG_CACHE_HOME/sklearn-capsnet`` or
+        ``~/.cache/sklearn-capsnet``; set the variable to ``""`` to keep nothing on
+        disk). Capsules, losses and outputs
         stay float32; a CPU step whose bf16 gradients are not finite is redone in
         float32. ``training_precision_`` and each epoch of ``history_`` say what
         training ran in. Prediction follows the current value, also on a fitted model.

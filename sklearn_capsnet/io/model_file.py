@@ -29,6 +29,7 @@ from .atomic import write_atomically
 
 __all__ = [
     "CODECS",
+    "DESCRIPTION_KEYS",
     "SavedModel",
     "module_state",
     "load_module_state",
@@ -128,7 +129,9 @@ def _int_or_none(value):
 
 # How a parameter is stored (the parameter table's ``saved``): name to (encode, decode).
 # "json" values sit among the description's "params"; the others beside them, under the
-# parameter's own name.
+# parameter's own name, which must not be one of DESCRIPTION_KEYS. A parameter a file
+# does not hold (saved before it existed) takes its default.
+DESCRIPTION_KEYS = ("format", "format_version", "estimator", "params", "fitted", "sha256")
 CODECS = {
     "json": (None, None),
     "torch.optim class": (_optimizer_name, lambda name: getattr(torch.optim, name)),
@@ -310,7 +313,7 @@ def read(path, estimator: str, codecs: dict) -> SavedModel:
         params.setdefault("front_end", "scaled_kernels")
         params.setdefault("primary_grid", 10)  # the grid no file before it could exceed
         for key, codec in codecs.items():
-            if codec != "json":
+            if codec != "json" and key in description:  # else, as for "params": the default
                 params[key] = CODECS[codec][1](description[key])
         fitted = description["fitted"]
         names = fitted["feature_names_in"]

@@ -276,10 +276,15 @@ def train(
         return
     shape = net.input_spec.shape
     rows = min(net.batch_size, len(X))  # the batches this training runs
-    measured = measurement_for(mixed_precision, device, net.capsnet(), shape, rows, training=True)
-    precision = autocast_dtype(mixed_precision, device) if measured is None else measured.dtype
     accelerator = getattr(net, "accelerator", None)
-    if accelerator is not None and accelerator.num_processes > 1:  # the main process's
+    parallel = accelerator is not None and accelerator.num_processes > 1
+    measured = None
+    if not parallel or accelerator.is_main_process:  # the others would compete for the cores
+        measured = measurement_for(
+            mixed_precision, device, net.capsnet(), shape, rows, training=True
+        )
+    precision = autocast_dtype(mixed_precision, device) if measured is None else measured.dtype
+    if parallel:  # the main process's
         from accelerate.utils import broadcast_object_list
 
         precision = broadcast_object_list([precision])[0]
