@@ -8,6 +8,7 @@ sys.path.insert(0, str(HERE))
 
 from inventories import write_inventories  # noqa: E402
 from params_table import write_params_table  # noqa: E402
+from size_plot import write_size_plot  # noqa: E402
 
 import sklearn_capsnet  # noqa: E402
 
@@ -48,6 +49,10 @@ numpydoc_class_members_toctree = False
 
 intersphinx_mapping = write_inventories(HERE / "_build" / "inventories")
 write_params_table(HERE / "generated" / "hyperparameters.rst")  # from the code's one table
+write_size_plot(  # from the measured JSON lines
+    HERE.parent / "benchmarks" / "results" / "sizes_default_cpu.jsonl",
+    HERE / "generated" / "accuracy_against_size.png",
+)
 
 sphinx_gallery_conf = {
     "examples_dirs": str(HERE.parent / "examples"),

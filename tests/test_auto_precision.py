@@ -125,6 +125,33 @@ def test_a_later_process_reads_the_measurement_instead_of_measuring(fake, networ
     assert len(steps.calls) == 4
 
 
+@pytest.mark.parametrize("main", [True, False])
+def test_only_the_main_data_parallel_process_measures_and_all_take_its_answer(
+    fake, monkeypatch, main
+):
+    accelerate_utils = pytest.importorskip("accelerate.utils")
+    X, y = _images()
+    clf = CapsNetClassifier(**tiny(max_epochs=1, mixed_precision="no"), random_state=0)
+    clf.fit(X, y)
+    steps = fake(1.0, 0.5)  # where measured: bf16
+    clf.set_params(mixed_precision="auto")
+    clf.net_.accelerator = types.SimpleNamespace(
+        num_processes=2, is_main_process=main, optimizer_step_was_skipped=False
+    )
+    sent = []
+
+    def broadcast(objects):  # the main process's answer (bf16) reaches every process
+        sent.append(objects[0])
+        return [objects[0] if main else BF16]
+
+    monkeypatch.setattr(accelerate_utils, "broadcast_object_list", broadcast)
+    monkeypatch.setattr(torch.distributed, "broadcast", lambda *args, **kwargs: None)
+    clf.partial_fit(X, y)
+    assert len(steps.calls) == (4 if main else 0)
+    assert sent == [BF16 if main else None]  # the main: its measurement; the others: none
+    assert clf.history_[-1, "precision"] == "bf16"
+
+
 def test_verbose_says_when_the_answer_was_measured_by_an_earlier_process(
     fake, monkeypatch, capsys
 ):
