@@ -229,7 +229,13 @@ def test_a_damaged_stored_measurement_is_measured_again_and_replaced(
     steps = fake(1.0, 2.0)
     measured = measured_precision(network, (1, 16, 16), 8, training=True)
     assert len(steps.calls) == 4 and measured.dtype is None and measured.stored_on is None
-    assert _store.recall(key)["bf16_s"] == 2.0  # replaced by a sound entry
+    stored = _store.recall(key)  # replaced by a sound entry that says what it measured
+    assert stored["bf16_s"] == 2.0
+    assert stored["measured"]["work"] == "training step"
+    assert (stored["measured"]["input_shape"], stored["measured"]["batch_size"]) == (
+        [1, 16, 16],
+        8,
+    )
 
 
 def test_of_two_processes_measuring_at_once_the_second_takes_the_first_ones_answer(fake, network):

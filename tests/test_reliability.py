@@ -314,6 +314,17 @@ def test_a_file_in_an_older_format_version_is_refused_with_the_way_out(tmp_path,
         CapsNetClassifier.load(path)
 
 
+@pytest.mark.parametrize(
+    "bad", [{"mixed_precision": "fp16"}, {"threshold": 1.5}, {"decoder_hidden": (0,)}]
+)
+def test_save_refuses_a_value_set_params_let_through_and_writes_nothing(tmp_path, fitted, bad):
+    path = tmp_path / "model.safetensors"
+    fitted.set_params(**bad)
+    with pytest.raises(ValueError, match=list(bad)[0]):
+        fitted.save(path)
+    assert not path.exists()
+
+
 def test_a_parameter_a_file_does_not_hold_takes_its_default(tmp_path, fitted):
     # a file saved before a parameter existed, whether stored among "params" or apart
     path = tmp_path / "model.safetensors"

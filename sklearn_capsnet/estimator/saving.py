@@ -17,7 +17,7 @@ from ..io import model_file as _persistence
 from ..io.onnx import export_onnx
 from ..nn.device import resolve_device
 from .fit import built, start_net
-from .params import PARAMS, saved_codecs
+from .params import PARAMS, check_values, saved_codecs
 
 __all__ = ["FilesMixin"]
 
@@ -111,6 +111,10 @@ class FilesMixin:
             Where to write, conventionally ending in ``.safetensors``.
         """
         check_is_fitted(self, "net_")
+        # a value set_params let through (it validates at fit) is refused before writing,
+        # not when the loaded model first predicts
+        self._validate_params()
+        check_values(type(self).__name__, self.get_params(deep=False))
         if self.accelerator is not None:  # data-parallel training: the main process writes
             self.accelerator.wait_for_everyone()
             if not self.accelerator.is_main_process:

@@ -222,7 +222,14 @@ def measured_precision(module, input_shape, batch_size, *, training) -> Measurem
         finally:
             if not training:
                 module.train(was_training)
-        first = remember(key, measurement.float32_s, measurement.bf16_s)
+        about = {
+            "input_shape": list(input_shape),
+            "batch_size": int(batch_size),
+            "work": "training step" if training else "prediction batch",
+            "torch_threads": key[-1],
+            "network": module.describe() if hasattr(module, "describe") else type(module).__name__,
+        }
+        first = remember(key, measurement.float32_s, measurement.bf16_s, about)
         if first is not None:  # another process stored its answer first: take that one
             measurement = _from_store(first, batch_size, training)
         _MEASURED[key] = measurement

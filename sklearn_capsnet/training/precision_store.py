@@ -92,8 +92,9 @@ def recall(what: tuple) -> dict | None:
     return None if path is None else _entry(path)
 
 
-def remember(what: tuple, float32_s: float, bf16_s: float) -> dict | None:
-    """Store a measurement of ``what`` unless one is there.
+def remember(what: tuple, float32_s: float, bf16_s: float, about: dict | None = None):
+    """Store a measurement of ``what`` unless one is there; ``about`` says in words what
+    was measured (the file's name is a digest).
 
     The file is made whole under a temporary name, then linked to its own name, which
     fails where another process was first: that process's entry is returned, to be used
@@ -108,6 +109,7 @@ def remember(what: tuple, float32_s: float, bf16_s: float) -> dict | None:
         "date": datetime.date.today().isoformat(),
         "cpu": _cpu_name(),
         "torch": torch.__version__,
+        "measured": about or {},
     }
     temporary = None
     try:
