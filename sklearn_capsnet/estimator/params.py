@@ -38,7 +38,6 @@ __all__ = [
     "prediction_names",
     "resumable_names",
     "saved_codecs",
-    "saved_names",
     "follow_on_net",
 ]
 
@@ -671,11 +670,6 @@ def prediction_names() -> tuple[str, ...]:
 def resumable_names() -> frozenset[str]:
     """Parameters a fit resumed from a checkpoint may change (``resumable``)."""
     return frozenset(p.name for p in PARAMS if p.resumable)
-
-
-def saved_names(estimator_name: str) -> list[str]:
-    """Parameters the safe model file stores for that estimator."""
-    return [p.name for p in params_of(estimator_name) if p.saved is not None]
 
 
 def saved_codecs(estimator_name: str) -> dict[str, str]:
