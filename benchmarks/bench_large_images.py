@@ -46,7 +46,7 @@ from torch import nn
 from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet.datasets import load_fashion_mnist, make_gratings
 from sklearn_capsnet.nn import front_end as front_ends
-from sklearn_capsnet.nn import working_limit
+from sklearn_capsnet.nn import working_size
 
 TASKS = ("fashion", "photos", "gratings", "unusual")
 
@@ -152,7 +152,7 @@ def fit_and_score(X_train, y_train, X_test, y_test, front_end, epochs, args):
 
 def front_ends_for(side: int, front_ends):
     """Up to the working size (36 px) all front ends build one network: run it once."""
-    return front_ends if side > working_limit() else front_ends[:1]
+    return front_ends if working_size(side, side) != (side, side) else front_ends[:1]
 
 
 def fashion_task(args, emit):

@@ -96,8 +96,8 @@ for title, chosen in (("best", order[:6]), ("worst", order[-6:])):
 # %%
 # Larger images
 # -------------
-# Above 28×28 the decoder draws at the working size (36×36 by default) and its drawing is
-# brought back to the input's size. The error compares pixel by pixel at that size, so
+# Above 28×28 the decoder draws at the working size (36×36 to 44×44 by default) and its
+# drawing is brought back to the input's size. The error compares pixel by pixel at that size, so
 # detail finer than the working size that the training images lacked (noise, shuffled
 # pixels, the texture of a photograph) counts in full. The same digits, upsampled to
 # 64×80 (not square), meet the same kinds of input and crops of a photograph.

@@ -226,17 +226,17 @@ def test_calibration_benchmark_scores_before_and_after_calibration():
 def test_large_images_benchmark_trains_each_front_end_on_each_task(fashion_home):
     records = run_benchmark(
         "bench_large_images.py", "--data-home", fashion_home, "--params", json.dumps(TINY_NETWORK),
-        "--train", 40, "--test", 20, "--epochs", 1, "--fashion-sizes", 28, 40,
-        "--front-ends", "conv", "resize", "--photo-sizes", 16, 40, "--photo-epochs", 1,
-        "--photo-count", 20, "--grating-size", 40, "--grating-train", 20,
-        "--grating-test", 10, "--grating-epochs", 1, "--unusual-sizes", 40,
+        "--train", 40, "--test", 20, "--epochs", 1, "--fashion-sizes", 28, 48,
+        "--front-ends", "conv", "resize", "--photo-sizes", 16, 48, "--photo-epochs", 1,
+        "--photo-count", 20, "--grating-size", 48, "--grating-train", 20,
+        "--grating-test", 10, "--grating-epochs", 1, "--unusual-sizes", 48,
     )  # fmt: skip
     runs = [(r["task"], r["side"], r["front_end"]) for r in records]
     assert runs == [
-        ("fashion", 28, "conv"), ("fashion", 40, "conv"), ("fashion", 40, "resize"),
-        ("photos", 16, "conv"), ("photos", 40, "conv"), ("photos", 40, "resize"),
-        ("gratings", 40, "conv"), ("gratings", 40, "resize"),
-        ("unusual", "40", "conv"), ("unusual", "40", "resize"),
+        ("fashion", 28, "conv"), ("fashion", 48, "conv"), ("fashion", 48, "resize"),
+        ("photos", 16, "conv"), ("photos", 48, "conv"), ("photos", 48, "resize"),
+        ("gratings", 48, "conv"), ("gratings", 48, "resize"),
+        ("unusual", "48", "conv"), ("unusual", "48", "resize"),
     ]  # fmt: skip
     for record in records:
         assert 0 <= record["accuracy"] <= 1 and record["fit_images_per_s"] > 0
@@ -291,7 +291,7 @@ def test_size_benchmark_centres_and_upsamples_fashion_and_scores_overlapping_pai
     assert records[1]["network"].startswith('40x40x1: front end "conv" to 36x36x1,')
     assert all(0 <= r["accuracy"] <= 1 for r in records[:3])
     assert all(0 <= r["both_right"] <= 1 and 0 <= r["top_two_right"] <= 1 for r in records[3:])
-    assert records[3]["network"].startswith("36x36x1: kernels 10x10 and 9x9, 10x10x4")
+    assert records[3]["network"].startswith("36x36x1: kernels 10x10 and 9x9, 8 channels, 10x10x4")
 
 
 def test_centred_images_keep_their_pixels_in_the_middle_of_a_black_canvas():
@@ -341,12 +341,12 @@ def test_image_size_benchmark_counts_parameters_and_times_fit_in_one_run():
 
 def test_memory_benchmark_reads_large_colour_images_from_a_memmap():
     records = run_benchmark(
-        "bench_memory.py", "--shape", 40, 40, 3, "--samples", 24, 48, "--train", 16,
+        "bench_memory.py", "--shape", 48, 48, 3, "--samples", 24, 48, "--train", 16,
         "--batch-size", 8,
     )  # fmt: skip
     assert [r["samples"] for r in records] == [24, 48]
-    assert records[0]["shape"] == [40, 40, 3] and "front end" in records[0]["network"]
-    assert records[1]["memmap_mb"] == pytest.approx(48 * 40 * 40 * 3 / 2**20, abs=0.1)
+    assert records[0]["shape"] == [48, 48, 3] and "front end" in records[0]["network"]
+    assert records[1]["memmap_mb"] == pytest.approx(48 * 48 * 48 * 3 / 2**20, abs=0.1)
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,7 @@ def _paper_grid(side: int) -> int:
     return windows if (outputs - 9) % 2 == 0 else (outputs - 1 - 9) // 2 + 1
 
 
-@pytest.mark.parametrize("primary_grid", [1, 4, 6, 10, 12])
+@pytest.mark.parametrize("primary_grid", [1, 4, 6, 10, 12, 14])
 def test_the_primary_grid_grows_with_the_side_up_to_primary_grid(primary_grid):
     # the paper: 6×6 at 28×28, 12×12 at 40×40 (Sabour et al. 2017, sections 4 and 5)
     assert (_paper_grid(28), _paper_grid(40)) == (6, 12)
@@ -92,6 +92,9 @@ def test_small_grids_stop_where_the_scaled_kernels_first_give_one_position_more(
         (281, 36, 3),
         (64, 28, 1),
         (1000, 28, 5),
+        (86, 44, 0),  # a grid of 14: 45-86 px resampled only
+        (87, 44, 1),  # 44
+        (174, 44, 2),  # 87, 44
     ],
 )
 def test_a_side_is_halved_while_it_stays_at_least_the_working_size(size, limit, expected):
@@ -101,16 +104,21 @@ def test_a_side_is_halved_while_it_stays_at_least_the_working_size(size, limit, 
 @pytest.mark.parametrize(
     "shape, working",
     [
-        ((3, 37, 37), (36, 36)),
+        ((3, 37, 37), (36, 36)),  # a grid of 10 up to 77 px: 36
         ((3, 40, 40), (36, 36)),
         ((3, 64, 64), (36, 36)),
         ((1, 65, 65), (36, 36)),
-        ((3, 100, 100), (36, 36)),
-        ((3, 128, 96), (36, 36)),
-        ((3, 224, 224), (36, 36)),
-        ((3, 256, 256), (36, 36)),
-        ((1, 30, 300), (30, 36)),
-        ((2, 257, 1), (36, 1)),
+        ((1, 77, 77), (36, 36)),
+        ((1, 78, 78), (38, 38)),  # one position more every 6 pixels
+        ((1, 84, 84), (40, 40)),
+        ((1, 95, 95), (42, 42)),
+        ((3, 96, 96), (44, 44)),  # 14 from 96 px: 44
+        ((3, 100, 100), (44, 44)),
+        ((3, 128, 96), (44, 44)),
+        ((3, 224, 224), (44, 44)),
+        ((3, 256, 256), (44, 44)),
+        ((1, 30, 300), (30, 44)),
+        ((2, 257, 1), (44, 1)),
     ],
     ids=lambda v: "x".join(map(str, v)),
 )
@@ -129,9 +137,10 @@ def test_the_front_end_brings_each_side_to_its_working_size(front_end, shape, wo
         ((3, 40, 40), []),  # under twice the working size: resampled, no learned stage
         ((3, 70, 40), []),
         ((3, 71, 40), [(2, 1)]),  # 71 halves to 36
-        ((3, 72, 40), [(2, 1)]),
-        ((3, 224, 100), [(2, 2), (2, 1)]),  # 112, 56 and 50 before the resampling
-        ((1, 300, 20), [(2, 1), (2, 1), (2, 1)]),
+        ((3, 78, 40), [(2, 1)]),  # 39, then resampled to 38: the working size grows slower
+        ((3, 95, 40), [(2, 1)]),  # 48 to 42
+        ((3, 224, 100), [(2, 2), (2, 1)]),  # 112, 56 and 50 before the resampling to 44
+        ((1, 300, 20), [(2, 1), (2, 1)]),  # 150, 75, then resampled to 44
     ],
 )
 def test_the_conv_front_end_halves_while_a_side_stays_at_least_the_working_size(shape, strides):
@@ -145,9 +154,9 @@ def test_the_conv_front_end_halves_while_a_side_stays_at_least_the_working_size(
     "shape, grid",
     [
         ((3, 64, 64), (10, 10)),
-        ((3, 224, 224), (10, 10)),
-        ((1, 128, 96), (10, 10)),
-        ((3, 100, 30), (10, 7)),
+        ((3, 224, 224), (14, 14)),
+        ((1, 128, 96), (14, 14)),
+        ((3, 100, 30), (14, 7)),
         ((3, 33, 60), (9, 10)),
     ],
 )
@@ -158,6 +167,53 @@ def test_the_capsules_see_the_working_map_not_the_image(front_end, shape, grid):
     capsules, coupling = net.route(torch.rand(2, *shape))
     assert coupling.shape == (2, 2 * grid[0] * grid[1], 3)  # 2 types at each grid position
     assert capsules.shape == (2, 3, 4)
+
+
+@pytest.mark.parametrize(
+    "shape, grid, types",
+    [
+        ((1, 8, 8), (2, 2), 32),
+        ((1, 27, 27), (6, 6), 32),
+        ((1, 28, 28), (6, 6), 32),  # the paper's 6×6×32
+        ((3, 32, 32), (8, 8), 32),
+        ((1, 33, 33), (9, 9), 32),
+        ((1, 36, 36), (10, 10), 32),  # 3,200 primary capsules: the most "auto" gives
+        ((3, 40, 40), (10, 10), 32),  # resampled to 36
+        ((3, 64, 64), (10, 10), 32),
+        ((1, 65, 65), (10, 10), 32),
+        ((1, 77, 77), (10, 10), 32),
+        ((1, 78, 78), (11, 11), 26),  # 3,146
+        ((3, 84, 84), (12, 12), 22),  # 3,168 (the paper's 40×40: 12×12×32)
+        ((1, 90, 90), (13, 13), 18),  # 3,042
+        ((1, 96, 96), (14, 14), 16),  # 3,136
+        ((3, 129, 129), (14, 14), 16),
+        ((1, 160, 160), (14, 14), 16),
+        ((3, 256, 256), (14, 14), 16),
+        ((3, 40, 300), (12, 14), 19),  # 168 positions: 3,192
+        ((1, 33, 60), (9, 10), 32),  # 90 positions
+        ((3, 100, 30), (14, 7), 32),  # 98 positions: 3,136
+    ],
+    ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else str(v),
+)
+def test_auto_types_keep_at_most_3200_primary_capsules_as_the_grid_grows(shape, grid, types):
+    with torch.device("meta"):
+        net = CapsNet(shape, 10)
+    assert net.geometry.grid == grid
+    assert net.primary.capsule_types == types
+    assert net.n_primary == types * grid[0] * grid[1] <= 3200
+    assert net.conv[0].out_channels == 8 * types  # 256 up to 10×10: the paper's
+    assert f"{grid[0]}x{grid[1]}x{types} primary capsules" in net.describe()
+
+
+def test_numbers_of_types_and_channels_are_taken_as_they_are_and_scaled_kernels_keep_the_papers():
+    with torch.device("meta"):
+        assert CapsNet((1, 128, 128), 10, primary_types=32).n_primary == 14 * 14 * 32
+        assert CapsNet((1, 128, 128), 10, conv_channels=256).conv[0].out_channels == 256
+        former = CapsNet((1, 128, 128), 10, primary_grid=10)  # the default before 2026-12-07
+        scaled = CapsNet((1, 64, 64), 10, front_end="scaled_kernels")  # the former network
+    assert former.n_primary == 10 * 10 * 32 and former.conv[0].out_channels == 256
+    assert scaled.geometry.grid == (12, 12) and scaled.primary.capsule_types == 32
+    assert scaled.conv[0].out_channels == 256
 
 
 @pytest.mark.parametrize(
@@ -185,18 +241,25 @@ def _parameters(shape, **params) -> int:
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-def test_parameters_grow_smoothly_with_the_side_and_stay_within_budget(channels):
-    sides = [*range(29, 80), 96, 127, 128, 129, 160, 192, 224, 255, 256]
-    counts = [_parameters((channels, side, side)) for side in sides]
-    assert all(a <= b for a, b in zip(counts, counts[1:], strict=False))  # no drop
-    assert all(count <= 14_000_000 for count in counts)  # the paper's 40×40: 13.5 M
-    # 37-70 px: resampled to 36, the 36-pixel network; from 71 px: the learned halvings'
-    # 16 channels, then the same network at every size
-    resampled, halved = counts[sides.index(36) : sides.index(71)], counts[sides.index(71) :]
-    assert len(set(resampled)) == 1 and max(halved) - min(halved) < 10_000  # one more stage
+def test_parameters_change_smoothly_with_the_side_and_stay_within_budget(channels):
+    sides = [*range(29, 101), 127, 128, 129, 160, 192, 224, 255, 256]
+    counts = dict(zip(sides, (_parameters((channels, s, s)) for s in sides), strict=True))
+    values = list(counts.values())
+    # no jump: each pixel more changes the count by at most 15 % (a grid position more every
+    # second pixel up to 36, and every 6 pixels from 78 to 96, where the types and the first
+    # convolution's channels shrink: 32 and 256 on 10×10 to 16 and 128 on 14×14)
+    assert all(abs(b / a - 1) < 0.15 for a, b in zip(values, values[1:], strict=False))
+    assert max(values) <= 14_000_000  # the paper's 40×40: 13.5 M
+    # 37-70 px: resampled to 36, the 36-pixel network; 71-77 px: one learned halving's 16
+    # channels into it
+    assert {counts[s] for s in range(36, 71)} == {counts[36]}
     first_stage = 16 * channels * 9 + 16 + 2 * 16  # 3x3 convolution and BatchNorm
-    assert halved[0] - resampled[0] == 256 * (16 - channels) * 10 * 10 + first_stage
-    assert max(halved) <= 12_000_000
+    assert counts[71] - counts[70] == 256 * (16 - channels) * 10 * 10 + first_stage
+    assert {counts[s] for s in range(71, 78)} == {counts[71]}
+    # from 78 px the grid grows and the count falls to that of 14×14×16 from 96 px on
+    assert all(counts[a] > counts[b] for a, b in [(77, 78), (83, 84), (89, 90), (95, 96)])
+    large = [counts[s] for s in sides if s >= 96]
+    assert max(large) - min(large) < 10_000 and max(large) <= 10_000_000
     for height, width in [(40, 300), (300, 40), (100, 150), (33, 256)]:
         assert _parameters((channels, height, width)) <= 12_000_000
 
@@ -245,10 +308,10 @@ def test_the_decoder_learns_to_draw_area_means_at_the_working_size(front_end):
 
 
 def test_a_whole_ratio_resamples_to_block_means():
-    x = np.random.default_rng(0).random((2, 3, 72, 108))
+    x = np.random.default_rng(0).random((2, 3, 88, 132))
     expected = _block_means(x, (2, 3))
-    np.testing.assert_allclose(area_resize(torch.as_tensor(x), (36, 36)).numpy(), expected)
-    front = make_front_end("resize", (3, 72, 108)).double()
+    np.testing.assert_allclose(area_resize(torch.as_tensor(x), (44, 44)).numpy(), expected)
+    front = make_front_end("resize", (3, 88, 132)).double()
     np.testing.assert_allclose(front(torch.as_tensor(x)).numpy(), expected, rtol=1e-12)
 
 
@@ -373,13 +436,13 @@ def test_every_pixel_of_a_large_image_reaches_the_class_capsules(front_end, shap
 def test_describe_says_the_geometry_and_the_parameter_count():
     net = CapsNet((3, 128, 128), 10)
     text = net.describe()
-    assert text.startswith('128x128x3: front end "conv" to 36x36x16')
-    assert "kernels 10x10 and 9x9, 10x10x32 primary capsules" in text
-    assert "upsampling decoder at 36x36" in text
+    assert text.startswith('128x128x3: front end "conv" to 44x44x16')
+    assert "kernels 10x10 and 9x9, 128 channels, 14x14x16 primary capsules" in text  # "auto"
+    assert "upsampling decoder at 44x44" in text
     assert text.endswith(f"{sum(p.numel() for p in net.parameters()):,} parameters")
     assert CapsNet((1, 28, 28), 10).describe() == (
-        "28x28x1: kernels 10x10 and 9x9, 6x6x32 primary capsules, 10 class capsules, "
-        "dense decoder at 28x28, 8,220,432 parameters"
+        "28x28x1: kernels 10x10 and 9x9, 256 channels, 6x6x32 primary capsules, "
+        "10 class capsules, dense decoder at 28x28, 8,220,432 parameters"
     )
     assert (
         "dense decoder at 32x32" in CapsNet((3, 32, 32), 10, front_end="scaled_kernels").describe()
@@ -394,12 +457,12 @@ def test_an_unknown_front_end_is_named_with_the_choices():
 # -- the estimators ---------------------------------------------------------------------------
 
 N = 40
-SIZE = (76, 36)  # rows over twice the working size (36): halved to 38, resampled to 36
+SIZE = (100, 44)  # rows over twice the working size (44): halved to 50, resampled to 44
 
 
 @pytest.fixture(scope="module")
 def photos():
-    """Channels-last uint8 colour images (n, 76, 36, 3) of shapes, and labels."""
+    """Channels-last uint8 colour images (n, 100, 44, 3) of shapes, and labels."""
     X, y = make_shapes(N, size=SIZE, channels=3, n_classes=3, seed=0)
     return X.reshape(N, *SIZE, 3), y
 
@@ -412,8 +475,8 @@ def photos_model(photos):
 
 def test_the_estimator_trains_the_front_end_network(photos_model):
     net = photos_model.net_.module_
-    assert photos_model.input_shape_ == (3, 76, 36)
-    assert net.front.output_shape[1:] == (36, 36) and net.decoded_shape == (3, 36, 36)
+    assert photos_model.input_shape_ == (3, 100, 44)
+    assert net.front.output_shape[1:] == (44, 44) and net.decoded_shape == (3, 44, 44)
     assert any(name.startswith("front.") for name in net.state_dict())
 
 
@@ -447,10 +510,10 @@ def test_reconstructions_come_back_at_the_size_layout_and_units_of_x(photos, pho
     X, y = photos
     images = photos_model.reconstruct(X[:5])
     assert images.shape == (5, *SIZE, 3)
-    # the same, by hand: the decoder's drawing at 36×36, resized, channels last, in X's units
+    # the same, by hand: the decoder's drawing at 44×44, resized, channels last, in X's units
     capsules = torch.as_tensor(photos_model.capsules(X[:5]))
     with torch.no_grad():
-        drawn = photos_model.net_.module_.reconstruct(capsules).view(5, 3, 36, 36).double().numpy()
+        drawn = photos_model.net_.module_.reconstruct(capsules).view(5, 3, 44, 44).double().numpy()
     resized = _bilinear(drawn, SIZE).transpose(0, 2, 3, 1).reshape(5, -1)
     expected = resized * photos_model.input_scale_ + photos_model.input_offset_
     np.testing.assert_allclose(images, expected.reshape(5, *SIZE, 3), rtol=1e-4, atol=1e-3)
@@ -476,8 +539,8 @@ def test_reconstruction_error_compares_pixels_at_the_samples_own_size(photos, ph
     images = scaled.reshape(6, *SIZE, 3).transpose(0, 3, 1, 2)  # the network's units, C first
     capsules = torch.as_tensor(photos_model.capsules(X[:6]))
     with torch.no_grad():
-        drawn = photos_model.net_.module_.reconstruct(capsules).view(6, 3, 36, 36).double().numpy()
-    resized = _bilinear(drawn, SIZE)  # the drawing at the sample's 76x36
+        drawn = photos_model.net_.module_.reconstruct(capsules).view(6, 3, 44, 44).double().numpy()
+    resized = _bilinear(drawn, SIZE)  # the drawing at the sample's 100x44
     expected = np.sqrt(((resized - images).reshape(6, -1) ** 2).mean(axis=1))
     np.testing.assert_allclose(errors, expected, rtol=1e-4)
 
@@ -486,8 +549,8 @@ def test_verbose_says_the_geometry_and_the_parameter_count(photos, capsys):
     X, y = photos
     CapsNetClassifier(**tiny(max_epochs=1), verbose=1, random_state=0).fit(X, y)
     out = capsys.readouterr().out
-    assert 'Network: 76x36x3: front end "conv" to 36x36x16' in out
-    assert "10x10x4 primary capsules, 3 class capsules, upsampling decoder at 36x36" in out
+    assert 'Network: 100x44x3: front end "conv" to 44x44x16' in out
+    assert "14x14x4 primary capsules, 3 class capsules, upsampling decoder at 44x44" in out
     assert " parameters." in out
 
 
@@ -647,7 +710,7 @@ def test_a_file_from_before_primary_grid_loads_up_to_28_pixels_and_is_refused_ab
     np.testing.assert_array_equal(
         loaded.predict_proba(X[:, :28, :20]), small.predict_proba(X[:, :28, :20])
     )
-    with pytest.raises(ValueError, match="from before primary_grid.*76x36 images.*Fit the model"):
+    with pytest.raises(ValueError, match="from before primary_grid.*100x44 images.*Fit the model"):
         CapsNetClassifier.load(_without_primary_grid(photos_model, tmp_path))
 
 
@@ -659,11 +722,12 @@ def test_a_file_with_the_former_stride_one_stage_is_refused_with_the_way_out(pho
     with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
         metadata = handle.metadata()
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    # as the rule of the morning of 2026-12-06 wrote it: a stride-1 stage at 40x36
+    # as the rule of the morning of 2026-12-06 wrote it: a stride-1 stage at 40x44 (no
+    # side to halve: 40 and 44 are under twice the working size, 36)
     tensors["module.front.stages.0.weight"] = torch.zeros(16, 3, 3, 3)
     description = json.loads(metadata["sklearn-capsnet"])
     description["sha256"] = _persistence._digest(tensors)
     path = tmp_path / "stage.safetensors"
     save_file(tensors, str(path), {"sklearn-capsnet": json.dumps(description)})
-    with pytest.raises(ValueError, match="40x36 images with a learned stride-1 stage.*Fit the"):
+    with pytest.raises(ValueError, match="40x44 images with a learned stride-1 stage.*Fit the"):
         CapsNetClassifier.load(path)

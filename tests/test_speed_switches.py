@@ -88,11 +88,11 @@ def test_a_bf16_cpu_step_with_nan_gradients_is_computed_again_in_float32(one_epo
 
 
 def test_a_step_computed_again_moves_the_running_statistics_once(one_epoch):
-    # 72x72 images pass the "conv" front end's halving, whose BatchNorm counts the batches
-    X = np.random.default_rng(0).random((32, 72 * 72), dtype=np.float32)
+    # 88x88 images pass the "conv" front end's halving, whose BatchNorm counts the batches
+    X = np.random.default_rng(0).random((32, 88 * 88), dtype=np.float32)
     y = np.arange(32) % 2
     params = dict(one_epoch, mixed_precision="bf16", random_state=0)
-    params["input_shape"] = (1, 72, 72)
+    params["input_shape"] = (1, 88, 88)
     clf = CapsNetClassifier(**params, callbacks=[("nan_once", NaNGradientOnce())])
     clf.fit(X, y)  # 2 batches of 16, the first computed twice
     precisions = dict(clf.net_.callbacks_)["nan_once"].precisions

@@ -355,8 +355,9 @@ PARAMS: tuple[Param, ...] = (
         kind='{"conv", "space_to_depth", "resize", "scaled_kernels"}',
         doc="""
         How an image with a side over the working size (``2 * primary_grid + 16``
-        pixels: 36 by default) reaches the capsules. Each such side is brought to
-        exactly the working size (40×40, 64×64 and 224×224 all become 36×36), so the
+        pixels: 36 by default up to 77 pixels, 44 from 96) reaches the capsules. Each
+        such side is brought to exactly the working size (40×40 and 64×64 become
+        36×36, 128×128 and 224×224 44×44), so the
         layers after the front end, the parameters and most of the cost are the same
         for every larger image; the decoder draws at the working size, and
         :meth:`reconstruct` brings its drawings back to ``X``'s size. ``"conv"``:
@@ -376,39 +377,51 @@ PARAMS: tuple[Param, ...] = (
     ),
     Param(
         name="primary_grid",
-        default=10,
-        constraint=[Interval(Integral, 1, None, closed="left")],
+        default="auto",
+        constraint=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         acts="network",
-        kind="int",
+        kind='int or "auto"',
         doc="""
         The most primary capsule positions along each side. The paper's 9×9
         convolutions give a grid that grows with the image, 6×6 at 28×28 and 12×12 at
-        40×40; a side of up to ``2 * primary_grid + 16`` pixels (36 by default: 10
-        positions) is read as it is, a longer one is brought to that working size by
-        the ``front_end``. A larger grid keeps more positions apart (the paper's
-        40×40 network is ``primary_grid=12``) at the cost of class capsule weights
-        (``32 * grid² * n_classes * 128``) and time. Ignored with
+        40×40; a side of up to ``2 * primary_grid + 16`` pixels is read as it is, a
+        longer one is brought to that working size by the ``front_end``. ``"auto"``:
+        10 (36 pixels) for images up to 77 pixels, then one more every 6 pixels, 14
+        (44 pixels) from 96 on, so that a small object on a large canvas still spans
+        several positions: with 10 at every size (the default before 2026-12-07),
+        28-pixel garments centred on canvases of 96 to 224 pixels scored 2.7 to 6.6
+        points under 28×28 (docs/benchmarks.md, "Accuracy against size"). With
+        ``primary_types`` and ``conv_channels`` at ``"auto"`` the types and channels
+        shrink as the grid grows past 10×10, so the parameters and the cost of a pass
+        stay about those of the 10×10 grid. Ignored with
         ``front_end="scaled_kernels"``. ``verbose=1`` prints the network chosen.
         """,
     ),
     Param(
         name="conv_channels",
-        default=256,
-        constraint=[Interval(Integral, 1, None, closed="left")],
+        default="auto",
+        constraint=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         acts="network",
-        kind="int",
+        kind='int or "auto"',
         doc="""
-        Channels of the first convolution.
+        Channels of the first convolution. ``"auto"``: the paper's 256 up to a 10×10
+        grid of primary capsules (every image up to 36×36), then eight per type of
+        ``primary_types="auto"`` (176 on 12×12, 128 on 14×14), so that the cost of a
+        pass stays about that of a 10×10 grid as the grid grows.
         """,
     ),
     Param(
         name="primary_types",
-        default=32,
-        constraint=[Interval(Integral, 1, None, closed="left")],
+        default="auto",
+        constraint=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         acts="network",
-        kind="int",
+        kind='int or "auto"',
         doc="""
-        Primary capsule types (each a channel of 8-D capsules).
+        Primary capsule types (each a channel of 8-D capsules at every grid
+        position). ``"auto"``: the paper's 32 up to a 10×10 grid (every image up to
+        36×36, so 28×28 is the paper's network), then as many as keep the primary
+        capsules at most 3,200 (22 types on 12×12, 16 on 14×14), which keeps the
+        parameters of larger images under 10 M.
         """,
     ),
     Param(

@@ -39,7 +39,7 @@ from .routing import (
     SelfAttentionRouting,
     make_routing,
 )
-from .sizing import PRIMARY_GRID, geometry, working_limit, working_size
+from .sizing import PRIMARY_GRID, capsule_types, conv_width, geometry, working_limit, working_size
 
 __all__ = [
     "FRONT_ENDS",
@@ -61,7 +61,9 @@ __all__ = [
     "UpsamplingDecoder",
     "capsule_lengths",
     "capsule_log_odds",
+    "capsule_types",
     "class_capsule_init_std",
+    "conv_width",
     "cross_entropy_loss",
     "area_resize",
     "geometry",

@@ -10,7 +10,17 @@ from .front_end import AreaResample, make_front_end
 from .layers import ClassCapsules, Decoder, PrimaryCapsules, UpsamplingDecoder, mask_capsules
 from .patch_conv import PatchConv2d
 from .routing import make_routing
-from .sizing import PAPER_SIZE, PRIMARY_GRID, PRIMARY_STRIDE, Geometry, geometry
+from .sizing import (
+    PAPER_CHANNELS,
+    PAPER_SIZE,
+    PAPER_TYPES,
+    PRIMARY_GRID,
+    PRIMARY_STRIDE,
+    Geometry,
+    capsule_types,
+    conv_width,
+    geometry,
+)
 
 __all__ = ["CapsNet", "Geometry", "geometry"]  # the last two from .sizing
 
@@ -24,7 +34,8 @@ class CapsNet(nn.Module):
     vectors. :meth:`reconstruct` runs the masked decoder. Tabular data enters as
     ``(n_features, 1, 1)``: the convolutions become fully connected layers.
 
-    Images with no side over ``2 * primary_grid + 16`` pixels (36 by default) are read
+    Images with no side over ``2 * primary_grid + 16`` pixels (36 by default up to 77
+    pixels, 44 from 96: :func:`~.sizing.grid_cap`) are read
     as they are, with the paper's kernels (scaled down below 28 pixels,
     :func:`geometry`), so the primary capsule grid grows with the side up to
     ``primary_grid``. A larger image first passes the front end (:mod:`.front_end`),
@@ -43,9 +54,14 @@ class CapsNet(nn.Module):
     routing : {"dynamic", "self_attention", "inverted_attention"}, default="dynamic"
         Name of the routing algorithm (see :mod:`.routing`).
     routing_iterations : int, default=3
-    conv_channels : int, default=256
-    primary_types : int, default=32
-        Number of primary capsule types (channels of capsules).
+    conv_channels : int or "auto", default="auto"
+        Channels of the first convolution; ``"auto"``: 256 up to a 10×10 grid,
+        eight per automatic type beyond (:func:`~.sizing.conv_width`); 256 with
+        ``"scaled_kernels"``.
+    primary_types : int or "auto", default="auto"
+        Number of primary capsule types (channels of capsules); ``"auto"``: 32 up to
+        a 10×10 grid, fewer on larger grids, at most 3,200 primary capsules
+        (:func:`~.sizing.capsule_types`); 32 with ``"scaled_kernels"``.
     primary_dim : int, default=8
     capsule_dim : int, default=16
         Dimension of the class capsules.
@@ -58,9 +74,10 @@ class CapsNet(nn.Module):
         How images with a side over the working size reach it (see
         :mod:`.front_end`); ``"scaled_kernels"`` has no front end and scales the
         kernels (and the fully connected decoder) with the whole image.
-    primary_grid : int, default=10
+    primary_grid : int or "auto", default="auto"
         The most primary capsule positions along a side: sides over
-        ``2 * primary_grid + 16`` pixels pass the front end. Ignored with
+        ``2 * primary_grid + 16`` pixels pass the front end; ``"auto"``: 10 up to 77
+        pixels, 14 from 96 (:func:`~.sizing.grid_cap`). Ignored with
         ``"scaled_kernels"``.
 
     Examples
@@ -72,8 +89,8 @@ class CapsNet(nn.Module):
     >>> capsules = net(torch.zeros(2, 1, 28, 28))
     >>> capsules.shape, net.reconstruct(capsules).shape
     (torch.Size([2, 10, 16]), torch.Size([2, 784]))
-    >>> CapsNet((3, 224, 224), 10).describe().split(", ")[:3:2]  # a front end to 36×36
-    ['224x224x3: front end "conv" to 36x36x16', '10x10x32 primary capsules']
+    >>> CapsNet((3, 224, 224), 10).describe().split(", ")[:4:3]  # a front end to 44×44
+    ['224x224x3: front end "conv" to 44x44x16', '14x14x16 primary capsules']
     """
 
     def __init__(
@@ -82,14 +99,14 @@ class CapsNet(nn.Module):
         n_classes: int,
         routing: str = "dynamic",
         routing_iterations: int = 3,
-        conv_channels: int = 256,
-        primary_types: int = 32,
+        conv_channels: int | str = "auto",
+        primary_types: int | str = "auto",
         primary_dim: int = 8,
         capsule_dim: int = 16,
         decoder_hidden: Sequence[int] = (512, 1024),
         memory_format: str = "contiguous",
         front_end: str = "conv",
-        primary_grid: int = PRIMARY_GRID,
+        primary_grid: int | str = PRIMARY_GRID,
     ) -> None:
         super().__init__()
         if memory_format not in MEMORY_FORMATS:
@@ -103,6 +120,11 @@ class CapsNet(nn.Module):
         self.front = make_front_end(front_end, self.input_shape, primary_grid)
         front_channels, *working = self.front.output_shape
         self.geometry = geometry(*working, scale_kernels=front_end == "scaled_kernels")
+        if front_end == "scaled_kernels":  # the former network: the paper's widths at every size
+            conv_channels = PAPER_CHANNELS if conv_channels == "auto" else conv_channels
+            primary_types = PAPER_TYPES if primary_types == "auto" else primary_types
+        conv_channels = conv_width(self.geometry.grid, conv_channels)
+        primary_types = capsule_types(self.geometry.grid, primary_types)
         self.conv = nn.Sequential(
             PatchConv2d(front_channels, conv_channels, self.geometry.conv_kernel),
             nn.ReLU(inplace=True),
@@ -244,15 +266,15 @@ class CapsNet(nn.Module):
         return F.interpolate(images, size=size, mode="bilinear", align_corners=False).flatten(1)
 
     def describe(self) -> str:
-        """One line on what was built: sizes, kernels, capsules, decoder, parameters.
+        """One line on what was built: sizes, kernels, channels, capsules, decoder, parameters.
 
         Plain ASCII (``x`` for "by"), so that it prints on any console.
 
         Examples
         --------
         >>> CapsNet((1, 28, 28), 10).describe()
-        '28x28x1: kernels 10x10 and 9x9, 6x6x32 primary capsules, 10 class capsules, \
-dense decoder at 28x28, 8,220,432 parameters'
+        '28x28x1: kernels 10x10 and 9x9, 256 channels, 6x6x32 primary capsules, \
+10 class capsules, dense decoder at 28x28, 8,220,432 parameters'
         """
         channels, height, width = self.input_shape
         parts = [f"{height}x{width}x{channels}" if height * width > 1 else f"{channels} features"]
@@ -267,6 +289,7 @@ dense decoder at 28x28, 8,220,432 parameters'
         kind = "upsampling" if isinstance(self.decoder, UpsamplingDecoder) else "dense"
         parts += [
             f"kernels {kh1}x{kw1} and {kh2}x{kw2}",
+            f"{self.conv[0].out_channels} channels",
             f"{grid_h}x{grid_w}x{self.primary.capsule_types} primary capsules",
             f"{self.classes.weight.shape[1]} class capsules",
             f"{kind} decoder at {decoded_h}x{decoded_w}",

@@ -4,10 +4,12 @@ The sizing rule starts from the capsules, not from the pixels. After the paper's
 two 9×9 convolutions (the second of stride 2) a side of ``s`` pixels gives a grid
 of ``(s - 16) // 2 + 1`` primary capsule positions (one less for even sides, whose
 first kernel grows to 10 so that no row is skipped: :func:`~.capsnet.geometry`).
-The paper had 6×6 at 28×28 and 12×12 at 40×40. The grid, and with it the class
-capsules' weights and the cost, grows with the side; ``primary_grid`` caps it.
-A side of at most :func:`working_limit` pixels (``2 * primary_grid + 16``: 36 for
-the default grid of 10) is read as it is. A longer side is brought to exactly that
+The paper had 6×6 at 28×28 and 12×12 at 40×40. The grid grows with the side;
+``primary_grid`` caps it, and past 10×10 the primary capsule types shrink
+(:func:`~.sizing.capsule_types`) so the class capsules' weights do not grow with it.
+A side of at most :func:`working_limit` pixels (``2 * primary_grid + 16``) is read
+as it is; the default cap (:func:`~.sizing.grid_cap`) is 10 (36 pixels) for images
+up to 77 pixels and grows to 14 (44 pixels) at 96. A longer side is brought to exactly that
 working size, whatever its length, by a reduction that need not be a power of two:
 the learned front ends halve it while it stays at least the working size, then an
 area resampling (:class:`AreaResample`) takes the rest of the way. Above the
@@ -29,7 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .sizing import PRIMARY_GRID, working_limit, working_size
+from .sizing import PRIMARY_GRID, grid_cap, working_limit, working_size
 
 __all__ = [
     "FRONT_ENDS",
@@ -66,7 +68,7 @@ def halvings(size: int, limit: int) -> int:
     return count
 
 
-def side_halvings(input_shape: Sequence[int], primary_grid: int = PRIMARY_GRID) -> list[int]:
+def side_halvings(input_shape: Sequence[int], primary_grid: int | str = PRIMARY_GRID) -> list[int]:
     """:func:`halvings` of each side of images of ``input_shape`` ``(C, H, W)`` towards the
     working size of ``primary_grid``.
 
@@ -75,7 +77,7 @@ def side_halvings(input_shape: Sequence[int], primary_grid: int = PRIMARY_GRID) 
     >>> side_halvings((3, 128, 64)), side_halvings((1, 40, 40))
     ([1, 0], [0, 0])
     """
-    limit = working_limit(primary_grid)
+    limit = working_limit(grid_cap(*input_shape[1:], primary_grid))
     return [halvings(int(size), limit) for size in input_shape[1:]]
 
 
@@ -147,7 +149,7 @@ class _FrontEnd(nn.Module):
     """What every front end knows: the input shape, the working size, the output shape."""
 
     def __init__(
-        self, input_shape: Sequence[int], out_channels: int, primary_grid: int = PRIMARY_GRID
+        self, input_shape: Sequence[int], out_channels: int, primary_grid: int | str = PRIMARY_GRID
     ) -> None:
         super().__init__()
         channels, height, width = (int(v) for v in input_shape)
@@ -218,14 +220,14 @@ class StridedConvolutions(_FrontEnd):
     Examples
     --------
     >>> import torch
-    >>> front = StridedConvolutions((3, 128, 64))  # rows 128 → 64 → 36, columns 64 → 36
+    >>> front = StridedConvolutions((3, 128, 64))  # rows 128 → 64 → 44, columns 64 → 44
     >>> front.output_shape
-    (16, 36, 36)
+    (16, 44, 44)
     >>> front(torch.zeros(2, 3, 128, 64)).shape
-    torch.Size([2, 16, 36, 36])
+    torch.Size([2, 16, 44, 44])
     """
 
-    def __init__(self, input_shape: Sequence[int], primary_grid: int = PRIMARY_GRID) -> None:
+    def __init__(self, input_shape: Sequence[int], primary_grid: int | str = PRIMARY_GRID) -> None:
         counts = side_halvings(input_shape, primary_grid)
         channels = FRONT_CHANNELS if max(counts) else int(input_shape[0])
         super().__init__(input_shape, channels, primary_grid)
@@ -281,12 +283,12 @@ class SpaceToDepth(_FrontEnd):
     Examples
     --------
     >>> import torch
-    >>> front = SpaceToDepth((1, 100, 100))  # blocks of 2×2, then 50 → 36
+    >>> front = SpaceToDepth((1, 100, 100))  # blocks of 2×2, then 50 → 44
     >>> front.output_shape, front(torch.zeros(2, 1, 100, 100)).shape
-    ((16, 36, 36), torch.Size([2, 16, 36, 36]))
+    ((16, 44, 44), torch.Size([2, 16, 44, 44]))
     """
 
-    def __init__(self, input_shape: Sequence[int], primary_grid: int = PRIMARY_GRID) -> None:
+    def __init__(self, input_shape: Sequence[int], primary_grid: int | str = PRIMARY_GRID) -> None:
         super().__init__(input_shape, FRONT_CHANNELS, primary_grid)
         self.factors = tuple(2**count for count in side_halvings(input_shape, primary_grid))
         blocked = [
@@ -326,7 +328,7 @@ class AreaResize(_FrontEnd):
     (torch.Size([1, 3, 36, 36]), (3, 36, 36))
     """
 
-    def __init__(self, input_shape: Sequence[int], primary_grid: int = PRIMARY_GRID) -> None:
+    def __init__(self, input_shape: Sequence[int], primary_grid: int | str = PRIMARY_GRID) -> None:
         super().__init__(input_shape, int(input_shape[0]), primary_grid)
         self.resample = AreaResample(self.input_shape[1:], self.output_shape[1:])
 
@@ -346,7 +348,7 @@ FRONT_ENDS = {
 
 
 def make_front_end(
-    name: str, input_shape: Sequence[int], primary_grid: int = PRIMARY_GRID
+    name: str, input_shape: Sequence[int], primary_grid: int | str = PRIMARY_GRID
 ) -> _FrontEnd:
     """The front end called ``name`` for images of ``input_shape`` ``(C, H, W)``.
 
@@ -366,6 +368,6 @@ def make_front_end(
     if name not in FRONT_ENDS:
         raise ValueError(f"unknown front end {name!r}; choose one of {', '.join(FRONT_ENDS)}.")
     _, height, width = input_shape
-    if name == "scaled_kernels" or max(height, width) <= working_limit(primary_grid):
+    if name == "scaled_kernels" or (height, width) == working_size(height, width, primary_grid):
         return Unchanged(input_shape)
     return FRONT_ENDS[name](input_shape, primary_grid)

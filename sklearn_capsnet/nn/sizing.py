@@ -8,14 +8,27 @@ from functools import lru_cache
 from typing import NamedTuple
 
 __all__ = [
+    "PRIMARY_CAPSULES",
     "PRIMARY_GRID",
     "Geometry",
+    "capsule_types",
+    "conv_width",
     "geometry",
+    "grid_cap",
     "working_limit",
     "working_size",
 ]
 
-PRIMARY_GRID = 10  # the default cap on each side of the primary capsule grid
+PRIMARY_GRID = "auto"  # the default cap on each side of the primary capsule grid: grid_cap
+# "auto": a cap of 10 below GROWS_FROM pixels, one position more every GROWS_EVERY pixels,
+# 14 from 96 pixels on. From 71 pixels, where the learned halvings begin, the working size
+# grows more slowly than half the side, so every larger image is halved at least once.
+AUTO_GRIDS = (10, 14)
+GROWS_FROM, GROWS_EVERY = 72, 6
+# The most primary capsules ``primary_types="auto"`` gives: 10×10×32, the 36-pixel network's.
+PRIMARY_CAPSULES = 3200
+PAPER_TYPES = 32
+PAPER_CHANNELS = 256  # the first convolution's: 8 per type, as many as PrimaryCaps outputs
 
 PAPER_SIZE = 28  # the paper's kernels (9) and stride (2) are for 28-pixel inputs
 PAPER_KERNEL = 9
@@ -101,8 +114,73 @@ def _axis(size: int, scale_kernels: bool = False) -> tuple[int, int, int]:
     return k1, k2, (after_conv - k2) // PRIMARY_STRIDE + 1
 
 
+def capsule_types(grid: tuple[int, int], types: int | str = "auto") -> int:
+    """The number of primary capsule types on a ``grid`` of positions.
+
+    ``"auto"``: the paper's 32 while the grid has at most 100 positions (every image
+    up to 36×36, 28×28 included), then as many as keep the primary capsules at most
+    :data:`PRIMARY_CAPSULES` (3,200, the 10×10×32 of a 36-pixel image): 22 on 12×12,
+    16 on 14×14. The class capsules' weights, one 8×16 matrix per primary capsule and
+    class, then stay those of a 10×10 grid while the grid grows, so that an object
+    small on a large canvas still spans several positions. An int is taken as it is.
+
+    Examples
+    --------
+    >>> [capsule_types((g, g)) for g in (1, 6, 10, 11, 12, 14)]
+    [32, 32, 32, 26, 22, 16]
+    >>> capsule_types((14, 14), 32)
+    32
+    """
+    if types != "auto":
+        return int(types)
+    positions = int(grid[0]) * int(grid[1])
+    return max(1, min(PAPER_TYPES, PRIMARY_CAPSULES // positions))
+
+
+def conv_width(grid: tuple[int, int], channels: int | str = "auto") -> int:
+    """Channels of the first convolution before a ``grid`` of primary capsules.
+
+    ``"auto"``: the paper's 256, eight per automatic type (32 × 8, as many as the
+    primary capsule convolution outputs), so past a 10×10 grid it shrinks with the
+    types (:func:`capsule_types`): 176 on 12×12, 128 on 14×14. The cost of a pass,
+    which grows with the number of positions times the channels, then stays about
+    that of a 10×10 grid while the grid grows. An int is taken as it is.
+
+    Examples
+    --------
+    >>> [conv_width((g, g)) for g in (6, 10, 12, 14)], conv_width((14, 14), 256)
+    ([256, 256, 176, 128], 256)
+    """
+    if channels != "auto":
+        return int(channels)
+    return PAPER_CHANNELS // PAPER_TYPES * capsule_types(grid)
+
+
+def grid_cap(height: int, width: int, primary_grid: int | str = PRIMARY_GRID) -> int:
+    """The most primary capsule positions along a side of an image of ``height × width``.
+
+    ``"auto"``: 10 (36-pixel working size) up to a longer side of 77 pixels, then
+    one position more every 6 pixels, 14 (44 pixels) from 96 on. A small object on
+    a large canvas then still spans several positions (a 28-pixel garment centred
+    on 96 pixels spans about 4×4 of 14×14), while images up to 77 pixels, where
+    the 10×10 grid learnt well, keep it. An int is taken as it is.
+
+    Examples
+    --------
+    >>> [grid_cap(side, side) for side in (28, 64, 77, 78, 84, 90, 96, 224)]
+    [10, 10, 10, 11, 12, 13, 14, 14]
+    >>> grid_cap(300, 20), grid_cap(300, 20, 6)
+    (14, 6)
+    """
+    if primary_grid != "auto":
+        return int(primary_grid)
+    small, large = AUTO_GRIDS
+    grown = max(0, max(int(height), int(width)) - GROWS_FROM) // GROWS_EVERY
+    return min(large, small + grown)
+
+
 @lru_cache(maxsize=256)
-def working_limit(primary_grid: int = PRIMARY_GRID) -> int:
+def working_limit(primary_grid: int) -> int:
     """The longest side read without a front end: every side up to it has at most
     ``primary_grid`` primary capsule positions (:func:`geometry`), and one pixel
     more would give one more.
@@ -113,7 +191,7 @@ def working_limit(primary_grid: int = PRIMARY_GRID) -> int:
 
     Examples
     --------
-    >>> working_limit(), working_limit(6), working_limit(12)  # 6×6 at 28, 12×12 at 40
+    >>> working_limit(10), working_limit(6), working_limit(12)  # 6×6 at 28, 12×12 at 40
     (36, 28, 40)
     >>> [working_limit(grid) for grid in (1, 2, 3, 4, 5)]
     [3, 6, 12, 16, 22]
@@ -126,15 +204,18 @@ def working_limit(primary_grid: int = PRIMARY_GRID) -> int:
     return side
 
 
-def working_size(height: int, width: int, primary_grid: int = PRIMARY_GRID) -> tuple[int, int]:
-    """The sides the first convolution sees: each side, capped at :func:`working_limit`.
+def working_size(
+    height: int, width: int, primary_grid: int | str = PRIMARY_GRID
+) -> tuple[int, int]:
+    """The sides the first convolution sees: each side, capped at :func:`working_limit`
+    of the :func:`grid_cap`.
 
     Examples
     --------
-    >>> working_size(28, 28), working_size(40, 40), working_size(224, 30)
-    ((28, 28), (36, 36), (36, 30))
+    >>> working_size(28, 28), working_size(40, 40), working_size(84, 84), working_size(224, 30)
+    ((28, 28), (36, 36), (40, 40), (44, 30))
     >>> working_size(40, 40, primary_grid=12)  # the paper's 40×40 network
     (40, 40)
     """
-    limit = working_limit(primary_grid)
+    limit = working_limit(grid_cap(height, width, primary_grid))
     return tuple(min(int(size), limit) for size in (height, width))
