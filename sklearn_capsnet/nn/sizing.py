@@ -20,9 +20,10 @@ __all__ = [
 ]
 
 PRIMARY_GRID = "auto"  # the default cap on each side of the primary capsule grid: grid_cap
-# "auto": a cap of 10 below GROWS_FROM pixels, one position more every GROWS_EVERY pixels,
-# 14 from 96 pixels on. From 71 pixels, where the learned halvings begin, the working size
-# grows more slowly than half the side, so every larger image is halved at least once.
+# "auto": a cap of 10, one position more for every whole GROWS_EVERY pixels the longer side
+# is past GROWS_FROM (11 from 78 pixels), at most 14 (from 96 pixels). From 71 pixels, where
+# the learned halvings begin, the working size grows more slowly than half the side, so every
+# larger image is halved at least once.
 AUTO_GRIDS = (10, 14)
 GROWS_FROM, GROWS_EVERY = 72, 6
 # The most primary capsules ``primary_types="auto"`` gives: 10×10×32, the 36-pixel network's.
