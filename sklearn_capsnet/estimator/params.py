@@ -405,7 +405,8 @@ PARAMS: tuple[Param, ...] = (
         kind='int or "auto"',
         doc="""
         Channels of the first convolution. ``"auto"``: the paper's 256 up to a 10×10
-        grid of primary capsules (every image up to 36×36), then eight per type of
+        grid of primary capsules (every image up to 77 pixels with the default
+        ``primary_grid``), then eight per type of
         ``primary_types="auto"`` (176 on 12×12, 128 on 14×14), so that the cost of a
         pass stays about that of a 10×10 grid as the grid grows.
         """,
@@ -418,8 +419,9 @@ PARAMS: tuple[Param, ...] = (
         kind='int or "auto"',
         doc="""
         Primary capsule types (each a channel of 8-D capsules at every grid
-        position). ``"auto"``: the paper's 32 up to a 10×10 grid (every image up to
-        36×36, so 28×28 is the paper's network), then as many as keep the primary
+        position). ``"auto"``: the paper's 32 up to a 10×10 grid (every image up to 77
+        pixels with the default ``primary_grid``, so 28×28 is the paper's network),
+        then as many as keep the primary
         capsules at most 3,200 (22 types on 12×12, 16 on 14×14), which keeps the
         parameters of larger images under 10 M.
         """,

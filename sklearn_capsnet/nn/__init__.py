@@ -39,7 +39,15 @@ from .routing import (
     SelfAttentionRouting,
     make_routing,
 )
-from .sizing import PRIMARY_GRID, capsule_types, conv_width, geometry, working_limit, working_size
+from .sizing import (
+    PRIMARY_GRID,
+    capsule_types,
+    conv_width,
+    geometry,
+    grid_cap,
+    working_limit,
+    working_size,
+)
 
 __all__ = [
     "FRONT_ENDS",
@@ -67,6 +75,7 @@ __all__ = [
     "cross_entropy_loss",
     "area_resize",
     "geometry",
+    "grid_cap",
     "halvings",
     "lengths_to_proba",
     "longest_capsule",

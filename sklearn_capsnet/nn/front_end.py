@@ -352,8 +352,8 @@ def make_front_end(
 ) -> _FrontEnd:
     """The front end called ``name`` for images of ``input_shape`` ``(C, H, W)``.
 
-    Where no side is longer than :func:`working_limit` of ``primary_grid``, every
-    front end is :class:`Unchanged`; ``"scaled_kernels"`` always is (the
+    Where no side is longer than the working size (:func:`working_size` of
+    ``primary_grid``), every front end is :class:`Unchanged`; ``"scaled_kernels"`` always is (the
     convolutions then scale their kernels with the whole image).
 
     Examples

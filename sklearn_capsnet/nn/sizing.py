@@ -119,7 +119,8 @@ def capsule_types(grid: tuple[int, int], types: int | str = "auto") -> int:
     """The number of primary capsule types on a ``grid`` of positions.
 
     ``"auto"``: the paper's 32 while the grid has at most 100 positions (every image
-    up to 36×36, 28×28 included), then as many as keep the primary capsules at most
+    up to 77 pixels under the default :func:`grid_cap`, 28×28 included), then as many
+    as keep the primary capsules at most
     :data:`PRIMARY_CAPSULES` (3,200, the 10×10×32 of a 36-pixel image): 22 on 12×12,
     16 on 14×14. The class capsules' weights, one 8×16 matrix per primary capsule and
     class, then stay those of a 10×10 grid while the grid grows, so that an object
