@@ -53,7 +53,7 @@ else
     TESTS="$TESTS tests/test_reliability.py tests/test_data_pipeline.py"
     # the protocol at scale, sized (by estimate, not yet measured) for one device call
     VIEWPOINTS="--sizes {\"train\":20000,\"held_out\":2000,\"validation\":2000,\"test\":5000}"
-    VIEWPOINTS="$VIEWPOINTS --max-epochs 15"
+    VIEWPOINTS="$VIEWPOINTS --max-epochs 15"  # and until held-out stops rising (patience 3)
     # every size of the CPU table, ten times the images (sized by estimate, not yet measured)
     SIZES="--train 15000 --test 10000 --epochs 5 --pairs 30000 --pair-epochs 5"
     LOOP="--samples 20000 --batch-size 100 --epochs 3 --rounds 2"  # by estimate: ~2 minutes

@@ -49,16 +49,25 @@ def markdown(records: list[dict]) -> str:
         runs = [
             r for r in records if r.get("dataset") == dataset and r["benchmark"] == "viewpoints"
         ]
+        trained = all("epochs_trained" in r for r in runs)  # older lines: fixed epochs
         out += [f"**{dataset}**", "", "| model | held-out placed | affNIST-style test "
-                "| test per seed | stopped at epoch | parameters (without decoder) |",
-                "|---|---|---|---|---|---|"]  # fmt: skip
+                "| test per seed | stopped at epoch | "
+                + ("epochs trained (*: stopped by the cap) | " if trained else "")
+                + "parameters (without decoder) |",
+                "|---|---|---|---|---|---|" + ("---|" if trained else "")]  # fmt: skip
         for model in models:
             stats, mine = summary[model], [r for r in runs if r["model"] == model]
             stops = ", ".join(str(r["stopped_at_epoch"]) for r in mine)
             size = f"{mine[0]['n_parameters']:,} ({mine[0]['n_parameters_without_decoder']:,})"
+            epochs = ", ".join(
+                f"{r['epochs_trained']}{'' if r['stopped_rising'] else '*'}"
+                for r in (mine if trained else [])
+            )
             out.append(
                 f"| {model} | {_pct(stats['held_out'])} | {_pct(stats['affine_test'])} | "
-                f"{_seeds(stats['affine_test']['per_seed'])} | {stops} | {size} |"
+                f"{_seeds(stats['affine_test']['per_seed'])} | {stops} | "
+                + (f"{epochs} | " if trained else "")
+                + f"{size} |"
             )
         gap = summary["capsnet"]["minus_cnn_affine_test"]
         out += ["", f"CapsNet minus CNN on the affNIST-style test, paired by seed: "

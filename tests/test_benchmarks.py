@@ -368,7 +368,7 @@ def test_viewpoint_benchmark_stops_both_models_at_the_same_held_out_accuracy(fas
     sizes = {"train": 40, "held_out": 20, "validation": 10, "test": 10}
     records = run_benchmark(
         "bench_viewpoints.py", "--data-home", fashion_home, "--datasets", "fashion",
-        "--seeds", 0, "--max-epochs", 2, "--batch-size", 16, "--cpu",
+        "--seeds", 0, "--max-epochs", 3, "--patience", 1, "--batch-size", 16, "--cpu",
         "--sizes", json.dumps(sizes),
         "--variants", json.dumps({"one_pass": {"routing_iterations": 1}}),
         "--params", json.dumps(SMALL_CAPSNET),
@@ -392,13 +392,23 @@ def test_viewpoint_benchmark_stops_both_models_at_the_same_held_out_accuracy(fas
     paired = summary["capsnet"]["minus_cnn_affine_test"]["per_seed"][0]
     assert paired == pytest.approx(capsnet["affine_test"] - cnn["affine_test"])
     assert capsnet["config"]["shift"] == 2 and cnn["precision"] == "float32"
-    assert [e["lr"] for e in cnn["epochs"]] == pytest.approx([1e-3, 0.95e-3])
-    assert [e["lr"] for e in capsnet["epochs"]] == pytest.approx([1e-3, 0.95e-3])
+    from bench_viewpoints import stopped_rising
+
+    for record in (capsnet, cnn, variant):  # trained until the held-out accuracy stopped rising
+        epochs = record["epochs"]
+        assert len(epochs) == record["epochs_trained"] in (2, 3)
+        assert record["stopped_rising"] == stopped_rising(epochs, 1)
+        assert record["stopped_rising"] or len(epochs) == 3  # else at the cap
+        assert not stopped_rising(epochs[:-1], 1)  # not a single epoch too late
+        lrs = [1e-3 * 0.95**k for k in range(len(epochs))]
+        assert [e["lr"] for e in epochs] == pytest.approx(lrs)
     from viewpoints_report import markdown
 
     table = markdown(records)  # the tables of docs/benchmarks.md
     assert f"| capsnet | {100 * capsnet['held_out']:.1f} ± 0.0 %" in table
     assert "| one_pass `" + json.dumps(variant["capsnet_params"]) + "`" in table
+    trained = f"{capsnet['epochs_trained']}{'' if capsnet['stopped_rising'] else '*'}"
+    assert f"| {capsnet['stopped_at_epoch']} | {trained} | {capsnet['n_parameters']:,}" in table
 
 
 def test_both_models_stop_at_the_first_epoch_reaching_the_best_accuracy_both_reach():
@@ -499,3 +509,33 @@ def test_bench_loop_times_the_trainers_loop_against_skorchs_in_alternating_round
     assert summary["skorch_over_deferred"] == pytest.approx(
         median["skorch"] / median["deferred"], abs=1e-3
     )
+
+
+def test_a_model_stops_once_its_held_out_accuracy_has_not_risen_for_patience_epochs():
+    from bench_viewpoints import stopped_rising
+
+    def history(*accuracies):
+        return [{"epoch": k + 1, "held_out": a} for k, a in enumerate(accuracies)]
+
+    assert stopped_rising(history(0.5, 0.7, 0.7, 0.6), patience=2)  # level, then lower
+    assert not stopped_rising(history(0.5, 0.7, 0.6, 0.71), patience=2)  # rose again
+    assert not stopped_rising(history(0.5, 0.7, 0.6), patience=2)  # one epoch without
+    assert stopped_rising(history(0.5, 0.7, 0.6), patience=1)
+    assert not stopped_rising(history(0.5, 0.4), patience=2)  # too few epochs to say
+    assert not stopped_rising(history(0.9, 0.1, 0.1, 0.1), patience=0)  # 0: never stops
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ([], (30, 3, 128)),  # the full run: until 3 epochs without a rise
+        (["--cpu"], (8, 0, 64)),  # the first CPU protocol: a fixed 8 epochs
+        (["--plateau"], (12, 2, 64)),
+        (["--plateau", "--patience", "0", "--max-epochs", "5"], (5, 0, 64)),  # as given
+    ],
+)
+def test_viewpoint_run_sizes_set_epochs_patience_and_batch_unless_given(flags, expected):
+    from bench_viewpoints import parse_args
+
+    args = parse_args(flags)
+    assert (args.max_epochs, args.patience, args.batch_size) == expected
