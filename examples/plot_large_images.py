@@ -5,9 +5,10 @@ Large images: a front end to the capsules' scale
 
 The paper's network is sized for 28×28 digits; its grid of primary capsules grows with
 the image (6×6 at 28×28, 12×12 at 40×40). :class:`~sklearn_capsnet.CapsNetClassifier`
-lets it grow up to ``primary_grid`` positions (14×14, reached at 44×44) and brings every
-longer side to that working size first (``front_end``): a 96×96 image reaches the
-capsules as a 44×44 map, and the layers after it are those of a 44×44 image. So the
+lets it grow up to ``primary_grid`` positions (by default 14×14, reached at 44×44, for
+images of 96 to 175 pixels) and brings every longer side to that working size first
+(``front_end``): a 96×96 image reaches the capsules as a 44×44 map, and the layers after
+it are those of a 44×44 image. So the
 parameters and the cost of a pass hardly grow with the image (``verbose=1`` prints what
 was built).
 

@@ -355,9 +355,9 @@ PARAMS: tuple[Param, ...] = (
         kind='{"conv", "space_to_depth", "resize", "scaled_kernels"}',
         doc="""
         How an image with a side over the working size (``2 * primary_grid + 16``
-        pixels: 36 by default up to 77 pixels, 44 from 96) reaches the capsules. Each
-        such side is brought to exactly the working size (40×40 and 64×64 become
-        36×36, 128×128 and 224×224 44×44), so the
+        pixels: 36 by default up to 77 pixels, 44 from 96, 56 from 216) reaches the
+        capsules. Each such side is brought to exactly the working size (40×40 and
+        64×64 become 36×36, 128×128 44×44, 224×224 56×56), so the
         layers after the front end, the parameters and most of the cost are the same
         for every larger image; the decoder draws at the working size, and
         :meth:`reconstruct` brings its drawings back to ``X``'s size. ``"conv"``:
@@ -387,10 +387,12 @@ PARAMS: tuple[Param, ...] = (
         40×40; a side of up to ``2 * primary_grid + 16`` pixels is read as it is, a
         longer one is brought to that working size by the ``front_end``. ``"auto"``:
         10 (36 pixels) for images up to 77 pixels, then one more every 6 pixels, 14
-        (44 pixels) from 96 on, so that a small object on a large canvas still spans
-        several positions: with 10 at every size (the default before 2026-12-07),
-        28-pixel garments centred on canvases of 96 to 224 pixels scored 2.7 to 6.6
-        points under 28×28 (docs/benchmarks.md, "Accuracy against size"). With
+        (44 pixels) from 96 to 175, then one more every 8 pixels, 20 (56 pixels) from
+        216 on, so that a small object on a large canvas still spans several
+        positions: with 10 at every size (the default before 2026-12-07), 28-pixel
+        garments centred on canvases of 96 to 224 pixels scored 2.7 to 6.6 points
+        under 28×28, and with 14 at 224 pixels 3.1 under (docs/benchmarks.md,
+        "Accuracy against size"). With
         ``primary_types`` and ``conv_channels`` at ``"auto"`` the types and channels
         shrink as the grid grows past 10×10, so the parameters and the cost of a pass
         stay about those of the 10×10 grid. Ignored with
@@ -406,9 +408,9 @@ PARAMS: tuple[Param, ...] = (
         doc="""
         Channels of the first convolution. ``"auto"``: the paper's 256 up to a 10×10
         grid of primary capsules (every image up to 77 pixels with the default
-        ``primary_grid``), then eight per type of
-        ``primary_types="auto"`` (176 on 12×12, 128 on 14×14), so that the cost of a
-        pass stays about that of a 10×10 grid as the grid grows.
+        ``primary_grid``), then eight per type of ``primary_types="auto"`` (176 on
+        12×12, 128 on 14×14, 64 on 20×20), so that the cost of a pass stays about that
+        of a 10×10 grid as the grid grows.
         """,
     ),
     Param(
@@ -421,9 +423,8 @@ PARAMS: tuple[Param, ...] = (
         Primary capsule types (each a channel of 8-D capsules at every grid
         position). ``"auto"``: the paper's 32 up to a 10×10 grid (every image up to 77
         pixels with the default ``primary_grid``, so 28×28 is the paper's network),
-        then as many as keep the primary
-        capsules at most 3,200 (22 types on 12×12, 16 on 14×14), which keeps the
-        parameters of larger images under 10 M.
+        then as many as keep the primary capsules at most 3,200 (22 types on 12×12, 16
+        on 14×14, 8 on 20×20), which keeps the parameters of larger images under 10 M.
         """,
     ),
     Param(

@@ -35,7 +35,7 @@ class CapsNet(nn.Module):
     ``(n_features, 1, 1)``: the convolutions become fully connected layers.
 
     Images with no side over ``2 * primary_grid + 16`` pixels (36 by default up to 77
-    pixels, 44 from 96: :func:`~.sizing.grid_cap`) are read
+    pixels, 44 from 96, 56 from 216: :func:`~.sizing.grid_cap`) are read
     as they are, with the paper's kernels (scaled down below 28 pixels,
     :func:`geometry`), so the primary capsule grid grows with the side up to
     ``primary_grid``. A larger image first passes the front end (:mod:`.front_end`),
@@ -77,7 +77,7 @@ class CapsNet(nn.Module):
     primary_grid : int or "auto", default="auto"
         The most primary capsule positions along a side: sides over
         ``2 * primary_grid + 16`` pixels pass the front end; ``"auto"``: 10 up to 77
-        pixels, 14 from 96 (:func:`~.sizing.grid_cap`). Ignored with
+        pixels, 14 from 96 to 175, 20 from 216 (:func:`~.sizing.grid_cap`). Ignored with
         ``"scaled_kernels"``.
 
     Examples
@@ -89,8 +89,8 @@ class CapsNet(nn.Module):
     >>> capsules = net(torch.zeros(2, 1, 28, 28))
     >>> capsules.shape, net.reconstruct(capsules).shape
     (torch.Size([2, 10, 16]), torch.Size([2, 784]))
-    >>> CapsNet((3, 224, 224), 10).describe().split(", ")[:4:3]  # a front end to 44×44
-    ['224x224x3: front end "conv" to 44x44x16', '14x14x16 primary capsules']
+    >>> CapsNet((3, 224, 224), 10).describe().split(", ")[:4:3]  # a front end to 56×56
+    ['224x224x3: front end "conv" to 56x56x16', '20x20x8 primary capsules']
     """
 
     def __init__(

@@ -21,11 +21,13 @@ __all__ = [
 
 PRIMARY_GRID = "auto"  # the default cap on each side of the primary capsule grid: grid_cap
 # "auto": a cap of 10, one position more for every whole GROWS_EVERY pixels the longer side
-# is past GROWS_FROM (11 from 78 pixels), at most 14 (from 96 pixels). From 71 pixels, where
-# the learned halvings begin, the working size grows more slowly than half the side, so every
-# larger image is halved at least once.
-AUTO_GRIDS = (10, 14)
+# is past GROWS_FROM (11 from 78 pixels), at most 14 (from 96 pixels); then one more for
+# every whole GROWS_AGAIN_EVERY pixels past GROWS_AGAIN_FROM (15 from 176), at most 20 (from
+# 216). From 71 pixels, where the learned halvings begin, the working size grows more slowly
+# than half the side, so every larger image is halved at least once.
+AUTO_GRIDS = (10, 14, 20)
 GROWS_FROM, GROWS_EVERY = 72, 6
+GROWS_AGAIN_FROM, GROWS_AGAIN_EVERY = 168, 8
 # The most primary capsules ``primary_types="auto"`` gives: 10×10×32, the 36-pixel network's.
 PRIMARY_CAPSULES = 3200
 PAPER_TYPES = 32
@@ -122,14 +124,14 @@ def capsule_types(grid: tuple[int, int], types: int | str = "auto") -> int:
     up to 77 pixels under the default :func:`grid_cap`, 28×28 included), then as many
     as keep the primary capsules at most
     :data:`PRIMARY_CAPSULES` (3,200, the 10×10×32 of a 36-pixel image): 22 on 12×12,
-    16 on 14×14. The class capsules' weights, one 8×16 matrix per primary capsule and
+    16 on 14×14, 8 on 20×20. The class capsules' weights, one 8×16 matrix per primary capsule and
     class, then stay those of a 10×10 grid while the grid grows, so that an object
     small on a large canvas still spans several positions. An int is taken as it is.
 
     Examples
     --------
-    >>> [capsule_types((g, g)) for g in (1, 6, 10, 11, 12, 14)]
-    [32, 32, 32, 26, 22, 16]
+    >>> [capsule_types((g, g)) for g in (1, 6, 10, 11, 12, 14, 20)]
+    [32, 32, 32, 26, 22, 16, 8]
     >>> capsule_types((14, 14), 32)
     32
     """
@@ -144,14 +146,14 @@ def conv_width(grid: tuple[int, int], channels: int | str = "auto") -> int:
 
     ``"auto"``: the paper's 256, eight per automatic type (32 × 8, as many as the
     primary capsule convolution outputs), so past a 10×10 grid it shrinks with the
-    types (:func:`capsule_types`): 176 on 12×12, 128 on 14×14. The cost of a pass,
+    types (:func:`capsule_types`): 176 on 12×12, 128 on 14×14, 64 on 20×20. The cost of a pass,
     which grows with the number of positions times the channels, then stays about
     that of a 10×10 grid while the grid grows. An int is taken as it is.
 
     Examples
     --------
-    >>> [conv_width((g, g)) for g in (6, 10, 12, 14)], conv_width((14, 14), 256)
-    ([256, 256, 176, 128], 256)
+    >>> [conv_width((g, g)) for g in (6, 10, 12, 14, 20)], conv_width((14, 14), 256)
+    ([256, 256, 176, 128, 64], 256)
     """
     if channels != "auto":
         return int(channels)
@@ -162,23 +164,25 @@ def grid_cap(height: int, width: int, primary_grid: int | str = PRIMARY_GRID) ->
     """The most primary capsule positions along a side of an image of ``height × width``.
 
     ``"auto"``: 10 (36-pixel working size) up to a longer side of 77 pixels, then
-    one position more every 6 pixels, 14 (44 pixels) from 96 on. A small object on
-    a large canvas then still spans several positions (a 28-pixel garment centred
-    on 96 pixels spans about 4×4 of 14×14), while images up to 77 pixels, where
-    the 10×10 grid learnt well, keep it. An int is taken as it is.
+    one position more every 6 pixels, 14 (44 pixels) from 96 to 175, then one more
+    every 8 pixels, 20 (56 pixels) from 216 on. A small object on a large canvas then
+    still spans several positions (a 28-pixel garment centred on 96 pixels spans
+    about 4×4 of 14×14, on 224 pixels 3×3 of 20×20), while images up to 77 pixels,
+    where the 10×10 grid learnt well, keep it. An int is taken as it is.
 
     Examples
     --------
-    >>> [grid_cap(side, side) for side in (28, 64, 77, 78, 84, 90, 96, 224)]
-    [10, 10, 10, 11, 12, 13, 14, 14]
+    >>> [grid_cap(side, side) for side in (28, 64, 77, 78, 84, 90, 96, 175, 176, 216, 224)]
+    [10, 10, 10, 11, 12, 13, 14, 14, 15, 20, 20]
     >>> grid_cap(300, 20), grid_cap(300, 20, 6)
-    (14, 6)
+    (20, 6)
     """
     if primary_grid != "auto":
         return int(primary_grid)
-    small, large = AUTO_GRIDS
-    grown = max(0, max(int(height), int(width)) - GROWS_FROM) // GROWS_EVERY
-    return min(large, small + grown)
+    small, middle, large = AUTO_GRIDS
+    side = max(int(height), int(width))
+    first = min(middle, small + max(0, side - GROWS_FROM) // GROWS_EVERY)
+    return min(large, first + max(0, side - GROWS_AGAIN_FROM) // GROWS_AGAIN_EVERY)
 
 
 @lru_cache(maxsize=256)
@@ -215,7 +219,7 @@ def working_size(
     Examples
     --------
     >>> working_size(28, 28), working_size(40, 40), working_size(84, 84), working_size(224, 30)
-    ((28, 28), (36, 36), (40, 40), (44, 30))
+    ((28, 28), (36, 36), (40, 40), (56, 30))
     >>> working_size(40, 40, primary_grid=12)  # the paper's 40×40 network
     (40, 40)
     """
