@@ -744,3 +744,24 @@ def test_a_file_with_the_former_stride_one_stage_is_refused_with_the_way_out(pho
     save_file(tensors, str(path), {"sklearn-capsnet": json.dumps(description)})
     with pytest.raises(ValueError, match="40x44 images with a learned stride-1 stage.*Fit the"):
         CapsNetClassifier.load(path)
+
+
+def test_a_file_saved_when_auto_stopped_at_14x14_loads_as_the_network_it_holds(tmp_path):
+    X, y = make_shapes(6, size=(176, 60), channels=1, n_classes=2, seed=0)
+    X = X.reshape(6, 176, 60)
+    former = CapsNetClassifier(**tiny(max_epochs=1), primary_grid=14, random_state=0).fit(X, y)
+    assert former.net_.module_.geometry.grid == (14, 14)  # "auto" gives 15×15 at 176 px now
+    former.save(tmp_path / "m.safetensors")
+    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    description = json.loads(metadata["sklearn-capsnet"])
+    description["params"]["primary_grid"] = "auto"  # as the sixth session of 2026-12-07 wrote
+    path = tmp_path / "auto.safetensors"
+    save_file(tensors, str(path), {"sklearn-capsnet": json.dumps(description)})
+    loaded = CapsNetClassifier.load(path)
+    assert loaded.primary_grid == 14 and loaded.net_.module_.geometry.grid == (14, 14)
+    np.testing.assert_array_equal(loaded.predict_proba(X), former.predict_proba(X))
+    now = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
+    now.save(tmp_path / "now.safetensors")  # a file of this version keeps "auto"
+    assert CapsNetClassifier.load(tmp_path / "now.safetensors").primary_grid == "auto"

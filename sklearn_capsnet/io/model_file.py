@@ -24,7 +24,7 @@ from safetensors.torch import save
 
 from ..data.input_spec import InputSpec
 from ..nn.front_end import side_halvings
-from ..nn.sizing import PRIMARY_GRID
+from ..nn.sizing import AUTO_GRIDS, PRIMARY_GRID, capsule_types, geometry, working_size
 from .atomic import write_atomically
 
 __all__ = [
@@ -289,6 +289,28 @@ def _check_front_end_rule(path, description: dict, names) -> None:
         )
 
 
+def _primary_capsules(shape, params: dict, primary_grid) -> int:
+    """How many primary capsules the network of ``params`` has for images of ``shape``
+    under ``primary_grid``."""
+    grid = geometry(*working_size(*shape[1:], primary_grid)).grid
+    return capsule_types(grid, params.get("primary_types", "auto")) * grid[0] * grid[1]
+
+
+def _pin_former_auto_grid(params: dict, fitted: dict, tensors) -> None:
+    """Files saved on 2026-12-07 before the grid grew past 14×14 hold ``"auto"`` and a
+    14×14 network for images of 176 pixels and more, where ``"auto"`` now gives up to
+    20×20: ``primary_grid`` is set to the 14 they were built with, so they load as saved."""
+    shape, weights = fitted.get("input_shape"), tensors.get("module.classes.weight")
+    if params.get("primary_grid") != "auto" or params.get("front_end") == "scaled_kernels":
+        return
+    if weights is None or not isinstance(shape, list) or len(shape) != 3:
+        return
+    saved, former = int(weights.shape[0]), AUTO_GRIDS[1]
+    if saved != _primary_capsules(shape, params, "auto"):
+        if saved == _primary_capsules(shape, params, former):
+            params["primary_grid"] = former
+
+
 def read(path, estimator: str, codecs: dict) -> SavedModel:
     """Read a model of class ``estimator`` written by :func:`write`, all checks done;
     ``codecs`` says how each parameter is stored (see :class:`SavedModel`).
@@ -316,6 +338,7 @@ def read(path, estimator: str, codecs: dict) -> SavedModel:
             if codec != "json" and key in description:  # else, as for "params": the default
                 params[key] = CODECS[codec][1](description[key])
         fitted = description["fitted"]
+        _pin_former_auto_grid(params, fitted, tensors)
         names = fitted["feature_names_in"]
         spec = InputSpec(
             tuple(int(v) for v in fitted["input_shape"]),
