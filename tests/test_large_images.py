@@ -267,7 +267,7 @@ def test_parameters_change_smoothly_with_the_side_and_stay_within_budget(channel
     first_stage = 16 * channels * 9 + 16 + 2 * 16  # 3x3 convolution and BatchNorm
     assert counts[71] - counts[70] == 256 * (16 - channels) * 10 * 10 + first_stage
     assert {counts[s] for s in range(71, 78)} == {counts[71]}
-    # from 78 px the grid grows and the count falls to that of 14×14×16 from 96 px on
+    # from 78 px the grid grows and the count falls to that of 14×14×16 from 96 to 175 px
     assert all(counts[a] > counts[b] for a, b in [(77, 78), (83, 84), (89, 90), (95, 96)])
     middle = [counts[s] for s in sides if 96 <= s < 176]  # 14×14×16 from 96 to 175 px
     assert max(middle) - min(middle) < 10_000
@@ -765,3 +765,23 @@ def test_a_file_saved_when_auto_stopped_at_14x14_loads_as_the_network_it_holds(t
     now = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
     now.save(tmp_path / "now.safetensors")  # a file of this version keeps "auto"
     assert CapsNetClassifier.load(tmp_path / "now.safetensors").primary_grid == "auto"
+
+
+@pytest.mark.parametrize("shape", [(1, 30, 184), (3, 200, 200), (1, 176, 60)])
+def test_a_former_auto_file_is_told_by_its_capsule_count_and_types_even_where_counts_agree(shape):
+    def tensors(primary_grid):
+        with torch.device("meta"):
+            net = CapsNet(shape, 10, primary_grid=primary_grid)
+        return {f"module.{name}": value for name, value in net.state_dict().items()}
+
+    fitted = {"input_shape": list(shape)}
+    # at 30x184 both rules give 3,136 primary capsules: 7x14x32 before, 7x16x28 now
+    params = {"primary_grid": "auto", "front_end": "conv"}
+    _persistence._pin_former_auto_grid(params, fitted, tensors(14))
+    assert params["primary_grid"] == 14
+    params = {"primary_grid": "auto", "front_end": "conv"}
+    _persistence._pin_former_auto_grid(params, fitted, tensors("auto"))
+    assert params["primary_grid"] == "auto"  # a file of this version is left as it is
+    broken = {**tensors(14), "module.classes.weight": torch.zeros(())}
+    _persistence._pin_former_auto_grid(params, fitted, broken)  # no crash: the load refuses
+    assert params["primary_grid"] == "auto"

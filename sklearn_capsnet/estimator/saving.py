@@ -156,7 +156,10 @@ class FilesMixin:
         Returns
         -------
         estimator
-            Fitted, predicting exactly as the saved one did.
+            Fitted, predicting exactly as the saved one did, with the parameters saved
+            (but for files of 2026-12-07 whose ``primary_grid="auto"`` built a 14×14
+            grid for images of 176 pixels or more: they come back with
+            ``primary_grid=14``, the network they hold).
 
         Raises
         ------

@@ -289,23 +289,30 @@ def _check_front_end_rule(path, description: dict, names) -> None:
         )
 
 
-def _primary_capsules(shape, params: dict, primary_grid) -> int:
-    """How many primary capsules the network of ``params`` has for images of ``shape``
-    under ``primary_grid``."""
+def _primary_capsules(shape, params: dict, primary_grid) -> tuple[int, int]:
+    """How many primary capsules, and of how many types, the network of ``params`` has
+    for images of ``shape`` under ``primary_grid`` (the two fix the grid's positions)."""
     grid = geometry(*working_size(*shape[1:], primary_grid)).grid
-    return capsule_types(grid, params.get("primary_types", "auto")) * grid[0] * grid[1]
+    types = capsule_types(grid, params.get("primary_types", "auto"))
+    return types * grid[0] * grid[1], types
 
 
 def _pin_former_auto_grid(params: dict, fitted: dict, tensors) -> None:
     """Files saved on 2026-12-07 before the grid grew past 14×14 hold ``"auto"`` and a
     14×14 network for images of 176 pixels and more, where ``"auto"`` now gives up to
     20×20: ``primary_grid`` is set to the 14 they were built with, so they load as saved."""
-    shape, weights = fitted.get("input_shape"), tensors.get("module.classes.weight")
+    shape, former = fitted.get("input_shape"), AUTO_GRIDS[1]
+    weights = [tensors.get(f"module.{name}.weight") for name in ("classes", "primary.conv")]
     if params.get("primary_grid") != "auto" or params.get("front_end") == "scaled_kernels":
         return
-    if weights is None or not isinstance(shape, list) or len(shape) != 3:
+    if (
+        not isinstance(shape, list)
+        or len(shape) != 3
+        or any(w is None or w.ndim < 1 for w in weights)
+    ):
         return
-    saved, former = int(weights.shape[0]), AUTO_GRIDS[1]
+    dim = int(params.get("primary_dim", 8))
+    saved = (int(weights[0].shape[0]), int(weights[1].shape[0]) // dim)
     if saved != _primary_capsules(shape, params, "auto"):
         if saved == _primary_capsules(shape, params, former):
             params["primary_grid"] = former

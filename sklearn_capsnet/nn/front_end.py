@@ -9,7 +9,8 @@ The paper had 6×6 at 28×28 and 12×12 at 40×40. The grid grows with the side;
 (:func:`~.sizing.capsule_types`) so the class capsules' weights do not grow with it.
 A side of at most :func:`working_limit` pixels (``2 * primary_grid + 16``) is read
 as it is; the default cap (:func:`~.sizing.grid_cap`) is 10 (36 pixels) for images
-up to 77 pixels and grows to 14 (44 pixels) at 96. A longer side is brought to exactly that
+up to 77 pixels, grows to 14 (44 pixels) at 96 and to 20 (56 pixels) at 216. A longer
+side is brought to exactly that
 working size, whatever its length, by a reduction that need not be a power of two:
 the learned front ends halve it while it stays at least the working size, then an
 area resampling (:class:`AreaResample`) takes the rest of the way. Above the
