@@ -1,17 +1,17 @@
-"""The trainer's epoch loop against skorch's own, on the same fit; JSON lines.
+"""skorch's epoch loop against one that reads the batch losses back in groups; JSON lines.
 
-``CapsNetTrainer.run_single_epoch`` (``sklearn_capsnet/training/trainer.py``) is skorch
-1.4's loop with one change that skorch's hooks cannot express: each batch's loss stays on
-the device and the losses are read back together every 64 batches and at the epoch's
-end, where skorch's loop reads each batch's loss (``loss.item()``), making the host wait
-for the device after every batch. On a CPU there is nothing to wait for; on a GPU the
-wait empties the queue of kernels each batch. This script measures what that is worth:
-the default ``CapsNetClassifier`` on ``--samples`` random 28×28 images, ``--epochs``
-epochs, in alternating rounds with the trainer's loop (``"deferred"``) and with skorch's
-(``"skorch"``, put in its place for the round). Each line: the loop, the round, the
-seconds of each epoch after the first (from the history's ``dur``); the last line the
-median epoch of each loop and their ratio. The copy is kept only where the ratio shows
-it pays (docs/benchmarks.md, "The epoch loop").
+``CapsNetTrainer`` trains with skorch's own epoch loop (``NeuralNet.run_single_epoch``),
+which reads each batch's loss back to the host (``loss.item()``): on a GPU the host
+waits for the device after every batch, and the queue of kernels empties. Until issue 38
+the trainer carried a copy of skorch 1.4's loop that kept the losses on the device and
+read them back together every 64 batches; on this 2-core CPU it gained nothing (0.994),
+so the copy went. This script keeps that loop (``"deferred"``, here only) to measure what
+it would be worth: the default ``CapsNetClassifier`` on ``--samples`` random 28×28
+images, ``--epochs`` epochs, in alternating rounds with skorch's loop (``"skorch"``) and
+with the deferred one put in its place for the round. Each line: the loop, the round,
+the seconds of each epoch after the first (from the history's ``dur``); the last line
+the median epoch of each loop and their ratio. Bring such a loop back into the trainer
+only if the ratio shows it pays (docs/benchmarks.md, "The epoch loop").
 
     python benchmarks/bench_loop.py --device cpu --samples 2048 --epochs 3 --rounds 3
     python benchmarks/bench_loop.py --device cuda --samples 60000 --epochs 3 --rounds 2
@@ -23,26 +23,66 @@ import json
 import statistics
 
 import numpy as np
+import torch
 from environment import machine
 from skorch import NeuralNet
+from skorch.dataset import get_len
 
 from sklearn_capsnet import CapsNetClassifier
 from sklearn_capsnet.training.trainer import CapsNetTrainer
 
 LOOPS = ("deferred", "skorch")
+READ_BACK_EVERY = 64  # batches
 
 
-OWN = CapsNetTrainer.run_single_epoch
+def deferred_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+    """skorch 1.4's ``run_single_epoch`` with the batch losses kept on the device and
+    read back together every ``READ_BACK_EVERY`` batches and at the end of the epoch."""
+    if iterator is None:
+        return
+    key, pending, count = prefix + "_loss", [], 0  # history rows whose loss is a tensor
+    for batch in iterator:
+        self.notify("on_batch_begin", batch=batch, training=training)
+        step = step_fn(batch, **fit_params)
+        self.history.record_batch(key, step["loss"].detach())
+        self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
+        pending.append(self.history[-1]["batches"][-1])
+        self.notify("on_batch_end", batch=batch, training=training, **step)
+        count += 1
+        if len(pending) == READ_BACK_EVERY:
+            read_back(pending, key)
+    read_back(pending, key)
+    self.history.record(prefix + "_batch_count", count)
+
+
+def read_back(rows, key) -> None:
+    """The rows' losses as floats, in one copy from the device; ``rows`` emptied."""
+    if rows:
+        losses = torch.stack([row[key] for row in rows]).float().tolist()
+        for row, loss in zip(rows, losses, strict=True):
+            row[key] = loss
+        rows.clear()
 
 
 @contextlib.contextmanager
 def loop(name: str):
-    """The trainer runs its own epoch loop (``"deferred"``) or skorch's in the block."""
-    CapsNetTrainer.run_single_epoch = OWN if name == "deferred" else NeuralNet.run_single_epoch
+    """The trainer runs skorch's epoch loop, or in the block the deferred one (and
+    skorch's plain ``on_batch_end``, since the trainer's reads each loss to check it)."""
+    if name == "skorch":
+        yield
+        return
+    patched = {"run_single_epoch": deferred_epoch, "on_batch_end": NeuralNet.on_batch_end}
+    own = {attribute: CapsNetTrainer.__dict__.get(attribute) for attribute in patched}
+    for attribute, value in patched.items():
+        setattr(CapsNetTrainer, attribute, value)
     try:
         yield
     finally:
-        CapsNetTrainer.run_single_epoch = OWN
+        for attribute, value in own.items():
+            if value is None:  # skorch's, inherited
+                delattr(CapsNetTrainer, attribute)
+            else:
+                setattr(CapsNetTrainer, attribute, value)
 
 
 def epoch_seconds(name: str, X, y, args) -> tuple[list[float], str]:

@@ -12,8 +12,9 @@
 #                   bash benchmarks/gpu_check.sh", ...)
 # and accuracy against image size (benchmarks/bench_sizes.py) a third, when time is left:
 #               run(command="STEPS='environment sizes' bash benchmarks/gpu_check.sh", ...)
-# The trainer's epoch loop against skorch's (benchmarks/bench_loop.py: is the deferred loss
-# read-back worth its copy of skorch's loop?) fits beside the environment step:
+# skorch's epoch loop against one reading the losses back every 64 batches
+# (benchmarks/bench_loop.py: would that be worth a copy of skorch's loop?) fits beside the
+# environment step:
 #               run(command="STEPS='environment loop' bash benchmarks/gpu_check.sh", ...)
 #
 # QUICK=1 shrinks every step (a dry run on a CPU: QUICK=1 DEVICE=cpu bash benchmarks/gpu_check.sh).

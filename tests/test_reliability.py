@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import warnings
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -98,13 +99,26 @@ def interactive():
     signal.signal(signal.SIGINT, before)
 
 
+class BatchEnds(Callback):
+    """Counts, per epoch, the training batches whose end the callbacks saw."""
+
+    def __init__(self):
+        self.seen = Counter()
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        self.seen[len(net.history)] += training
+
+
 def test_ctrl_c_during_fit_ends_the_batch_keeps_the_finished_epochs_and_warns(
     two_epochs, interactive
 ):
-    clf = CapsNetClassifier(**{**two_epochs, "max_epochs": 5}, callbacks=[CtrlCAt(2, 2)])
+    callbacks = [CtrlCAt(2, 2), BatchEnds()]
+    clf = CapsNetClassifier(**{**two_epochs, "max_epochs": 5}, callbacks=callbacks)
     with pytest.warns(UserWarning, match=r"interrupted after 1 finished epoch"):
         clf.fit(X, Y)  # 60 rows: 4 batches of 16 per epoch
     assert clf.n_iter_ == 1 and len(clf.history_) == 1
+    ends = dict(clf.net_.callbacks_)["BatchEnds"]  # the fit's copy
+    assert ends.seen == {1: 4, 2: 2}  # every callback saw the end of the last batch trained
     steps = {int(s["step"]) for s in clf.net_.optimizer_.state.values()}
     assert steps == {4 + 2}  # the batch under way when Ctrl-C came was finished, no more
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
@@ -416,6 +430,31 @@ def test_a_nan_loss_stops_training_with_a_clear_message(fitted):
     fitted.set_params(callbacks=[PoisonWeights(batch=3)])
     with pytest.raises(FloatingPointError, match=r"loss became nan in epoch 2, batch 3"):
         fitted.fit(X, Y)
+
+
+class PoisonValidation(Callback):
+    """Makes the weights NaN as validation batch ``batch`` of the first epoch begins."""
+
+    def __init__(self, batch):
+        self.batch = batch
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        validation = [row for row in net.history[-1]["batches"] if "train_loss" not in row]
+        if not training and len(net.history) == 1 and len(validation) == self.batch:
+            with torch.no_grad():
+                net.module_.classes.weight.fill_(float("nan"))
+
+
+def test_a_nan_validation_loss_names_its_validation_batch(two_epochs):
+    clf = CapsNetClassifier(
+        **{**two_epochs, "max_epochs": 3},
+        early_stopping=True,
+        validation_fraction=0.6,  # 36 rows held out: 3 batches of 16
+        callbacks=[PoisonValidation(batch=2)],
+    )
+    message = r"validation loss became nan in epoch 1, batch 2;"
+    with pytest.raises(FloatingPointError, match=message):
+        clf.fit(X, Y)
 
 
 def test_out_of_memory_during_prediction_retries_with_smaller_batches(fitted, monkeypatch):

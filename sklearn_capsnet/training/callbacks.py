@@ -124,12 +124,10 @@ class StopOnPlateau(Callback):
 
 
 class EpochProgressBar(ProgressBar):
-    """skorch's progress bar over the batches, titled ``epoch n/N``, losses as floats.
+    """skorch's progress bar over the batches, titled ``epoch n/N``, losses shown to
+    four significant digits.
 
-    ``last_epoch`` (N) is set by the training code before each run. The batch losses
-    stay on the device until they are read back together (see ``CapsNetTrainer``);
-    the bar reads each one as it shows it, a wait per batch on a GPU that only
-    ``progress_bar=True`` pays.
+    ``last_epoch`` (N) is set by the training code before each run.
     """
 
     last_epoch = None
@@ -145,7 +143,7 @@ class EpochProgressBar(ProgressBar):
 
     def _get_postfix_dict(self, net):
         losses = super()._get_postfix_dict(net)
-        return {key: f"{float(value):.4g}" for key, value in losses.items()}
+        return {key: f"{value:.4g}" for key, value in losses.items()}
 
 
 class ExponentialDecay(LRScheduler):

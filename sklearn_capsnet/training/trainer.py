@@ -5,7 +5,6 @@ import math
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.dataset import get_len
 from skorch.hf import AccelerateMixin
 from skorch.utils import to_tensor
 
@@ -15,8 +14,6 @@ from .callbacks import EpochTable
 from .precision import precision_name
 
 __all__ = ["CapsNetTrainer", "AcceleratedCapsNetTrainer"]
-
-LOSS_READBACK = 64  # batches between two reads of the batch losses from the device
 
 
 class CapsNetTrainer(NeuralNet):
@@ -34,16 +31,11 @@ class CapsNetTrainer(NeuralNet):
     the net's data (:meth:`data_device`), so an unpickled net whose weights skorch
     mapped to the CPU loads its data there too.
 
-    skorch reads each batch loss back to the host as soon as the batch is done
-    (``loss.item()``), which makes the CPU wait for the GPU after every batch. Here
-    a batch records its loss as a tensor; the losses are read back together every
-    ``LOSS_READBACK`` batches and at the end of the epoch, and are plain floats in
-    the history by the time epoch callbacks read them. A NaN or infinite loss
-    raises ``FloatingPointError`` at that read-back. After each batch the loop also
-    ends the epoch when ``stop_requested`` (Ctrl-C during ``fit``, see
-    :func:`~sklearn_capsnet.training.train.train`). :meth:`run_single_epoch` is
-    skorch 1.4's loop with these two changes (pyproject bounds skorch to 1.4.x, and
-    ``tests/test_speed_switches.py`` fails when the installed skorch's loop differs).
+    The epoch loop is skorch's own. After skorch has recorded each batch, the net's
+    :meth:`on_batch_end` raises ``FloatingPointError`` for a loss that is not finite;
+    once the callbacks have seen the batch, :meth:`notify` ends the epoch when
+    ``stop_requested`` (Ctrl-C during ``fit``, see
+    :func:`~sklearn_capsnet.training.train.train`).
 
     On the CPU, oneDNN's bf16 convolution now and then returns NaN weight gradients
     from finite inputs (``benchmarks/bench_bf16_gradients.py``; torch 2.13: 6 steps in
@@ -174,42 +166,28 @@ class CapsNetTrainer(NeuralNet):
         """The CapsNet module itself (not a data-parallel wrapper around it)."""
         return self.module_
 
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        if iterator is None:
-            return
-        key, pending, count = prefix + "_loss", [], 0  # pending: (batch number, history row)
-        try:
-            for batch in iterator:
-                self.notify("on_batch_begin", batch=batch, training=training)
-                step = step_fn(batch, **fit_params)
-                self.history.record_batch(key, step["loss"].detach())
-                # get_len: with example weights X is (rows, weights), whose len() is 2
-                self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
-                count += 1
-                pending.append((count, self.history[-1]["batches"][-1]))
-                self.notify("on_batch_end", batch=batch, training=training, **step)
-                if len(pending) == LOSS_READBACK:
-                    full, pending = pending, []
-                    self._read_back_losses(full, key, training)
-                if self.stop_requested:
-                    raise KeyboardInterrupt  # Ctrl-C: this batch is done, the epoch is not
-        except BaseException:  # interrupted: the history still holds floats only
-            _losses_to_floats(pending, key)
-            raise
-        self._read_back_losses(pending, key, training)
-        self.history.record(prefix + "_batch_count", count)
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        """After skorch has recorded the batch's loss, before the callbacks see it: a loss
+        that is not finite stops training (``FloatingPointError``)."""
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        key = ("train" if training else "valid") + "_loss"
+        loss = self.history[-1]["batches"][-1][key]
+        if not math.isfinite(loss):
+            number = sum(key in row for row in self.history[-1]["batches"])
+            lr = self.optimizer_.param_groups[0]["lr"]
+            raise FloatingPointError(
+                f"the {'training' if training else 'validation'} loss became {loss} in "
+                f"epoch {len(self.history)}, batch {number}; training stopped. Lower lr "
+                f"(now {lr:.3g}) or check X for extreme values."
+            )
 
-    def _read_back_losses(self, pending, key, training) -> None:
-        """Turn the pending losses into floats (one wait for the device), then check them."""
-        _losses_to_floats(pending, key)
-        for number, row in pending:
-            if not math.isfinite(row[key]):
-                lr = self.optimizer_.param_groups[0]["lr"]
-                raise FloatingPointError(
-                    f"the {'training' if training else 'validation'} loss became {row[key]} in "
-                    f"epoch {len(self.history)}, batch {number}; training stopped. Lower lr "
-                    f"(now {lr:.3g}) or check X for extreme values."
-                )
+    def notify(self, method_name, **cb_kwargs):
+        """skorch's: the net's own hook, then every callback's; then, at a batch's end,
+        the epoch ends there when a stop was requested (Ctrl-C), every callback having
+        seen the batch."""
+        super().notify(method_name, **cb_kwargs)
+        if method_name == "on_batch_end" and self.stop_requested:
+            raise KeyboardInterrupt  # Ctrl-C: this batch is done, the epoch is not
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         X, weight = _unweighted(X)
@@ -230,14 +208,6 @@ def _unweighted(x):
     if isinstance(x, tuple | list):
         return x[0], x[1]
     return x, None
-
-
-def _losses_to_floats(pending, key) -> None:
-    """Replace the loss tensors of the ``(number, history row)`` pairs by floats."""
-    if pending:
-        losses = torch.stack([torch.as_tensor(row[key]).float() for _, row in pending])
-        for (_, row), value in zip(pending, losses.tolist(), strict=True):
-            row[key] = value
 
 
 class AcceleratedCapsNetTrainer(AccelerateMixin, CapsNetTrainer):
