@@ -7,6 +7,7 @@ independently (block means and bilinear resizing as float64 loops).
 
 import json
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 from shapes import make_shapes
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from torch import nn
 
@@ -29,6 +31,7 @@ from sklearn_capsnet.nn import (
     geometry,
     halvings,
     make_front_end,
+    sizing,
     working_limit,
     working_size,
 )
@@ -739,6 +742,7 @@ def test_a_file_with_the_former_stride_one_stage_is_refused_with_the_way_out(pho
     # side to halve: 40 and 44 are under twice the working size, 36)
     tensors["module.front.stages.0.weight"] = torch.zeros(16, 3, 3, 3)
     description = json.loads(metadata["sklearn-capsnet"])
+    del description["fitted"]["network"]  # files held no network sizes then
     description["sha256"] = _persistence._digest(tensors)
     path = tmp_path / "stage.safetensors"
     save_file(tensors, str(path), {"sklearn-capsnet": json.dumps(description)})
@@ -757,6 +761,7 @@ def test_a_file_saved_when_auto_stopped_at_14x14_loads_as_the_network_it_holds(t
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     description = json.loads(metadata["sklearn-capsnet"])
     description["params"]["primary_grid"] = "auto"  # as the sixth session of 2026-12-07 wrote
+    del description["fitted"]["network"]  # the sizes built: files hold them since the eighth
     path = tmp_path / "auto.safetensors"
     save_file(tensors, str(path), {"sklearn-capsnet": json.dumps(description)})
     loaded = CapsNetClassifier.load(path)
@@ -765,6 +770,69 @@ def test_a_file_saved_when_auto_stopped_at_14x14_loads_as_the_network_it_holds(t
     now = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X, y)
     now.save(tmp_path / "now.safetensors")  # a file of this version keeps "auto"
     assert CapsNetClassifier.load(tmp_path / "now.safetensors").primary_grid == "auto"
+
+
+@pytest.mark.parametrize(
+    "height, grids",
+    [
+        (40, (8, 14, 20)),  # read as it is, on a grid of 8 under the later rules
+        (100, (40, 40, 40)),  # a learned halving, none under the later rules
+    ],
+)
+def test_a_saved_network_loads_as_built_after_the_auto_rules_change(
+    photos, tmp_path, monkeypatch, height, grids
+):
+    X, y = photos
+    X = X[:, :height, :40]
+    auto = dict(conv_channels="auto", primary_types="auto", primary_dim=2)
+    clf = CapsNetClassifier(**tiny(max_epochs=1, **auto), random_state=0)
+    clf.fit(X, y).save(tmp_path / "m.safetensors")
+    built = clf.net_.module_.resolved
+    monkeypatch.setattr(sizing, "AUTO_GRIDS", grids)  # later rules: another grid
+    monkeypatch.setattr(sizing, "PRIMARY_CAPSULES", 800)  # and fewer types and channels
+    later = CapsNet(clf.input_spec_.shape, 3).resolved
+    assert all(later[name] != built[name] for name in built)
+    loaded = CapsNetClassifier.load(tmp_path / "m.safetensors")
+    assert (loaded.primary_grid, loaded.conv_channels, loaded.primary_types) == ("auto",) * 3
+    assert loaded.net_.module_.resolved == built
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    refit = clone(loaded)  # fit builds the network of the rules of the day
+    assert refit.fit(X, y).net_.module_.resolved == later
+
+
+def test_a_model_unpickled_from_before_network_sizes_saves_a_file_that_loads(
+    photos_model, tmp_path
+):
+    old = pickle.loads(pickle.dumps(photos_model))
+    del old.net_.module_.resolved  # as a CapsNet pickled before it kept its sizes
+    old.save(tmp_path / "m.safetensors")
+    loaded = CapsNetClassifier.load(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(
+        loaded.net_.module_.state_dict()["classes.weight"],
+        photos_model.net_.module_.state_dict()["classes.weight"],
+    )
+
+
+@pytest.mark.parametrize(
+    "network",
+    [
+        {"primary_grid": "10", "conv_channels": 8, "primary_types": 32},
+        {"primary_grid": 10, "conv_channels": 8},
+        {"primary_grid": 0, "conv_channels": 8, "primary_types": 32},
+        [10, 8, 32],
+    ],
+)
+def test_a_file_with_malformed_network_sizes_is_refused(photos_model, tmp_path, network):
+    photos_model.save(tmp_path / "m.safetensors")
+    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    description = json.loads(metadata["sklearn-capsnet"])
+    description["fitted"]["network"] = network
+    path = tmp_path / "bad.safetensors"
+    save_file(tensors, str(path), {"sklearn-capsnet": json.dumps(description)})
+    with pytest.raises(ValueError, match="not a valid sklearn-capsnet model.*network sizes"):
+        CapsNetClassifier.load(path)
 
 
 @pytest.mark.parametrize("shape", [(1, 30, 184), (3, 200, 200), (1, 176, 60)])

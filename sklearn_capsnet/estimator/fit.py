@@ -231,12 +231,14 @@ class FittingMixin:
         return self.input_spec_.scale
 
 
-def start_net(estimator, incremental: bool = False, y=None) -> None:
+def start_net(estimator, incremental: bool = False, y=None, resolved=None) -> None:
     """Place, build and initialise a new skorch net, seeded from ``random_state``.
 
     ``incremental`` (:meth:`partial_fit`) trains on all rows: no early stopping.
     With the encoded labels ``y``, an early-stopping hold-out that cannot be drawn
     from them is refused first, before any seed is drawn or any weight built.
+    ``resolved``: a saved network's sizes (:attr:`~sklearn_capsnet.nn.CapsNet.resolved`),
+    which it is rebuilt with.
     """
     accelerator = estimator.accelerator
     estimator.device_ = (
@@ -250,7 +252,10 @@ def start_net(estimator, incremental: bool = False, y=None) -> None:
     estimator._seed_ = _training.draw_seed(estimator.random_state, accelerator)
     estimator.net_ = _training.new_trainer(
         params,
-        network=module_params(params),
+        network={
+            **module_params(params),
+            **({"module__resolved": resolved} if resolved else {}),
+        },
         keywords=passed_through(params),
         input_spec=estimator.input_spec_,
         n_outputs=len(estimator.classes_),

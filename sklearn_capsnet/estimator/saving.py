@@ -141,6 +141,7 @@ class FilesMixin:
             n_iter=self.n_iter_,
             weights=_persistence.module_state(self.net_),
             training_precision=self.training_precision_,
+            network=_persistence.network_sizes(self.net_),
         )
 
     @classmethod
@@ -156,10 +157,14 @@ class FilesMixin:
         Returns
         -------
         estimator
-            Fitted, predicting exactly as the saved one did, with the parameters saved
-            (but for files of 2026-12-07 whose ``primary_grid="auto"`` built a 14×14
-            grid for images of 176 pixels or more: they come back with
-            ``primary_grid=14``, the network they hold).
+            Fitted, predicting exactly as the saved one did, with the parameters saved.
+            The network is rebuilt with the sizes it was built with (the file holds
+            what ``"auto"`` gave ``primary_grid``, ``conv_channels`` and
+            ``primary_types``), so a later change of the ``"auto"`` rules leaves it as
+            saved; ``fit`` builds the network of today's rules. Files of 2026-12-07
+            saved before they held those sizes, whose ``primary_grid="auto"`` built a
+            14×14 grid for images of 176 pixels or more, come back with
+            ``primary_grid=14``, the network they hold.
 
         Raises
         ------
@@ -187,7 +192,7 @@ class FilesMixin:
         if saved.feature_names_in is not None:
             estimator.feature_names_in_ = saved.feature_names_in
         estimator.input_spec_ = saved.input_spec
-        start_net(estimator)
+        start_net(estimator, resolved=saved.network)
         _persistence.load_module_state(estimator.net_, saved.weights)
         estimator.n_iter_ = saved.n_iter
         estimator._saved_precision = saved.training_precision

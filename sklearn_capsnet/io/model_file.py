@@ -65,6 +65,11 @@ class SavedModel:
         The CapsNet's ``state_dict``, plain parameter names.
     training_precision : {"bf16", "float32"} or None
         What the last training epoch ran in (None: files from before it was saved).
+    network : dict or None
+        The sizes the network was built with (``primary_grid``, ``conv_channels``,
+        ``primary_types`` as ints: :attr:`~sklearn_capsnet.nn.CapsNet.resolved`), which
+        rebuild it as saved whatever ``"auto"`` gives when it is loaded (None: files
+        saved before files held them, rebuilt from ``params``).
     """
 
     estimator: str
@@ -78,6 +83,10 @@ class SavedModel:
     n_iter: int
     weights: dict
     training_precision: str | None = None
+    network: dict | None = None
+
+
+NETWORK_SIZES = ("primary_grid", "conv_channels", "primary_types")  # SavedModel.network
 
 
 def _digest(tensors: dict) -> str:
@@ -172,6 +181,7 @@ def write(path, model: SavedModel) -> None:
             else list(model.input_spec.sample_shape),
             "n_iter": int(model.n_iter),
             "training_precision": model.training_precision,
+            "network": model.network,
         },
     }
     if isinstance(description["params"]["device"], torch.device):
@@ -189,6 +199,24 @@ def write(path, model: SavedModel) -> None:
     write_atomically(
         path, data, what="the model", outcome="any earlier file at that path is intact"
     )
+
+
+def network_sizes(net) -> dict | None:
+    """The sizes the trained CapsNet was built with (:data:`NETWORK_SIZES`), as ints;
+    None for a network unpickled from a version that did not keep them."""
+    resolved = getattr(_plain_module(net), "resolved", None)
+    return None if resolved is None else {name: int(resolved[name]) for name in NETWORK_SIZES}
+
+
+def _network(stored) -> dict | None:
+    """A file's network sizes (None where it has none): a dict of positive ints."""
+    if stored is None:
+        return None
+    if not isinstance(stored, dict) or sorted(stored) != sorted(NETWORK_SIZES):
+        raise ValueError(f"network sizes {stored!r}, not the {', '.join(NETWORK_SIZES)}")
+    if not all(type(v) is int and v >= 1 for v in stored.values()):
+        raise ValueError(f"network sizes {stored!r} are not all positive integers")
+    return dict(stored)
 
 
 def module_state(net) -> dict:
@@ -277,6 +305,8 @@ def _check_front_end_rule(path, description: dict, names) -> None:
     shape = fitted.get("input_shape") if isinstance(fitted, dict) else None
     if params.get("front_end") != "conv" or not isinstance(shape, list) or len(shape) != 3:
         return
+    if fitted.get("network") is not None:  # saved since this rule: rebuilt from its sizes
+        return
     if not any(name.startswith("module.front.stages.") for name in names):
         return
     if max(side_halvings(shape, params.get("primary_grid", PRIMARY_GRID))) == 0:
@@ -298,9 +328,10 @@ def _primary_capsules(shape, params: dict, primary_grid) -> tuple[int, int]:
 
 
 def _pin_former_auto_grid(params: dict, fitted: dict, tensors) -> None:
-    """Files saved on 2026-12-07 before the grid grew past 14×14 hold ``"auto"`` and a
-    14×14 network for images of 176 pixels and more, where ``"auto"`` now gives up to
-    20×20: ``primary_grid`` is set to the 14 they were built with, so they load as saved."""
+    """Files saved on 2026-12-07 before the grid grew past 14×14 (and before files held
+    their network's sizes) hold ``"auto"`` and a 14×14 network for images of 176 pixels
+    and more, where ``"auto"`` now gives up to 20×20: ``primary_grid`` is set to the 14
+    they were built with, so they load as saved."""
     shape, former = fitted.get("input_shape"), AUTO_GRIDS[1]
     weights = [tensors.get(f"module.{name}.weight") for name in ("classes", "primary.conv")]
     if params.get("primary_grid") != "auto" or params.get("front_end") == "scaled_kernels":
@@ -345,7 +376,9 @@ def read(path, estimator: str, codecs: dict) -> SavedModel:
             if codec != "json" and key in description:  # else, as for "params": the default
                 params[key] = CODECS[codec][1](description[key])
         fitted = description["fitted"]
-        _pin_former_auto_grid(params, fitted, tensors)
+        network = _network(fitted.get("network"))
+        if network is None:
+            _pin_former_auto_grid(params, fitted, tensors)
         names = fitted["feature_names_in"]
         spec = InputSpec(
             tuple(int(v) for v in fitted["input_shape"]),
@@ -366,6 +399,7 @@ def read(path, estimator: str, codecs: dict) -> SavedModel:
             input_spec=spec,
             n_iter=int(fitted["n_iter"]),
             training_precision=fitted.get("training_precision"),
+            network=network,
             weights={name.removeprefix("module."): t for name, t in tensors.items()},
         )
     except (KeyError, TypeError, AttributeError, ValueError) as error:

@@ -20,6 +20,7 @@ from .sizing import (
     capsule_types,
     conv_width,
     geometry,
+    grid_cap,
 )
 
 __all__ = ["CapsNet", "Geometry", "geometry"]  # the last two from .sizing
@@ -79,6 +80,17 @@ class CapsNet(nn.Module):
         ``2 * primary_grid + 16`` pixels pass the front end; ``"auto"``: 10 up to 77
         pixels, 14 from 96 to 175, 20 from 216 (:func:`~.sizing.grid_cap`). Ignored with
         ``"scaled_kernels"``.
+    resolved : dict, optional
+        What ``"auto"`` gave ``primary_grid``, ``conv_channels`` and ``primary_types``
+        when a saved network was built (its :attr:`resolved`): each replaces its
+        argument where that is ``"auto"``, so a network saved under other ``"auto"``
+        rules is rebuilt as it was.
+
+    Attributes
+    ----------
+    resolved : dict
+        The ``primary_grid`` (the cap on each side of the grid), ``conv_channels`` and
+        ``primary_types`` this network was built with, as ints.
 
     Examples
     --------
@@ -107,8 +119,18 @@ class CapsNet(nn.Module):
         memory_format: str = "contiguous",
         front_end: str = "conv",
         primary_grid: int | str = PRIMARY_GRID,
+        resolved: dict | None = None,
     ) -> None:
         super().__init__()
+        if resolved:  # a saved network: its sizes, whatever "auto" gives now
+            primary_grid, conv_channels, primary_types = (
+                resolved[name] if value == "auto" else value
+                for name, value in (
+                    ("primary_grid", primary_grid),
+                    ("conv_channels", conv_channels),
+                    ("primary_types", primary_types),
+                )
+            )
         if memory_format not in MEMORY_FORMATS:
             raise ValueError(
                 f"memory_format={memory_format!r} must be one of {', '.join(MEMORY_FORMATS)}."
@@ -125,6 +147,11 @@ class CapsNet(nn.Module):
             primary_types = PAPER_TYPES if primary_types == "auto" else primary_types
         conv_channels = conv_width(self.geometry.grid, conv_channels)
         primary_types = capsule_types(self.geometry.grid, primary_types)
+        self.resolved = {
+            "primary_grid": grid_cap(height, width, primary_grid),
+            "conv_channels": conv_channels,
+            "primary_types": primary_types,
+        }
         self.conv = nn.Sequential(
             PatchConv2d(front_channels, conv_channels, self.geometry.conv_kernel),
             nn.ReLU(inplace=True),
