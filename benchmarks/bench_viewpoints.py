@@ -39,12 +39,14 @@ network; the benchmark's question is the default's).
                           # 93 min on 2 cores, the three processes together
 
 One line per model, seed and dataset, then one summary line per dataset (mean and
-standard deviation over seeds). Needs the Fashion-MNIST IDX files for ``fashion``.
+standard deviation over seeds) on stdout; a line per model and epoch on stderr while it
+runs. Needs the Fashion-MNIST IDX files for ``fashion``.
 """
 
 import argparse
 import copy
 import json
+import sys
 import time
 
 import numpy as np
@@ -226,6 +228,16 @@ def stopped_rising(history, patience: int) -> bool:
     return all(e["held_out"] <= best_before for e in history[-patience:])
 
 
+def progress(dataset: str, seed: int, model) -> str:
+    """One line on the epoch ``model`` has just trained, for stderr while a run goes on."""
+    last = model.epochs[-1]
+    return (
+        f"{dataset} seed {seed} {model.name} epoch {last['epoch']}: held-out placed "
+        f"{last['held_out']:.3f}, affine validation {last['affine_validation']:.3f} "
+        f"({model.seconds:.0f} s training)"
+    )
+
+
 def run_seed(dataset, seed, args, device, info):
     sizes = {**SIZES[args.size][dataset], **json.loads(args.sizes)} if dataset == "fashion" else {}
     data = split(dataset, sizes, seed, args.data_home)
@@ -257,6 +269,7 @@ def run_seed(dataset, seed, args, device, info):
             model.train_epoch(placed(epoch), y_train, classes)
             scores = {key: model.accuracy(*xy) for key, xy in sets.items()}
             model.epochs.append({"epoch": epoch, "lr": lr, **scores})
+            print(progress(dataset, seed, model), file=sys.stderr, flush=True)
             if stopped_rising(model.epochs, args.patience):
                 break
         return model

@@ -364,7 +364,7 @@ SMALL_CAPSNET = {"conv_channels": 32, "primary_types": 8, "decoder_hidden": [64,
 
 
 @pytest.mark.slow
-def test_viewpoint_benchmark_stops_both_models_at_the_same_held_out_accuracy(fashion_home):
+def test_viewpoint_benchmark_stops_both_models_at_the_same_held_out_accuracy(fashion_home, capsys):
     sizes = {"train": 40, "held_out": 20, "validation": 10, "test": 10}
     records = run_benchmark(
         "bench_viewpoints.py", "--data-home", fashion_home, "--datasets", "fashion",
@@ -402,6 +402,14 @@ def test_viewpoint_benchmark_stops_both_models_at_the_same_held_out_accuracy(fas
         assert not stopped_rising(epochs[:-1], 1)  # not a single epoch too late
         lrs = [1e-3 * 0.95**k for k in range(len(epochs))]
         assert [e["lr"] for e in epochs] == pytest.approx(lrs)
+    progress = capsys.readouterr().err.splitlines()  # a line per model and epoch, as it goes
+    expected = [
+        f"fashion seed 0 {r['model']} epoch {e['epoch']}: held-out placed {e['held_out']:.3f}, "
+        f"affine validation {e['affine_validation']:.3f}"
+        for r in (capsnet, cnn, variant)
+        for e in r["epochs"]
+    ]
+    assert [line.split(" (")[0] for line in progress if line.startswith("fashion")] == expected
     from viewpoints_report import markdown
 
     table = markdown(records)  # the tables of docs/benchmarks.md
@@ -492,7 +500,7 @@ def test_bench_precision_compares_auto_with_the_better_of_float32_and_bf16():
     assert record["auto_epoch_vs_best"] == pytest.approx(record["auto_epoch_s"] / best, rel=0.1)
 
 
-def test_bench_loop_times_the_trainers_loop_against_skorchs_in_alternating_rounds():
+def test_bench_loop_times_skorchs_loop_against_a_deferred_one_in_alternating_rounds():
     records = run_benchmark(
         "bench_loop.py", "--samples", 24, "--batch-size", 8, "--epochs", 2, "--rounds", 2
     )
@@ -500,7 +508,7 @@ def test_bench_loop_times_the_trainers_loop_against_skorchs_in_alternating_round
     assert rounds == [("deferred", 0), ("skorch", 0), ("skorch", 1), ("deferred", 1)]
     ran = {r["loop"]: r["ran"] for r in records[:-1]}
     assert ran == {
-        "deferred": "CapsNetTrainer.run_single_epoch",
+        "deferred": "deferred_epoch",
         "skorch": "NeuralNet.run_single_epoch",
     }
     assert all(len(r["epoch_s"]) == 1 and r["epoch_s"][0] > 0 for r in records[:-1])
