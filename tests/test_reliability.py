@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
+from safetensors.torch import save_file
 from skorch.callbacks import Callback
 
 from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
@@ -237,6 +238,54 @@ def test_safe_file_round_trip_is_exact(two_epochs, tmp_path, cls):
     with safe_open(str(path), framework="pt") as handle:  # plain JSON + tensors
         description = json.loads(handle.metadata()["sklearn-capsnet"])
     assert description["estimator"] == cls.__name__
+
+
+def _file_without_history(path):
+    """The file at ``path`` as saved before files held the history: a copy beside it."""
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    description = json.loads(metadata["sklearn-capsnet"])
+    del description["fitted"]["history"]
+    old = path.with_name("old.safetensors")
+    save_file(tensors, str(old), {"sklearn-capsnet": json.dumps(description)})
+    return old
+
+
+def test_a_loaded_model_goes_on_counting_epochs_and_decaying_the_rate(two_epochs, tmp_path):
+    params = {**two_epochs, "lr": 0.01, "lr_decay": 0.5, "random_state": 0}
+    est = CapsNetClassifier(**params).fit(X, Y)  # two epochs
+    est.save(tmp_path / "m.safetensors")
+    for path in (tmp_path / "m.safetensors", _file_without_history(tmp_path / "m.safetensors")):
+        loaded = CapsNetClassifier.load(path)
+        assert loaded.n_iter_ == len(loaded.history_) == 2
+        lr = loaded.net_.optimizer_.param_groups[0]
+        assert lr["lr"] == pytest.approx(0.01 * 0.5**2)  # the third epoch's, as fit's
+        loaded.partial_fit(X, Y)
+        assert loaded.n_iter_ == 3 and lr["lr"] == pytest.approx(0.01 * 0.5**3)
+        assert [row["epoch"] for row in loaded.history_] == [1, 2, 3]
+    loaded = CapsNetClassifier.load(tmp_path / "m.safetensors")  # the file's own history
+    assert loaded.loss_curve_ == est.loss_curve_
+    assert loaded.history_[:, "dur"] == pytest.approx(est.history_[:, "dur"])
+    assert loaded.history_[-1]["precision"] == est.history_[-1]["precision"]
+
+
+@pytest.mark.parametrize(
+    "history, why",
+    [({"epoch": 1}, "not a list of epochs"), ([{"epoch": 1}], "has 1 epochs, not the 2")],
+)
+def test_a_file_with_a_malformed_history_is_refused(fitted, tmp_path, history, why):
+    fitted.save(tmp_path / "m.safetensors")
+    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    description = json.loads(metadata["sklearn-capsnet"])
+    description["fitted"]["history"] = history
+    save_file(
+        tensors, str(tmp_path / "bad.safetensors"), {"sklearn-capsnet": json.dumps(description)}
+    )
+    with pytest.raises(ValueError, match=f"not a valid sklearn-capsnet model.*{why}"):
+        CapsNetClassifier.load(tmp_path / "bad.safetensors")
 
 
 def test_safe_file_keeps_integer_labels_and_feature_names(two_epochs, tmp_path):

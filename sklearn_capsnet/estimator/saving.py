@@ -16,6 +16,7 @@ from ..data.targets import set_classes
 from ..io import model_file as _persistence
 from ..io.onnx import export_onnx
 from ..nn.device import resolve_device
+from ..training import train as _training
 from .fit import built, start_net
 from .params import PARAMS, check_values, saved_codecs
 
@@ -100,10 +101,12 @@ class FilesMixin:
         The file holds the network weights, the input scaling and a JSON description
         (hyper-parameters, classes, shapes, a checksum of the tensors). Network
         parameters (``front_end``, ``conv_channels``, ...) are saved as ``fit`` built the
-        network: a ``set_params`` since then acts at the next ``fit``, not in the file. Callbacks,
-        ``train_split`` and the optimizer state are not saved: a loaded model predicts,
-        and ``partial_fit`` continues with a fresh optimizer. For everything, use
-        pickle or joblib, which only load files you trust.
+        network: a ``set_params`` since then acts at the next ``fit``, not in the file. The
+        history's epochs are saved without their batches (losses, durations, ...), so
+        a loaded model's ``n_iter_``, ``loss_curve_`` and learning-rate decay go on
+        from them. Callbacks, ``train_split`` and the optimizer state are not saved: a
+        loaded model predicts, and ``partial_fit`` continues with a fresh optimizer. For
+        everything, use pickle or joblib, which only load files you trust.
 
         Parameters
         ----------
@@ -142,6 +145,7 @@ class FilesMixin:
             weights=_persistence.module_state(self.net_),
             training_precision=self.training_precision_,
             network=_persistence.network_sizes(self.net_),
+            history=list(self.net_.history),
         )
 
     @classmethod
@@ -194,6 +198,9 @@ class FilesMixin:
         estimator.input_spec_ = saved.input_spec
         start_net(estimator, resolved=saved.network)
         _persistence.load_module_state(estimator.net_, saved.weights)
+        # files without a history: as many rows as epochs, with their numbers only
+        rows = saved.history or [{"epoch": k + 1} for k in range(saved.n_iter)]
+        _training.trained_before(estimator.net_, rows, estimator.lr_decay)
         estimator.n_iter_ = saved.n_iter
         estimator._saved_precision = saved.training_precision
         return estimator

@@ -70,6 +70,10 @@ class SavedModel:
         ``primary_types`` as ints: :attr:`~sklearn_capsnet.nn.CapsNet.resolved`), which
         rebuild it as saved whatever ``"auto"`` gives when it is loaded (None: files
         saved before files held them, rebuilt from ``params``).
+    history : list of dict or None
+        One row per epoch trained: the training history's numbers, strings and
+        booleans (losses, durations, ...), without its batches (None: files saved
+        before they held it).
     """
 
     estimator: str
@@ -84,6 +88,7 @@ class SavedModel:
     weights: dict
     training_precision: str | None = None
     network: dict | None = None
+    history: list | None = None
 
 
 NETWORK_SIZES = ("primary_grid", "conv_channels", "primary_types")  # SavedModel.network
@@ -182,6 +187,7 @@ def write(path, model: SavedModel) -> None:
             "n_iter": int(model.n_iter),
             "training_precision": model.training_precision,
             "network": model.network,
+            "history": None if model.history is None else [_epoch(row) for row in model.history],
         },
     }
     if isinstance(description["params"]["device"], torch.device):
@@ -206,6 +212,32 @@ def network_sizes(net) -> dict | None:
     None for a network unpickled from a version that did not keep them."""
     resolved = getattr(_plain_module(net), "resolved", None)
     return None if resolved is None else {name: int(resolved[name]) for name in NETWORK_SIZES}
+
+
+def _epoch(row) -> dict:
+    """A history row as the file keeps it: its plain values (no batches), in JSON."""
+    kept = {}
+    for key, value in row.items():
+        if isinstance(value, bool | np.bool_):
+            kept[key] = bool(value)
+        elif isinstance(value, numbers.Integral):
+            kept[key] = int(value)
+        elif isinstance(value, numbers.Real):
+            kept[key] = float(value)
+        elif isinstance(value, str) or value is None:
+            kept[key] = value
+    return kept
+
+
+def _history(stored, n_iter: int) -> list | None:
+    """A file's history rows (None where it has none): one dict per epoch trained."""
+    if stored is None:
+        return None
+    if not isinstance(stored, list) or not all(isinstance(row, dict) for row in stored):
+        raise ValueError("its history is not a list of epochs")
+    if len(stored) != n_iter:
+        raise ValueError(f"its history has {len(stored)} epochs, not the {n_iter} it trained")
+    return [dict(row) for row in stored]
 
 
 def _network(stored) -> dict | None:
@@ -400,6 +432,7 @@ def read(path, estimator: str, codecs: dict) -> SavedModel:
             n_iter=int(fitted["n_iter"]),
             training_precision=fitted.get("training_precision"),
             network=network,
+            history=_history(fitted.get("history"), int(fitted["n_iter"])),
             weights={name.removeprefix("module."): t for name, t in tensors.items()},
         )
     except (KeyError, TypeError, AttributeError, ValueError) as error:

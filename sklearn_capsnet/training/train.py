@@ -17,6 +17,7 @@ import torch
 from sklearn.utils import check_random_state
 from skorch.callbacks import EpochScoring
 from skorch.dataset import ValidSplit
+from skorch.history import History
 
 from ..data.loader import ArrayDataset, BatchLoader
 from ..nn import ROUTINGS, CapsNet, CapsuleLoss
@@ -241,6 +242,17 @@ def _fused_adam(optimizer, keywords: dict, device: str) -> dict:
     if "optimizer__foreach" in keywords or torch.device(device).type not in ("cpu", "cuda"):
         return {}
     return {"optimizer__fused": True}
+
+
+def trained_before(net, rows: list, lr_decay: float) -> None:
+    """A new net as the one that trained the epochs of ``rows`` (a loaded model): its
+    history holds those rows (an epoch's numbers and strings, no batches), and its
+    optimizer the learning rate of the next epoch, as ``lr_decay`` gives it, so that
+    ``partial_fit`` goes on counting epochs and decaying the rate from there."""
+    net.history = History([{**row, "batches": []} for row in rows])
+    for group in net.optimizer_.param_groups:
+        group.setdefault("initial_lr", group["lr"])  # what a scheduler resumed reads
+        group["lr"] = group["initial_lr"] * lr_decay ** len(rows)
 
 
 @contextlib.contextmanager
