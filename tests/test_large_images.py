@@ -12,6 +12,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from model_files import edited
 from safetensors import safe_open
 from safetensors.torch import save_file
 from shapes import make_shapes
@@ -707,14 +708,11 @@ def test_primary_grid_is_grid_searchable(photos):
 def _without_primary_grid(clf, tmp_path):
     """``clf`` saved as a version from before ``primary_grid`` wrote it."""
     clf.save(tmp_path / "m.safetensors")
-    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
-        metadata = handle.metadata()
-        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    description = json.loads(metadata["sklearn-capsnet"])
-    del description["params"]["primary_grid"]
-    path = tmp_path / "old.safetensors"
-    save_file(tensors, str(path), {"sklearn-capsnet": json.dumps(description)})
-    return path
+
+    def edit(description, tensors):
+        del description["params"]["primary_grid"]
+
+    return edited(tmp_path / "m.safetensors", tmp_path / "old.safetensors", edit)
 
 
 def test_a_file_from_before_primary_grid_loads_up_to_28_pixels_and_is_refused_above(
@@ -735,17 +733,15 @@ def test_a_file_with_the_former_stride_one_stage_is_refused_with_the_way_out(pho
     clf = CapsNetClassifier(**tiny(max_epochs=1), random_state=0).fit(X[:, :40], y)
     assert not any(name.startswith("front.") for name in clf.net_.module_.state_dict())
     clf.save(tmp_path / "m.safetensors")
-    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
-        metadata = handle.metadata()
-        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    # as the rule of the morning of 2026-12-06 wrote it: a stride-1 stage at 40x44 (no
-    # side to halve: 40 and 44 are under twice the working size, 36)
-    tensors["module.front.stages.0.weight"] = torch.zeros(16, 3, 3, 3)
-    description = json.loads(metadata["sklearn-capsnet"])
-    del description["fitted"]["network"]  # files held no network sizes then
-    description["sha256"] = _persistence._digest(tensors)
-    path = tmp_path / "stage.safetensors"
-    save_file(tensors, str(path), {"sklearn-capsnet": json.dumps(description)})
+
+    def edit(description, tensors):
+        # as the rule of the morning of 2026-12-06 wrote it: a stride-1 stage at 40x44 (no
+        # side to halve: 40 and 44 are under twice the working size, 36)
+        tensors["module.front.stages.0.weight"] = torch.zeros(16, 3, 3, 3)
+        del description["fitted"]["network"]  # files held no network sizes then
+        description["sha256"] = _persistence._digest(tensors)
+
+    path = edited(tmp_path / "m.safetensors", tmp_path / "stage.safetensors", edit)
     with pytest.raises(ValueError, match="40x44 images with a learned stride-1 stage.*Fit the"):
         CapsNetClassifier.load(path)
 
@@ -756,14 +752,12 @@ def test_a_file_saved_when_auto_stopped_at_14x14_loads_as_the_network_it_holds(t
     former = CapsNetClassifier(**tiny(max_epochs=1), primary_grid=14, random_state=0).fit(X, y)
     assert former.net_.module_.geometry.grid == (14, 14)  # "auto" gives 15×15 at 176 px now
     former.save(tmp_path / "m.safetensors")
-    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
-        metadata = handle.metadata()
-        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    description = json.loads(metadata["sklearn-capsnet"])
-    description["params"]["primary_grid"] = "auto"  # as the sixth session of 2026-12-07 wrote
-    del description["fitted"]["network"]  # the sizes built: files hold them since the eighth
-    path = tmp_path / "auto.safetensors"
-    save_file(tensors, str(path), {"sklearn-capsnet": json.dumps(description)})
+
+    def edit(description, tensors):
+        description["params"]["primary_grid"] = "auto"  # as the sixth session of 12-07 wrote
+        del description["fitted"]["network"]  # the sizes built: files hold them since the eighth
+
+    path = edited(tmp_path / "m.safetensors", tmp_path / "auto.safetensors", edit)
     loaded = CapsNetClassifier.load(path)
     assert loaded.primary_grid == 14 and loaded.net_.module_.geometry.grid == (14, 14)
     np.testing.assert_array_equal(loaded.predict_proba(X), former.predict_proba(X))
@@ -824,13 +818,11 @@ def test_a_model_unpickled_from_before_network_sizes_saves_a_file_that_loads(
 )
 def test_a_file_with_malformed_network_sizes_is_refused(photos_model, tmp_path, network):
     photos_model.save(tmp_path / "m.safetensors")
-    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
-        metadata = handle.metadata()
-        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    description = json.loads(metadata["sklearn-capsnet"])
-    description["fitted"]["network"] = network
-    path = tmp_path / "bad.safetensors"
-    save_file(tensors, str(path), {"sklearn-capsnet": json.dumps(description)})
+
+    def edit(description, tensors):
+        description["fitted"]["network"] = network
+
+    path = edited(tmp_path / "m.safetensors", tmp_path / "bad.safetensors", edit)
     with pytest.raises(ValueError, match="not a valid sklearn-capsnet model.*network sizes"):
         CapsNetClassifier.load(path)
 

@@ -13,8 +13,8 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
+from model_files import edited
 from safetensors import safe_open
-from safetensors.torch import save_file
 from skorch.callbacks import Callback
 
 from sklearn_capsnet import CapsNetClassifier, CapsuleTransformer
@@ -242,14 +242,11 @@ def test_safe_file_round_trip_is_exact(two_epochs, tmp_path, cls):
 
 def _file_without_history(path):
     """The file at ``path`` as saved before files held the history: a copy beside it."""
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata()
-        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    description = json.loads(metadata["sklearn-capsnet"])
-    del description["fitted"]["history"]
-    old = path.with_name("old.safetensors")
-    save_file(tensors, str(old), {"sklearn-capsnet": json.dumps(description)})
-    return old
+
+    def edit(description, tensors):
+        del description["fitted"]["history"]
+
+    return edited(path, path.with_name("old.safetensors"), edit)
 
 
 def test_a_loaded_model_goes_on_counting_epochs_and_decaying_the_rate(two_epochs, tmp_path):
@@ -276,16 +273,13 @@ def test_a_loaded_model_goes_on_counting_epochs_and_decaying_the_rate(two_epochs
 )
 def test_a_file_with_a_malformed_history_is_refused(fitted, tmp_path, history, why):
     fitted.save(tmp_path / "m.safetensors")
-    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
-        metadata = handle.metadata()
-        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    description = json.loads(metadata["sklearn-capsnet"])
-    description["fitted"]["history"] = history
-    save_file(
-        tensors, str(tmp_path / "bad.safetensors"), {"sklearn-capsnet": json.dumps(description)}
-    )
+
+    def edit(description, tensors):
+        description["fitted"]["history"] = history
+
+    bad = edited(tmp_path / "m.safetensors", tmp_path / "bad.safetensors", edit)
     with pytest.raises(ValueError, match=f"not a valid sklearn-capsnet model.*{why}"):
-        CapsNetClassifier.load(tmp_path / "bad.safetensors")
+        CapsNetClassifier.load(bad)
 
 
 def test_safe_file_keeps_integer_labels_and_feature_names(two_epochs, tmp_path):
@@ -319,17 +313,15 @@ with warnings.catch_warnings():
 
 
 def _rewrite(path, edit_tensors=None, edit_description=None):
-    from safetensors.torch import save_file
+    """The model file at ``path`` edited in place (its checksum left as it was)."""
 
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata()
-        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    description = json.loads(metadata["sklearn-capsnet"])
-    if edit_tensors:
-        edit_tensors(tensors)
-    if edit_description:
-        edit_description(description)
-    save_file(tensors, str(path), metadata={"sklearn-capsnet": json.dumps(description)})
+    def edit(description, tensors):
+        if edit_tensors:
+            edit_tensors(tensors)
+        if edit_description:
+            edit_description(description)
+
+    edited(path, path, edit)
 
 
 def test_tampered_truncated_or_foreign_files_are_refused(tmp_path, fitted):
