@@ -21,6 +21,7 @@ FIT_CASES = {
     "nan in X": (_with(np.nan), Y_OK, {}, ValueError, "NaN"),
     "inf in X": (_with(np.inf), Y_OK, {}, ValueError, "infinity"),
     "empty X": (np.empty((0, 16)), np.empty(0), {}, ValueError, "0 sample"),
+    "empty list": ([], [], {}, ValueError, "0 sample"),
     "no features": (np.empty((30, 0)), Y_OK, {}, ValueError, "0 feature"),
     "1-D X": (X_OK[:, 0], Y_OK, {}, ValueError, "Expected 2D array"),
     "single class": (X_OK, np.zeros(30), {}, ValueError, "at least 2 classes"),
@@ -96,6 +97,7 @@ PREDICT_CASES = {
     "nan": (_with(np.nan)[:5], "NaN"),
     "strings": (np.full((5, 16), "a", dtype=object), "convert"),
     "empty": (np.empty((0, 16)), "0 sample"),
+    "empty list": ([], "0 sample"),
 }
 
 

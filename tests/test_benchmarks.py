@@ -288,7 +288,9 @@ def test_size_benchmark_centres_and_upsamples_fashion_and_scores_overlapping_pai
         ("fashion", 40, "upsampled", None), ("overlapping", 36, None, "CapsNet"),
         ("overlapping", 36, None, "MLPClassifier(256, 256)"),
     ]  # fmt: skip
-    assert records[1]["network"].startswith('40x40x1: front end "conv" to 36x36x1,')
+    assert records[1]["network"].startswith(
+        '40x40x1: front end "conv" to 36x36x1 (resampled only: no side to halve),'
+    )
     assert all(0 <= r["accuracy"] <= 1 for r in records[:3])
     assert all(0 <= r["both_right"] <= 1 and 0 <= r["top_two_right"] <= 1 for r in records[3:])
     assert records[3]["network"].startswith("36x36x1: kernels 10x10 and 9x9, 8 channels, 10x10x4")

@@ -1,7 +1,8 @@
-"""X at prediction in other units than at fit (0–1 floats for a 0–255 model, or the
-reverse) draws one warning per call that names both ranges and the fix; ordinary new
+"""X at prediction or in partial_fit in other units than at fit (0–1 floats for a 0–255
+model, or the reverse) draws one warning per call that names both ranges and the fix; ordinary new
 data, brighter, darker or new, draws none."""
 
+import copy
 import warnings
 
 import numpy as np
@@ -53,6 +54,15 @@ def test_each_answer_warns_once_of_0_to_1_images_for_a_0_to_255_model(
     assert len(messages) == 1, messages  # once per call, not once per batch
     assert "from 0 to 1, but CapsNetClassifier was fitted on values from 0 to 255" in messages[0]
     assert "multiply X by 255" in messages[0]
+
+
+def test_partial_fit_warns_of_0_to_1_images_for_a_0_to_255_model(colour_model, colour):
+    X, y = colour
+    model = copy.deepcopy(colour_model)  # the fixture is shared: train a copy
+    messages = units_warnings(lambda: model.partial_fit(X / 255.0, y))
+    assert len(messages) == 1, messages
+    assert "from 0 to 1, but CapsNetClassifier was fitted on values from 0 to 255" in messages[0]
+    assert not units_warnings(lambda: model.partial_fit(X, y))  # in the units of fit
 
 
 def test_transform_warns_of_0_to_1_images_for_a_0_to_255_model(transformer, colour):

@@ -65,8 +65,10 @@ def as_array(X):
             "X is one PIL image; pass a list of images ([image]) or an array with a batch "
             "axis (np.asarray(image)[None])."
         )
-    if not isinstance(X, list | tuple) or len(X) == 0:
+    if not isinstance(X, list | tuple):
         return X
+    if len(X) == 0:  # no rows: refused as an empty array is ("0 sample(s)")
+        return np.empty((0, 0))
     first = X[0]
     if not (_is_pil_image(first) or _is_tensor(first) or np.ndim(first) >= 2):
         return X  # rows of features

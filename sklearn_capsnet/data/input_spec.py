@@ -31,7 +31,8 @@ UNITS_FACTOR = 50  # X's range this many times wider or narrower than fit's: oth
 
 
 class InputUnitsWarning(UserWarning):
-    """``X`` at prediction looks like it is in other units than the training data.
+    """``X`` at prediction or in ``partial_fit`` looks like it is in other units than the
+    training data of ``fit``.
 
     For example images in [0, 1] given to a model fitted on 0–255 pixels: the network
     sees them nearly black, and answers differently without an error. The warning names

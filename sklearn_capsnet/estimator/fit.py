@@ -166,6 +166,7 @@ class FittingMixin:
     def _validate_more_data(self, X, y, sample_weight):
         """Validate data for more training of a fitted model; returns (X, y_encoded, weight)."""
         X, y, _ = as_rows(self, X, y, reset=False, spec=self.input_spec_)
+        self.input_spec_.check_units(X, type(self).__name__)  # training on them costs most
         weight = example_weights(self, X, y, sample_weight, incremental=True, labels=self.classes_)
         return X, encode_targets(self, y, reset=False), weight
 

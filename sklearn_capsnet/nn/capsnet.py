@@ -302,14 +302,17 @@ class CapsNet(nn.Module):
         >>> CapsNet((1, 28, 28), 10).describe()
         '28x28x1: kernels 10x10 and 9x9, 256 channels, 6x6x32 primary capsules, \
 10 class capsules, dense decoder at 28x28, 8,220,432 parameters'
+        >>> CapsNet((3, 40, 40), 10).describe().split(", ")[0]
+        '40x40x3: front end "conv" to 36x36x3 (resampled only: no side to halve)'
         """
         channels, height, width = self.input_shape
         parts = [f"{height}x{width}x{channels}" if height * width > 1 else f"{channels} features"]
         front_channels, *working = self.front.output_shape
         if tuple(working) != (height, width):
-            parts.append(
-                f'front end "{self.front_end}" to {working[0]}x{working[1]}x{front_channels}'
-            )
+            front = f'front end "{self.front_end}" to {working[0]}x{working[1]}x{front_channels}'
+            if self.front_end != "resize" and not any(True for _ in self.front.parameters()):
+                front += " (resampled only: no side to halve)"  # nothing learned before it
+            parts.append(front)
         (kh1, kw1), (kh2, kw2) = self.geometry.conv_kernel, self.geometry.primary_kernel
         grid_h, grid_w = self.geometry.grid
         _, decoded_h, decoded_w = self.decoded_shape
