@@ -40,6 +40,16 @@ def interpolated_gaps(records: list[dict], dataset: str, model: str = "capsnet")
     return gaps
 
 
+MARKS = {"stopped rising": "", "the cap": "*", "reached": "†"}  # after the epochs trained
+
+
+def _why_stopped(record: dict) -> str:
+    """A record's ``stopped_because``; older lines, without it, had only the other two."""
+    if "stopped_because" in record:
+        return record["stopped_because"]
+    return "stopped rising" if record["stopped_rising"] else "the cap"
+
+
 def markdown(records: list[dict]) -> str:
     """Tables for the summary lines (models, strengths) and the variant lines of ``records``."""
     out = []
@@ -52,7 +62,8 @@ def markdown(records: list[dict]) -> str:
         trained = all("epochs_trained" in r for r in runs)  # older lines: fixed epochs
         out += [f"**{dataset}**", "", "| model | held-out placed | affNIST-style test "
                 "| test per seed | stopped at epoch | "
-                + ("epochs trained (*: stopped by the cap) | " if trained else "")
+                + ("epochs trained (*: stopped by the cap, †: on reaching the CNN's best) | "
+                   if trained else "")
                 + "parameters (without decoder) |",
                 "|---|---|---|---|---|---|" + ("---|" if trained else "")]  # fmt: skip
         for model in models:
@@ -60,8 +71,7 @@ def markdown(records: list[dict]) -> str:
             stops = ", ".join(str(r["stopped_at_epoch"]) for r in mine)
             size = f"{mine[0]['n_parameters']:,} ({mine[0]['n_parameters_without_decoder']:,})"
             epochs = ", ".join(
-                f"{r['epochs_trained']}{'' if r['stopped_rising'] else '*'}"
-                for r in (mine if trained else [])
+                f"{r['epochs_trained']}{MARKS[_why_stopped(r)]}" for r in (mine if trained else [])
             )
             out.append(
                 f"| {model} | {_pct(stats['held_out'])} | {_pct(stats['affine_test'])} | "

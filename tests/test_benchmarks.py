@@ -421,6 +421,54 @@ def test_viewpoint_benchmark_stops_both_models_at_the_same_held_out_accuracy(fas
     assert f"| {capsnet['stopped_at_epoch']} | {trained} | {capsnet['n_parameters']:,}" in table
 
 
+@pytest.mark.slow
+def test_until_decided_trains_the_cnn_first_and_each_capsnet_until_it_reaches_the_cnns_best(
+    fashion_home, capsys
+):
+    from bench_viewpoints import why_stopped
+
+    sizes = {"train": 40, "held_out": 20, "validation": 10, "test": 10}
+    records = run_benchmark(
+        "bench_viewpoints.py", "--data-home", fashion_home, "--datasets", "fashion",
+        "--seeds", 0, "--max-epochs", 4, "--patience", 2, "--batch-size", 16, "--cpu",
+        "--until-decided", "--sizes", json.dumps(sizes),
+        "--variants", json.dumps({"one_pass": {"routing_iterations": 1}}),
+        "--params", json.dumps(SMALL_CAPSNET),
+    )  # fmt: skip
+    capsnet, cnn, variant, _ = records
+    best = max(e["held_out"] for e in cnn["epochs"])
+    assert cnn["stopped_because"] == why_stopped(cnn["epochs"], 2, 4)  # its own plateau
+    for record in (capsnet, variant):
+        epochs = record["epochs"]
+        assert record["stopped_because"] == why_stopped(epochs, 2, 4, reach=best)
+        assert why_stopped(epochs[:-1], 2, 4, reach=best) is None  # not an epoch too late
+        assert record["target_held_out"] == min(best, max(e["held_out"] for e in epochs))
+    lines = [line.split(":")[0] for line in capsys.readouterr().err.splitlines()]
+    order = ["fashion seed 0 capsnet epoch 1"] + [
+        f"fashion seed 0 cnn epoch {e['epoch']}" for e in cnn["epochs"]
+    ]  # one CapsNet epoch sizes the CNN, which then trains to its end
+    assert lines[: len(order)] == order
+    from viewpoints_report import markdown
+
+    mark = {"reached": "†", "the cap": "*", "stopped rising": ""}[capsnet["stopped_because"]]
+    trained = f"| {capsnet['stopped_at_epoch']} | {capsnet['epochs_trained']}{mark} |"
+    assert trained in markdown(records)  # the table marks why each model stopped
+
+
+def test_a_capsnet_stops_on_reaching_the_cnns_best_unless_it_stopped_rising_or_at_the_cap():
+    from bench_viewpoints import why_stopped
+
+    def history(*accuracies):
+        return [{"epoch": k + 1, "held_out": a} for k, a in enumerate(accuracies)]
+
+    assert why_stopped(history(0.5, 0.6), 2, 5, reach=0.7) is None  # goes on
+    assert why_stopped(history(0.5, 0.7), 2, 5, reach=0.7) == "reached"  # as high suffices
+    assert why_stopped(history(0.5, 0.71), 2, 5) is None  # nothing to reach: goes on
+    assert why_stopped(history(0.6, 0.5, 0.5), 2, 5, reach=0.7) == "stopped rising"
+    assert why_stopped(history(0.5, 0.6), 2, 2, reach=0.7) == "the cap"
+    assert why_stopped([], 2, 5, reach=0.0) is None  # not before its first epoch
+
+
 def test_both_models_stop_at_the_first_epoch_reaching_the_best_accuracy_both_reach():
     from bench_viewpoints import same_accuracy
 
@@ -538,14 +586,15 @@ def test_a_model_stops_once_its_held_out_accuracy_has_not_risen_for_patience_epo
 @pytest.mark.parametrize(
     "flags, expected",
     [
-        ([], (30, 3, 128)),  # the full run: until 3 epochs without a rise
-        (["--cpu"], (8, 0, 64)),  # the first CPU protocol: a fixed 8 epochs
-        (["--plateau"], (12, 2, 64)),
-        (["--plateau", "--patience", "0", "--max-epochs", "5"], (5, 0, 64)),  # as given
+        ([], (30, 3, 128, True)),  # the full run: until 3 epochs without a rise
+        (["--cpu"], (8, 0, 64, False)),  # the first CPU protocol: a fixed 8 epochs
+        (["--plateau"], (12, 2, 64, True)),
+        (["--plateau", "--patience", "0", "--max-epochs", "5"], (5, 0, 64, True)),  # as given
+        (["--plateau", "--no-until-decided"], (12, 2, 64, False)),
     ],
 )
 def test_viewpoint_run_sizes_set_epochs_patience_and_batch_unless_given(flags, expected):
     from bench_viewpoints import parse_args
 
     args = parse_args(flags)
-    assert (args.max_epochs, args.patience, args.batch_size) == expected
+    assert (args.max_epochs, args.patience, args.batch_size, args.until_decided) == expected
