@@ -1,14 +1,17 @@
 """Every bad input is refused before training, with a message naming the problem and the fix."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 
 from sklearn_capsnet import CapsNetClassifier
 
 rng = np.random.default_rng(0)
 X_OK = rng.random((30, 16))
 Y_OK = np.arange(30) % 3
+LABELS = [("cat", "dog", "bird")[k] for k in Y_OK]
 
 
 def _with(value, where=(0, 0)):
@@ -30,7 +33,42 @@ FIT_CASES = {
     "complex X": (X_OK + 1j, Y_OK, {}, ValueError, "Complex data not supported"),
     "sparse X": (sp.csr_matrix(X_OK), Y_OK, {}, TypeError, "toarray"),
     "continuous y": (X_OK, rng.random(30), {}, ValueError, "continuous"),
-    "nan in y": (X_OK, np.where(Y_OK == 0, np.nan, Y_OK), {}, ValueError, "NaN"),
+    "nan in y": (X_OK, np.where(Y_OK == 0, np.nan, Y_OK), {}, ValueError, "missing label"),
+    "None among string labels": (
+        X_OK,
+        LABELS[:2] + [None] + LABELS[3:],
+        {},
+        ValueError,
+        "missing label .* 1 sample.*position 2",
+    ),
+    "NaN in a Series of strings": (
+        X_OK,
+        pd.Series(LABELS).where(Y_OK != 1),
+        {},
+        ValueError,
+        "missing label .* 10 sample.*position 1",
+    ),
+    "pd.NA in nullable ints": (
+        X_OK,
+        pd.Series(Y_OK, dtype="Int64").where(Y_OK != 2),
+        {},
+        ValueError,
+        "missing label .*position 2",
+    ),
+    "None in a categorical": (
+        X_OK,
+        pd.Categorical(LABELS[:-1] + [None]),
+        {},
+        ValueError,
+        "missing label .*position 29",
+    ),
+    "NaN in an indicator matrix": (
+        X_OK,
+        np.where(np.eye(3)[Y_OK] == 1, np.nan, 0),
+        {},
+        ValueError,
+        "missing label .* 30 sample",
+    ),
     "beyond float32": (_with(1e300), Y_OK, {}, ValueError, "float32"),
     "input_shape mismatch": (
         X_OK,
@@ -66,6 +104,16 @@ def test_fit_rejects_bad_input_before_training(one_epoch, case):
     with pytest.raises(error, match=message):
         clf.fit(X, y)
     assert not hasattr(clf, "net_")
+
+
+def test_a_missing_label_leaves_a_fitted_model_as_it_was(one_epoch):
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(X_OK, LABELS)
+    weights = {k: v.clone() for k, v in clf.net_.module_.state_dict().items()}
+    with pytest.raises(ValueError, match="missing label"):
+        clf.partial_fit(X_OK, LABELS[:-1] + [None])
+    assert clf.n_iter_ == 1 and clf.classes_.tolist() == ["bird", "cat", "dog"]
+    for key, value in clf.net_.module_.state_dict().items():
+        assert torch.equal(value, weights[key]), key
 
 
 @pytest.mark.parametrize(

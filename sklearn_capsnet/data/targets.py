@@ -5,9 +5,10 @@ them back, and name the estimator's class in their messages.
 """
 
 import numpy as np
+import pandas as pd
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
-__all__ = ["encode_targets", "set_classes"]
+__all__ = ["check_no_missing", "encode_targets", "set_classes"]
 
 
 def set_classes(estimator, labels) -> None:
@@ -19,6 +20,24 @@ def set_classes(estimator, labels) -> None:
         raise ValueError(
             f"{type(estimator).__name__} needs at least 2 classes, but y holds only one "
             f"class: {label!r}. Add samples of another class."
+        )
+
+
+def check_no_missing(y) -> None:
+    """A clear error, before any conversion, for labels that are missing: None, NaN or
+    ``pd.NA`` (numpy's own error for None is a failed comparison, scikit-learn's for a
+    pandas column with NaN does not say it is ``y``)."""
+    if y is None:
+        return  # no y at all: scikit-learn's own error says so
+    labels = np.asarray(y)
+    if labels.dtype.kind not in "fcO" or labels.ndim == 0 or labels.size == 0:
+        return  # integers, booleans and strings cannot be missing; no labels: none missing
+    missing = np.flatnonzero(pd.isna(labels).reshape(len(labels), -1).any(axis=1))
+    if missing.size:
+        raise ValueError(
+            f"y has a missing label (None or NaN) for {missing.size} sample(s), the first "
+            f"at position {missing[0]}: every sample needs a label. Drop those samples "
+            "(keep = ~pandas.isna(y); X[keep], y[keep]), or give them a label."
         )
 
 

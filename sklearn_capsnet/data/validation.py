@@ -12,6 +12,7 @@ from sklearn.utils.validation import _check_sample_weight, column_or_1d, validat
 
 from .arrays import as_array, check_stack, sample_shape
 from .input_spec import check_float32_range
+from .targets import check_no_missing
 
 __all__ = ["as_rows", "example_weights"]
 
@@ -56,6 +57,7 @@ def as_rows(estimator, X, y="no_validation", *, reset: bool, spec=None):
     if isinstance(y, str) and y == "no_validation":
         X, y = validate_data(estimator, X, **common), None
     else:
+        check_no_missing(y)
         X, y = validate_data(estimator, X, y, multi_output=True, **common)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)  # a column vector: one label per sample
