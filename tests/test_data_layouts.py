@@ -191,6 +191,9 @@ def test_the_channel_axis_is_read_by_the_documented_rule(shape, data_format, exp
         ((10, 12, 6), ((6, 10, 12), "channels_last")),
         ((5, 12, 8), ((5, 12, 8), "channels_first")),
         ((3, 3, 3), ((3, 3, 3), "channels_first")),
+        ((1, 30, 3), ((1, 30, 3), "channels_first")),  # one grey 30×3, or an RGB 1×30 strip
+        ((2, 50, 3), ((3, 2, 50), "channels_last")),  # 3 is a channel count, 2 is not
+        ((3, 50, 2), ((3, 50, 2), "channels_first")),  # though 2 is the shorter end
     ],
 )
 def test_an_ambiguous_channel_axis_is_announced(shape, expected):
@@ -198,6 +201,29 @@ def test_an_ambiguous_channel_axis_is_announced(shape, expected):
     with pytest.warns(ImageShapeWarning, match="data_format='channels_first' or 'channels_last'"):
         found = _layout_read(X, shape, "auto")
     assert found == expected
+
+
+def test_the_warning_counts_one_channel_in_the_singular():
+    with pytest.warns(ImageShapeWarning, match=r"\(1 channel of 30×3\): its last axis, 3, could"):
+        _layout_read(np.zeros((2, 90)), (1, 30, 3), "auto")
+
+
+def test_small_pil_colour_images_are_channels_last_without_a_rule(one_epoch):
+    Image = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (N, 2, 50, 3), dtype=np.uint8)  # 2 rows: RGB is the rule's
+    y = np.arange(N) % 3  # guess only by the channel count; PIL says it
+    for mode, images in (("RGB", pixels), ("LA", pixels[..., :2])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ImageShapeWarning)
+            clf = CapsNetClassifier(**one_epoch).fit([Image.fromarray(x, mode) for x in images], y)
+        assert (clf.input_shape_, clf.data_format_) == ((images.shape[-1], 2, 50), "channels_last")
+
+
+def test_a_model_fitted_on_single_pixel_images_predicts_them(one_epoch):
+    X = np.random.default_rng(0).random((N, 1, 1))  # a table of one feature, as an image stack
+    clf = CapsNetClassifier(**one_epoch).fit(X, np.arange(N) % 2)
+    assert clf.predict(X).shape == (N,) and clf.reconstruct(X).shape == X.shape
 
 
 def test_an_input_shape_given_for_channels_last_data_is_matched_not_scrambled(
@@ -331,6 +357,7 @@ def test_predicting_another_channel_count_names_the_channels(first_fit):
     grey = np.zeros((4, 1, 12, 12), np.uint8)
     message = _unchanged_after(first_fit, lambda: first_fit.predict(grey))
     assert "1 channel where it expects 3" in message
+    assert "image.convert('RGB') gives 3" in message  # the mode that gives what it expects
 
 
 @pytest.mark.parametrize(
@@ -402,7 +429,7 @@ def test_a_grey_model_given_colour_names_the_channels(one_epoch):
     grey = CapsNetClassifier(**one_epoch, random_state=0).fit(X.reshape(N, 12, 12), y)
     with pytest.raises(ValueError, match="3 channels where it expects 1"):
         grey.predict(np.zeros((4, 3, 12, 12)))
-    with pytest.raises(ValueError, match="3 channels where it expects 1"):
+    with pytest.raises(ValueError, match=r"3 channels where it expects 1.*convert\('L'\) gives 1"):
         grey.predict(np.zeros((4, 12, 12, 3)))
 
 
@@ -471,6 +498,10 @@ def test_bfloat16_tensors_and_palette_images_are_read():
     Image = pytest.importorskip("PIL.Image")
     palette = Image.new("RGB", (5, 4), (200, 10, 10)).convert("P")
     assert as_array([palette, palette]).shape == (2, 4, 5, 3)
+    clear = palette.copy()
+    clear.info["transparency"] = 0  # read as RGBA: the list holds two shapes
+    with pytest.raises(ValueError, match="Palette images .* RGBA where they have transparency"):
+        as_array([palette, clear])
 
 
 def test_the_former_channels_last_switch_names_its_replacements(one_epoch):

@@ -346,6 +346,19 @@ def test_tampered_truncated_or_foreign_files_are_refused(tmp_path, fitted):
         CapsNetClassifier.load(path)
 
 
+def test_save_and_load_take_a_path_and_say_so_for_a_file_object(tmp_path, fitted):
+    path = tmp_path / "model.safetensors"
+    with open(path, "wb") as handle, pytest.raises(TypeError, match="save takes the path"):
+        fitted.save(handle)
+    fitted.save(str(path))
+    with (
+        open(path, "rb") as handle,
+        pytest.raises(TypeError, match="load takes the path .* not BufferedReader"),
+    ):
+        CapsNetClassifier.load(handle)
+    assert CapsNetClassifier.load(path).n_iter_ == fitted.n_iter_
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
 def test_loading_onto_a_missing_gpu_names_the_device_not_the_file(tmp_path, fitted):
     path = tmp_path / "model.safetensors"

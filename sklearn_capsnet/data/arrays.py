@@ -11,7 +11,7 @@ from collections import Counter
 
 import numpy as np
 
-__all__ = ["as_array", "check_stack", "sample_shape"]
+__all__ = ["as_array", "check_stack", "is_pil_with_bands", "sample_shape"]
 
 
 def _is_pil_image(value) -> bool:
@@ -43,6 +43,24 @@ def _image_to_numpy(image) -> np.ndarray:
             "RGBA" if "transparency" in image.info or image.mode == "PA" else "RGB"
         )
     return np.asarray(image)
+
+
+def is_pil_with_bands(X) -> bool:
+    """Whether ``X`` is a list of PIL images of more than one band ("RGB", "LA", ...):
+    their stack is channels last whatever the images' size, with no rule to apply.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> is_pil_with_bands([Image.new("RGB", (50, 2))]), is_pil_with_bands([Image.new("L", (4, 4))])
+    (True, False)
+    """
+    return (
+        isinstance(X, list | tuple)
+        and len(X) > 0
+        and _is_pil_image(X[0])
+        and len(_image_to_numpy(X[0]).shape) == 3
+    )
 
 
 def as_array(X):
@@ -83,10 +101,17 @@ def as_array(X):
             f"{counts[shape]} of shape {shape} (the first X[{k}])"
             for shape, k in sorted(first_of.items(), key=lambda item: -counts[item[0]])
         )
+        palette = any(_is_pil_image(x) and x.mode in ("P", "PA") for x in X)
         raise ValueError(
             f"X is a list of images of {len(shapes)} different shapes: {said}. Resize them "
             "to one size (and one channel count, e.g. PIL's image.convert('RGB')) before "
             "passing them."
+            + (
+                " Palette images (mode 'P') are read as RGBA where they have transparency "
+                "and as RGB where not: convert them all to one mode."
+                if palette
+                else ""
+            )
         )
     return np.stack(images)
 

@@ -197,7 +197,7 @@ class InputSpec:
         sample_shape = shape[1:]
         channels, height, width = self.shape
         if not self.is_image:
-            if sample_shape == (channels, 1, 1):
+            if sample_shape in ((channels, 1, 1), self.sample_shape):  # as at fit: (n, 1, 1)
                 return
             raise ValueError(
                 f"X holds images of shape {sample_shape}, but {name} was fitted on a table "
@@ -230,7 +230,7 @@ class InputSpec:
             seen = readings.get(self.data_format, next(iter(readings.values())))
             raise ValueError(
                 f"{got}: {seen} channel{'s' * (seen != 1)} where it expects {channels}; convert "
-                "the images (for example PIL's image.convert('RGB') gives 3 channels, 'L' one)."
+                f"the images{_pil_mode_hint(channels)}."
             )
         raise ValueError(f"{got}; resize X to that shape.")
 
@@ -346,3 +346,9 @@ def _scaling(values: ValueRange, image: bool, n_features: int):
     offset = np.broadcast_to(low, (n_features,)).astype(np.float32)
     scale = np.broadcast_to(span, (n_features,)).astype(np.float32)
     return offset, scale
+
+
+def _pil_mode_hint(channels: int) -> str:
+    """How PIL would give images of ``channels`` bands, for a message (or nothing)."""
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}.get(channels)
+    return f" (with PIL: image.convert({mode!r}) gives {channels})" if mode else ""

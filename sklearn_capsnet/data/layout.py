@@ -7,7 +7,9 @@
 ``(n, C, H, W)``              channels first (PyTorch), unless ``data_format`` or
                               the rule below says channels last
 ``(n, H, W, C)``              channels last (NumPy, PIL, Keras, OpenCV) when ``C``
-                              is 1, 3 or 4 and ``H`` and ``W`` are larger
+                              is 1, 3 or 4 and ``H`` and ``W`` are larger; where
+                              neither end reads so, the end that is 1, 3 or 4,
+                              else the shorter, with an :class:`ImageShapeWarning`
 ``(n, F)`` rows               a table ``(F, 1, 1)``, except rows of a square
                               number ``F >= 64`` of pixel-like values (see
                               :func:`looks_like_pixels`): one-channel square
@@ -81,7 +83,8 @@ def read_layout(name, X, sample_shape, values, *, input_shape, data_format):
         if note:
             warnings.warn(
                 f"{name} reads images of shape {tuple(sample_shape)} as {layout} "
-                f"({shape[0]} channels of {shape[1]}×{shape[2]}): {note}. Pass "
+                f"({shape[0]} channel{'s' * (shape[0] != 1)} of {shape[1]}×{shape[2]}): "
+                f"{note}. Pass "
                 "data_format='channels_first' or 'channels_last' to choose.",
                 ImageShapeWarning,
                 stacklevel=user_stacklevel(),
@@ -113,8 +116,15 @@ def _stack_layout(sample_shape, data_format):
     if last in CHANNEL_COUNTS and min(first, height) > last:
         return (last, first, height), "channels_last", None
     if first in CHANNEL_COUNTS and min(height, last) > first:
-        return tuple(sample_shape), "channels_first", None
-    # neither axis is a usual channel count: the shorter one is the channels
+        also = last in CHANNEL_COUNTS  # (1, 30, 3): one grey 30×3 image, or a 1×30 RGB strip
+        note = f"its last axis, {last}, could be the channels too" if also else None
+        return tuple(sample_shape), "channels_first", note
+    # neither reading has both sides longer: a usual channel count, else the shorter axis
+    usual = "a usual channel count (1, 3 or 4) and the other end is not"
+    if last in CHANNEL_COUNTS and first not in CHANNEL_COUNTS:
+        return (last, first, height), "channels_last", f"its last axis, {last}, is {usual}"
+    if first in CHANNEL_COUNTS and last not in CHANNEL_COUNTS:
+        return tuple(sample_shape), "channels_first", f"its first axis, {first}, is {usual}"
     if last < first:
         return (last, first, height), "channels_last", "its last axis is the shorter"
     return tuple(sample_shape), "channels_first", "its first axis is not longer than the last"

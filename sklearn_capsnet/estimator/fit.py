@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils.validation import check_is_fitted
 
+from ..data.arrays import is_pil_with_bands
 from ..data.input_spec import InputSpec
 from ..data.targets import encode_targets, set_classes
 from ..data.validation import as_rows, example_weights
@@ -59,12 +60,15 @@ class FittingMixin:
         for key in extra_params(self):
             check_keyword(type(self).__name__, key)
         check_values(type(self).__name__, self.get_params(deep=False))
+        data_format = self.data_format
+        if data_format == "auto" and is_pil_with_bands(X):
+            data_format = "channels_last"  # what PIL images are, small ones too
         X, y, sample_shape = as_rows(self, X, y, reset=True)
         self.input_spec_ = InputSpec.from_training_data(
             X,
             sample_shape,
             input_shape=self.input_shape,
-            data_format=self.data_format,
+            data_format=data_format,
             name=type(self).__name__,
         )
         return X, y

@@ -341,8 +341,9 @@ PARAMS: tuple[Param, ...] = (
         for ``(n, H, W, C)`` (NumPy, PIL, OpenCV, TensorFlow), ``"channels_first"`` for
         ``(n, C, H, W)`` (PyTorch). ``"auto"`` reads a last axis of 1, 3 or 4 behind
         larger height and width as channels, a first axis of 1, 3 or 4 likewise;
-        otherwise the shorter of the two, announced with an
-        :class:`~sklearn_capsnet.ImageShapeWarning`. Flat rows with an ``input_shape`` are channels
+        otherwise the one of the two that is 1, 3 or 4, else the shorter, announced
+        with an :class:`~sklearn_capsnet.ImageShapeWarning`. PIL images of several
+        bands are channels last. Flat rows with an ``input_shape`` are channels
         first unless this says ``"channels_last"``. Channels-last data is
         rearranged batch by batch on its way to the device.
         """,

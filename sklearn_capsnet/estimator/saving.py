@@ -114,6 +114,7 @@ class FilesMixin:
             Where to write, conventionally ending in ``.safetensors``.
         """
         check_is_fitted(self, "net_")
+        _check_path(path, "save", "write")
         # a value set_params let through (it validates at fit) is refused before writing,
         # not when the loaded model first predicts
         self._validate_params()
@@ -177,6 +178,7 @@ class FilesMixin:
             description or tensor shapes do not agree.
         """
         resolve_device(device)  # a device that is not there is no fault of the file
+        _check_path(path, "load", "read")
         saved = _persistence.read(path, cls.__name__, saved_codecs(cls.__name__))
         try:
             return cls._from_saved(saved, device)
@@ -189,7 +191,11 @@ class FilesMixin:
     @classmethod
     def _from_saved(cls, saved: "_persistence.SavedModel", device="auto"):
         """The one way an estimator is assembled from a model file's contents, on ``device``."""
-        estimator = cls(**{**saved.params, "device": device})
+        params = {  # JSON has no tuples: the tuple-valued parameters as set
+            key: tuple(value) if isinstance(value, list) else value
+            for key, value in saved.params.items()
+        }
+        estimator = cls(**{**params, "device": device})
         set_classes(estimator, saved.classes)
         estimator.multilabel_ = saved.multilabel
         estimator.n_features_in_ = saved.n_features_in
@@ -211,3 +217,12 @@ class FilesMixin:
         if net is not None and getattr(self, "device_", None) not in (None, net.data_device()):
             # skorch mapped the weights of a GPU-trained net to the CPU: follow it
             self.device_ = net.data_device()
+
+
+def _check_path(path, method: str, does: str) -> None:
+    """A clear error for a file object or other non-path (safetensors needs a path)."""
+    if not isinstance(path, str | bytes | os.PathLike):
+        raise TypeError(
+            f"{method} takes the path of the file to {does} (a str or pathlib.Path), not "
+            f"{type(path).__name__}; pass the file's name, e.g. {method}('model.safetensors')."
+        )
