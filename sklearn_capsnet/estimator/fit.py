@@ -98,7 +98,7 @@ class FittingMixin:
             (arrays, tensors, PIL images). The user guide's "How X is read" says how each
             shape is read (``input_shape``, ``data_format``).
         y : array-like of shape (n_samples,)
-            Class labels of any hashable type.
+            Class labels of any one hashable type.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each example, multiplied with ``class_weight``'s. Each
             example's classification loss and reconstruction error count that many times (the

@@ -302,6 +302,8 @@ class CapsNet(nn.Module):
         >>> CapsNet((1, 28, 28), 10).describe()
         '28x28x1: kernels 10x10 and 9x9, 256 channels, 6x6x32 primary capsules, \
 10 class capsules, dense decoder at 28x28, 8,220,432 parameters'
+        >>> CapsNet((5, 1, 1), 2).describe().split(", ")[-2]  # a table of 5 features
+        'dense decoder to 5 features'
         >>> CapsNet((3, 40, 40), 10).describe().split(", ")[0]
         '40x40x3: front end "conv" to 36x36x3 (resampled only: no side to halve)'
         """
@@ -322,7 +324,9 @@ class CapsNet(nn.Module):
             f"{self.conv[0].out_channels} channels",
             f"{grid_h}x{grid_w}x{self.primary.capsule_types} primary capsules",
             f"{self.classes.weight.shape[1]} class capsules",
-            f"{kind} decoder at {decoded_h}x{decoded_w}",
+            f"{kind} decoder at {decoded_h}x{decoded_w}"
+            if decoded_h * decoded_w > 1
+            else f"{kind} decoder to {self.decoded_shape[0]} features",
             f"{sum(p.numel() for p in self.parameters()):,} parameters",
         ]
         return f"{parts[0]}: " + ", ".join(parts[1:])
