@@ -455,6 +455,32 @@ def test_until_decided_trains_the_cnn_first_and_each_capsnet_until_it_reaches_th
     assert trained in markdown(records)  # the table marks why each model stopped
 
 
+@pytest.mark.slow
+def test_seeds_run_side_by_side_in_worker_processes_give_the_records_of_one_process(
+    fashion_home,
+):
+    sizes = {"train": 40, "held_out": 20, "validation": 10, "test": 10}
+    flags = (
+        "bench_viewpoints.py", "--data-home", fashion_home, "--datasets", "fashion",
+        "--seeds", 0, 1, "--max-epochs", 1, "--batch-size", 16, "--plateau",
+        "--sizes", json.dumps(sizes), "--params", json.dumps(SMALL_CAPSNET),
+    )  # fmt: skip
+    alone, side_by_side = run_benchmark(*flags), run_benchmark(*flags, "--processes", 2)
+
+    def scores(records):
+        keep = ("seed", "model", "n_parameters", "epochs", "affine_test", "target_held_out")
+        return [{k: r.get(k) for k in keep} for r in records[:-1]]
+
+    assert [(r["seed"], r["model"]) for r in side_by_side[:-1]] == [
+        (0, "capsnet"),
+        (0, "cnn"),
+        (1, "capsnet"),
+        (1, "cnn"),
+    ]  # in the order of the seeds, whichever worker finished first
+    assert scores(side_by_side) == scores(alone)
+    assert side_by_side[-1]["benchmark"] == "viewpoints_summary"
+
+
 def test_a_capsnet_stops_on_reaching_the_cnns_best_unless_it_stopped_rising_or_at_the_cap():
     from bench_viewpoints import why_stopped
 
