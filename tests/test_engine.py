@@ -322,6 +322,38 @@ def test_class_capsules_match_per_pair_matmul_and_routing(gen):
     torch.testing.assert_close(grad_u, exp_u)
 
 
+@pytest.mark.parametrize("transforms, shared_by", [(3, 4), (1, 12)], ids=["per type", "all"])
+def test_shared_prediction_matrices_give_each_child_its_runs_matrix(gen, transforms, shared_by):
+    # 3 types × 4 positions, type-major as PrimaryCapsules gives them: child i = t * 4 + g
+    layer = ClassCapsules(12, 4, 2, 5, DynamicRouting(3), transforms=transforms).double()
+    assert layer.weight.shape == (transforms, 2, 5, 4)
+    u = torch.randn(2, 12, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    per_child = torch.stack([layer.weight[i // shared_by] for i in range(12)]) * layer.scale
+    expected = torch.stack([predictions_loop(per_child, example) for example in u])
+    torch.testing.assert_close(layer.predictions(u), expected)
+    torch.testing.assert_close(layer.prediction_weight, per_child)
+    v = layer(u)
+    reference = class_capsules_loop(per_child, u, 3)
+    torch.testing.assert_close(v, reference)
+    (grad_w,) = torch.autograd.grad(v.square().sum(), layer.weight)
+    (exp_w,) = torch.autograd.grad(reference.square().sum(), layer.weight)
+    torch.testing.assert_close(grad_w, exp_w)  # each shared matrix learns from all its children
+
+
+def test_shared_matrices_must_divide_the_children():
+    with pytest.raises(ValueError, match="transforms=5 must divide the 12 child capsules"):
+        ClassCapsules(12, 4, 2, 5, DynamicRouting(3), transforms=5)
+
+
+@pytest.mark.parametrize("share, matrices", [("none", 3200), ("positions", 32), ("all", 1)])
+def test_a_network_sharing_prediction_matrices_has_that_many_fewer_parameters(share, matrices):
+    paper = CapsNet((1, 36, 36), 10)  # 10×10×32 primary capsules, 16×8 matrices per class
+    shared = CapsNet((1, 36, 36), 10, share_transforms=share)
+    count = sum(p.numel() for p in shared.parameters())
+    assert count == sum(p.numel() for p in paper.parameters()) - (3200 - matrices) * 10 * 16 * 8
+    assert shared.n_primary == 3200
+
+
 def test_primary_capsule_is_the_channels_of_one_type_at_one_position(gen):
     layer = PrimaryCapsules(4, capsule_types=3, capsule_dim=2, kernel_size=3, stride=2).double()
     x = torch.randn(2, 4, 9, 9, generator=gen, dtype=torch.float64)

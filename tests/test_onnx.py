@@ -55,6 +55,18 @@ def test_onnx_probabilities_match_predict_proba_on_a_new_batch_size(tmp_path, ro
     np.testing.assert_array_equal(predicted, clf.predict(X[:13]))
 
 
+@pytest.mark.parametrize("share", ["positions", "all"])
+def test_onnx_of_shared_prediction_matrices_matches_predict_proba(tmp_path, share):
+    X, y = colour_images()
+    clf = CapsNetClassifier(**tiny(max_epochs=2, share_transforms=share), random_state=0)
+    clf.fit(X, y)
+    assert clf.net_.capsnet().classes.weight.shape[0] < clf.net_.capsnet().n_primary
+    clf.to_onnx(tmp_path / "model.onnx")
+    probabilities, capsules = run(tmp_path / "model.onnx", X[:13].reshape(13, -1))
+    np.testing.assert_allclose(probabilities, clf.predict_proba(X[:13]), atol=1e-4)
+    np.testing.assert_allclose(capsules, clf.capsules(X[:13]), atol=1e-4)
+
+
 @pytest.mark.parametrize("front_end", ["conv", "space_to_depth", "resize"])
 def test_onnx_of_a_large_image_model_runs_its_front_end(tmp_path, front_end):
     rng = np.random.default_rng(0)

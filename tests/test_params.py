@@ -36,6 +36,7 @@ NON_DEFAULT = dict(
     conv_channels=8,
     primary_types=2,
     primary_dim=4,
+    share_transforms="positions",
     capsule_dim=6,
     decoder_hidden=(16,),
     optimizer=torch.optim.SGD,
@@ -96,6 +97,7 @@ def test_network_parameters_reach_the_module():
     assert net.primary.capsule_types == values["primary_types"]
     assert net.primary.capsule_dim == values["primary_dim"]
     assert net.classes.weight.shape[2] == values["capsule_dim"]
+    assert net.classes.weight.shape[0] == values["primary_types"]  # shared across positions
     assert net.decoder.layers[0].out_features == values["decoder_hidden"][0]
     assert net.primary.conv.weight.is_contiguous(memory_format=torch.channels_last)
     clf.set_params(routing="dynamic").fit(X, y)

@@ -65,6 +65,7 @@ class CapsNetBase(
         conv_channels="auto",
         primary_types="auto",
         primary_dim=8,
+        share_transforms="none",
         capsule_dim=16,
         decoder_hidden=(512, 1024),
         optimizer=torch.optim.Adam,
@@ -104,6 +105,7 @@ class CapsNetBase(
         self.conv_channels = conv_channels
         self.primary_types = primary_types
         self.primary_dim = primary_dim
+        self.share_transforms = share_transforms
         self.capsule_dim = capsule_dim
         self.decoder_hidden = decoder_hidden
         self.optimizer = optimizer

@@ -1,6 +1,6 @@
 """The CapsNet engine: pure PyTorch, no scikit-learn."""
 
-from .capsnet import CapsNet
+from .capsnet import SHARED_TRANSFORMS, CapsNet
 from .front_end import (
     FRONT_ENDS,
     AreaResample,
@@ -53,6 +53,7 @@ __all__ = [
     "FRONT_ENDS",
     "PRIMARY_GRID",
     "ROUTINGS",
+    "SHARED_TRANSFORMS",
     "AreaResample",
     "AreaResize",
     "CapsNet",

@@ -26,6 +26,8 @@ from .sizing import (
 __all__ = ["CapsNet", "Geometry", "geometry"]  # the last two from .sizing
 
 MEMORY_FORMATS = ("contiguous", "channels_last")
+SHARED_TRANSFORMS = ("none", "positions", "all")
+"""``share_transforms``: which primary capsules share a prediction matrix per class."""
 
 
 class CapsNet(nn.Module):
@@ -80,6 +82,12 @@ class CapsNet(nn.Module):
         ``2 * primary_grid + 16`` pixels pass the front end; ``"auto"``: 10 up to 77
         pixels, 14 from 96 to 175, 20 from 216 (:func:`~.sizing.grid_cap`). Ignored with
         ``"scaled_kernels"``.
+    share_transforms : {"none", "positions", "all"}, default="none"
+        Which primary capsules share each class's prediction matrix ``W_ij``:
+        ``"none"``, one per primary capsule (the paper's); ``"positions"``, the
+        capsules of one type at every grid position, so a part votes alike wherever
+        it is; ``"all"``, every primary capsule (Gu and Tresp's Aff-CapsNets, CVPR
+        2020). See :class:`~.layers.ClassCapsules`.
     resolved : dict, optional
         What ``"auto"`` gave ``primary_grid``, ``conv_channels`` and ``primary_types``
         when a saved network was built (its :attr:`resolved`): each replaces its
@@ -119,6 +127,7 @@ class CapsNet(nn.Module):
         memory_format: str = "contiguous",
         front_end: str = "conv",
         primary_grid: int | str = PRIMARY_GRID,
+        share_transforms: str = "none",
         resolved: dict | None = None,
     ) -> None:
         super().__init__()
@@ -130,6 +139,11 @@ class CapsNet(nn.Module):
                     ("conv_channels", conv_channels),
                     ("primary_types", primary_types),
                 )
+            )
+        if share_transforms not in SHARED_TRANSFORMS:
+            raise ValueError(
+                f"share_transforms={share_transforms!r} must be one of "
+                f"{', '.join(SHARED_TRANSFORMS)}."
             )
         if memory_format not in MEMORY_FORMATS:
             raise ValueError(
@@ -176,6 +190,7 @@ class CapsNet(nn.Module):
                 n_parents=n_classes,
                 dim=capsule_dim,
             ),
+            transforms={"none": None, "positions": primary_types, "all": 1}[share_transforms],
         )
         if front_end == "scaled_kernels" or max(height, width) <= PAPER_SIZE:
             self.decoded_shape = self.input_shape
@@ -200,7 +215,7 @@ class CapsNet(nn.Module):
     @property
     def n_primary(self) -> int:
         """Number of primary capsules: capsule types × primary grid positions."""
-        return self.classes.weight.shape[0]
+        return self.classes.in_capsules
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classes(self._primary_capsules(x))  # [B, J, D]

@@ -154,11 +154,18 @@ class ClassCapsules(nn.Module):
         Their dimension ``D``.
     routing : nn.Module
         Maps ``û`` ``[B, I, J, D]`` to ``v`` ``[B, J, D]``; see :mod:`.routing`.
+    transforms : int, default=None
+        How many distinct matrices ``W_·j`` per parent: ``I`` (None, the paper's: one
+        per child), or a divisor ``G`` of ``I``, the children taken in ``G`` runs of
+        ``I / G`` consecutive ones that share a matrix: the primary capsules of one
+        type (the number of types) or all of them (1; Gu and Tresp's Aff-CapsNets,
+        "Improving the Robustness of Capsule Networks to Image Affine
+        Transformations", CVPR 2020).
 
     Attributes
     ----------
-    weight : nn.Parameter of shape (I, J, D, P)
-        The trained weights, ``W`` divided by ``scale``.
+    weight : nn.Parameter of shape (G, J, D, P)
+        The trained weights, ``W`` divided by ``scale``; ``G = I`` unless shared.
     scale : float
         The constant factor of ``W``.
 
@@ -171,23 +178,39 @@ class ClassCapsules(nn.Module):
     torch.Size([2, 10, 16])
     >>> round(layer.scale, 4), layer.prediction_weight.shape
     (0.0659, torch.Size([1152, 10, 16, 8]))
+    >>> ClassCapsules(1152, 8, 10, 16, DynamicRouting(3), transforms=32).weight.shape
+    torch.Size([32, 10, 16, 8])
     """
 
     def __init__(
-        self, in_capsules: int, in_dim: int, n_classes: int, out_dim: int, routing: nn.Module
+        self,
+        in_capsules: int,
+        in_dim: int,
+        n_classes: int,
+        out_dim: int,
+        routing: nn.Module,
+        transforms: int | None = None,
     ) -> None:
         super().__init__()
+        transforms = in_capsules if transforms is None else transforms
+        if transforms < 1 or in_capsules % transforms:
+            raise ValueError(
+                f"transforms={transforms} must divide the {in_capsules} child capsules."
+            )
         agreement = getattr(routing, "agreement", None)  # a routing may have no feedback
         if agreement is not None:
             agreement = agreement(n_classes, out_dim)
+        self.in_capsules = in_capsules
         self.scale = class_capsule_init_std(in_capsules, n_classes, out_dim, agreement)
-        self.weight = nn.Parameter(torch.randn(in_capsules, n_classes, out_dim, in_dim))
+        self.weight = nn.Parameter(torch.randn(transforms, n_classes, out_dim, in_dim))
         self.routing = routing
 
     @property
     def prediction_weight(self) -> Tensor:
-        """The prediction matrices ``W_ij = scale * weight_ij``, ``[I, J, D, P]``."""
-        return self.scale * self.weight
+        """The prediction matrices ``W_ij = scale * weight_ij``, ``[I, J, D, P]`` (shared
+        ones repeated for each child that shares them)."""
+        shared_by = self.in_capsules // self.weight.shape[0]
+        return self.scale * self.weight.repeat_interleave(shared_by, dim=0)
 
     def predictions(self, u: Tensor) -> Tensor:
         """Child predictions ``û``: ``[B, I, P] -> [B, I, J, D]``.
@@ -198,7 +221,13 @@ class ClassCapsules(nn.Module):
         84 -> 169 images/s).
         """
         # W u = weight (scale u): scaling the children costs less than scaling W.
-        u_hat = torch.einsum("ijdp,bip->bjid", self.weight, u * self.scale).contiguous()
+        groups = self.weight.shape[0]
+        if groups == self.in_capsules:  # one matrix per child: the paper's
+            u_hat = torch.einsum("ijdp,bip->bjid", self.weight, u * self.scale).contiguous()
+        else:  # runs of consecutive children share a matrix
+            runs = (u * self.scale).view(u.shape[0], groups, -1, u.shape[-1])  # [B, G, I/G, P]
+            u_hat = torch.einsum("gjdp,bgkp->bjgkd", self.weight, runs).contiguous()
+            u_hat = u_hat.view(u.shape[0], -1, self.in_capsules, u_hat.shape[-1])  # [B, J, I, D]
         return u_hat.permute(0, 2, 1, 3)  # [B, I, J, D]
 
     def forward(self, u: Tensor) -> Tensor:
