@@ -56,6 +56,26 @@ def test_default_network_starts_unsaturated_on_images(shape, routing):
     assert 0 < lengths.mean() and lengths.max() < 0.9
 
 
+@pytest.mark.parametrize("routing", ROUTINGS)
+@pytest.mark.parametrize("share", ["positions", "all"])
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 64, 64)], ids=["28x28x1", "64x64x3"])
+def test_shared_prediction_matrices_start_unsaturated_even_when_their_children_agree(
+    shape, share, routing
+):
+    # the worst case for a shared matrix: every child of a type the same full-length
+    # vector (a blank background gives many such), so their votes add up coherently
+    torch.manual_seed(0)
+    net = CapsNet(shape, 10, routing=routing, share_transforms=share)
+    types, positions = net.primary.capsule_types, net.n_primary // net.primary.capsule_types
+    one_per_type = torch.nn.functional.normalize(torch.randn(4, types, 1, PRIMARY_DIM), dim=-1)
+    children = one_per_type.expand(4, types, positions, PRIMARY_DIM).reshape(4, -1, PRIMARY_DIM)
+    with torch.no_grad():
+        lengths = net.classes(children).norm(dim=-1)
+        on_images = net(network_inputs(shape, 4)).norm(dim=-1)
+    assert lengths.max() < 0.95 and 0.05 < lengths.mean()
+    assert on_images.max() < 0.9
+
+
 # Measured when written: dynamic 0.45 (10 classes) and 0.91 (2 classes); self-attention
 # 0.27 (it starts slower). With Adam stepping W itself, 2 classes stayed at 0.5: each step
 # moved s_j by about I·lr·sqrt(P)/J = 1.6 and pinned both capsules at full length.

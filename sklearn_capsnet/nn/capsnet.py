@@ -191,6 +191,7 @@ class CapsNet(nn.Module):
                 dim=capsule_dim,
             ),
             transforms={"none": None, "positions": primary_types, "all": 1}[share_transforms],
+            agreeing=self.geometry.grid[0] * self.geometry.grid[1],  # one type's positions
         )
         if front_end == "scaled_kernels" or max(height, width) <= PAPER_SIZE:
             self.decoded_shape = self.input_shape

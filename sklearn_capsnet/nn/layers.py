@@ -128,10 +128,11 @@ class ClassCapsules(nn.Module):
 
     ``W = scale * weight``: the parameter ``weight`` starts standard normal and
     the constant ``scale`` is :func:`class_capsule_init_std`, from the numbers of
-    children and parents and the routing's ``agreement(n_parents, dim)`` scale
-    when it has one. So however many children feed the class capsules, their
-    starting inputs ``s_j`` stay short enough for the squash to have a slope,
-    even once every child capsule is at full length.
+    children (``I · k`` where ``k`` of those sharing a matrix may agree) and parents and
+    the routing's ``agreement(n_parents, dim)`` scale when it has one. So however
+    many children feed the class capsules, their starting inputs ``s_j`` stay
+    short enough for the squash to have a slope, even once every child capsule is
+    at full length.
 
     Keeping the scale out of the parameter also keeps training steps in
     proportion (the "equalized learning rate" of Karras et al. 2018, "Progressive
@@ -161,6 +162,12 @@ class ClassCapsules(nn.Module):
         type (the number of types) or all of them (1; Gu and Tresp's Aff-CapsNets,
         "Improving the Robustness of Capsule Networks to Image Affine
         Transformations", CVPR 2020).
+    agreeing : int, default=None
+        How many of the children that share a matrix may be the same capsule at the
+        start (the positions of one type on a blank background): their votes add up
+        ``k`` times over, as ``k²`` independent children's would, so the starting
+        scale counts ``I · k`` children. None: all that share it (``I / G``); 1 for
+        the paper's matrices.
 
     Attributes
     ----------
@@ -190,6 +197,7 @@ class ClassCapsules(nn.Module):
         out_dim: int,
         routing: nn.Module,
         transforms: int | None = None,
+        agreeing: int | None = None,
     ) -> None:
         super().__init__()
         transforms = in_capsules if transforms is None else transforms
@@ -201,7 +209,9 @@ class ClassCapsules(nn.Module):
         if agreement is not None:
             agreement = agreement(n_classes, out_dim)
         self.in_capsules = in_capsules
-        self.scale = class_capsule_init_std(in_capsules, n_classes, out_dim, agreement)
+        shared_by = in_capsules // transforms  # k = 1 for the paper's network
+        agreeing = shared_by if agreeing is None else min(agreeing, shared_by)
+        self.scale = class_capsule_init_std(in_capsules * agreeing, n_classes, out_dim, agreement)
         self.weight = nn.Parameter(torch.randn(transforms, n_classes, out_dim, in_dim))
         self.routing = routing
 
