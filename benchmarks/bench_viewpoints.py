@@ -259,7 +259,7 @@ def progress(dataset: str, seed: int, model) -> str:
     )
 
 
-def run_seed(dataset, seed, args, device, info):
+def run_seed(dataset, seed, args, device, info, emit=None):
     sizes = {**SIZES[args.size][dataset], **json.loads(args.sizes)} if dataset == "fashion" else {}
     data = split(dataset, sizes, seed, args.data_home)
     X_train, y_train = data["train"]
@@ -344,8 +344,10 @@ def run_seed(dataset, seed, args, device, info):
                 "sizes": {k: len(v[1]) for k, v in data.items()},
                 "target_held_out": target,
                 "stopped_at_epoch": mine["epoch"],
-                "target_first_reached_at_the_last_epoch": any(
-                    stop == len(m.epochs) for stop, m in zip(stops, (model, cnn), strict=True)
+                "target_first_reached_at_the_last_epoch": any(  # still rising, maybe
+                    stop == len(m.epochs)
+                    and why_stopped(m.epochs, args.patience, args.max_epochs, reach) != "reached"
+                    for stop, m in zip(stops, (model, cnn), strict=True)
                 ),
                 "epochs_trained": len(each.epochs),
                 "stopped_rising": stopped_rising(each.epochs, args.patience),
@@ -363,6 +365,8 @@ def run_seed(dataset, seed, args, device, info):
                 "config": config,
             }
             records.append({**record, **info})
+            if emit is not None:  # as each is made: a later crash keeps the earlier ones
+                emit(records[-1])
     return records
 
 
@@ -482,17 +486,25 @@ def _one_thread() -> None:
 
 
 def seed_runs(dataset, args, device, info):
-    """Each seed's records, seed by seed: in this process, or with ``--processes`` above 1
-    in that many worker processes of one torch thread each, the seeds side by side."""
+    """Each seed's records, seed by seed, each printed: in this process as it is made, or
+    with ``--processes`` above 1 in that many worker processes of one torch thread each,
+    the seeds side by side, printed as each seed's worker returns them."""
     if args.processes <= 1:
         for seed in args.seeds:
-            yield run_seed(dataset, seed, args, device, info)
+            yield run_seed(dataset, seed, args, device, info, emit=_print)
         return
     context = multiprocessing.get_context("spawn")  # a fresh torch in each worker
     with ProcessPoolExecutor(args.processes, context, initializer=_one_thread) as pool:
         runs = [pool.submit(run_seed, dataset, s, args, device, info) for s in args.seeds]
         for run in runs:
-            yield run.result()
+            records = run.result()
+            for record in records:
+                _print(record)
+            yield records
+
+
+def _print(record: dict) -> None:
+    print(json.dumps(record), flush=True)
 
 
 def main() -> None:
@@ -501,9 +513,7 @@ def main() -> None:
     info = machine(device)
     for dataset in args.datasets:
         records = []
-        for seed_records in seed_runs(dataset, args, device, info):
-            for record in seed_records:
-                print(json.dumps(record), flush=True)
+        for seed_records in seed_runs(dataset, args, device, info):  # each line printed
             records += seed_records
         print(json.dumps({**summary(dataset, records), **info}), flush=True)
 

@@ -356,6 +356,8 @@ def test_save_and_load_take_a_path_and_say_so_for_a_file_object(tmp_path, fitted
         pytest.raises(TypeError, match="load takes the path .* not BufferedReader"),
     ):
         CapsNetClassifier.load(handle)
+    with pytest.raises(TypeError, match="load takes the path .* not bytes"):
+        CapsNetClassifier.load(bytes(path))  # safetensors reads str paths only
     assert CapsNetClassifier.load(path).n_iter_ == fitted.n_iter_
 
 

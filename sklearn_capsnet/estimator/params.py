@@ -448,8 +448,9 @@ PARAMS: tuple[Param, ...] = (
         Which primary capsules share each class capsule's prediction matrix
         ``W_ij``. ``"none"``: one matrix per primary capsule, the paper's.
         ``"positions"``: the capsules of one type share it at every grid position, so
-        a part votes for a class the same way wherever it is found (32 × 10 matrices
-        instead of 3,200 × 10 at 36 pixels: 4.1 M fewer parameters). ``"all"``: every
+        a part's vote for a class is the same transform wherever it is found (32 × 10
+        matrices instead of 3,200 × 10 at 36 pixels: 4.1 M fewer parameters;
+        ``routing="self_attention"`` still learns a prior per position). ``"all"``: every
         primary capsule shares one matrix per class, Gu and Tresp's Aff-CapsNets
         ("Improving the Robustness of Capsule Networks to Image Affine
         Transformations", CVPR 2020: 93.2 % against 79 % on affNIST).

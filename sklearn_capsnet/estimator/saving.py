@@ -221,7 +221,7 @@ class FilesMixin:
 
 def _check_path(path, method: str, does: str) -> None:
     """A clear error for a file object or other non-path (safetensors needs a path)."""
-    if not isinstance(path, str | bytes | os.PathLike):
+    if not isinstance(path, str | os.PathLike):
         raise TypeError(
             f"{method} takes the path of the file to {does} (a str or pathlib.Path), not "
             f"{type(path).__name__}; pass the file's name, e.g. {method}('model.safetensors')."
