@@ -249,6 +249,16 @@ def why_stopped(history, patience: int, max_epochs: int, reach=None) -> str | No
     return None
 
 
+def reached_last(stops, histories, reasons) -> bool:
+    """Whether a model first reached the shared target at the last epoch it trained, so
+    that it may still have been rising, unless it stopped there because it reached the
+    CNN's best (``reasons``: each model's :func:`why_stopped`)."""
+    return any(
+        stop == len(history) and reason != "reached"
+        for stop, history, reason in zip(stops, histories, reasons, strict=True)
+    )
+
+
 def progress(dataset: str, seed: int, model) -> str:
     """One line on the epoch ``model`` has just trained, for stderr while a run goes on."""
     last = model.epochs[-1]
@@ -319,6 +329,8 @@ def run_seed(dataset, seed, args, device, info, emit=None):
             else train(make_capsnet(name, {**base, **params}, args, seed), reach=reach)
         )
         target, stops = same_accuracy(model.epochs, cnn.epochs)
+        why = [why_stopped(m.epochs, args.patience, args.max_epochs, r)  # once per model
+               for m, r in ((model, reach), (cnn, None))]  # fmt: skip
         reached = {}
         for each, epoch in zip((model, cnn), stops, strict=True):
             each.at_epoch(epoch, sets["held_out"])
@@ -344,16 +356,12 @@ def run_seed(dataset, seed, args, device, info, emit=None):
                 "sizes": {k: len(v[1]) for k, v in data.items()},
                 "target_held_out": target,
                 "stopped_at_epoch": mine["epoch"],
-                "target_first_reached_at_the_last_epoch": any(  # still rising, maybe
-                    stop == len(m.epochs)
-                    and why_stopped(m.epochs, args.patience, args.max_epochs, reach) != "reached"
-                    for stop, m in zip(stops, (model, cnn), strict=True)
+                "target_first_reached_at_the_last_epoch": reached_last(
+                    stops, (model.epochs, cnn.epochs), why
                 ),
                 "epochs_trained": len(each.epochs),
                 "stopped_rising": stopped_rising(each.epochs, args.patience),
-                "stopped_because": why_stopped(
-                    each.epochs, args.patience, args.max_epochs, reach if each is model else None
-                ),
+                "stopped_because": why[0] if each is model else why[1],
                 **{k: v for k, v in mine.items() if k not in ("epoch", "lr")},
                 "cnn_at_same_target": (
                     {k: v for k, v in reached["cnn"].items() if k != "by_strength"}

@@ -490,6 +490,15 @@ def test_seeds_run_side_by_side_in_worker_processes_give_the_records_of_one_proc
     assert side_by_side[-1]["benchmark"] == "viewpoints_summary"
 
 
+def test_reaching_the_target_at_the_last_epoch_is_an_alarm_unless_a_capsnet_stopped_on_it():
+    from bench_viewpoints import reached_last
+
+    capsnet, cnn = [0.6, 0.7], [0.5, 0.6, 0.7]  # the CNN's best at its last epoch, capped
+    assert reached_last((2, 3), (capsnet, cnn), ("reached", "the cap"))
+    assert not reached_last((2, 2), (capsnet, cnn[:2] + [0.65]), ("reached", "the cap"))
+    assert reached_last((2, 1), (capsnet, cnn), ("the cap", "stopped rising"))
+
+
 def test_a_capsnet_stops_on_reaching_the_cnns_best_unless_it_stopped_rising_or_at_the_cap():
     from bench_viewpoints import why_stopped
 
