@@ -62,7 +62,7 @@ for ax, image, target in zip(axes, X_test, Y_test, strict=False):
 # %%
 # Train both models on the indicator matrix
 # -----------------------------------------
-capsnet = CapsNetClassifier(max_epochs=15, random_state=0)
+capsnet = CapsNetClassifier(max_epochs=8, random_state=0)
 start = time.perf_counter()
 capsnet.fit(X_train, Y_train)
 capsnet_seconds = time.perf_counter() - start
