@@ -86,6 +86,47 @@ def test_lists_and_tensors_of_images_read_as_the_array(one_epoch, colour, first_
     )
 
 
+@pytest.mark.parametrize(
+    "column",
+    [
+        pytest.param(lambda X: pd.Series(list(X)), id="Series of arrays"),
+        pytest.param(lambda X: pd.DataFrame({"image": list(X)})["image"], id="DataFrame column"),
+        pytest.param(lambda X: np.array(list(X) + [None], dtype=object)[:-1], id="object array"),
+    ],
+)
+def test_a_column_of_images_reads_as_the_list_of_them(one_epoch, colour, first_fit, column):
+    X, y = colour
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(column(X), y)
+    assert (clf.input_shape_, clf.data_format_) == ((3, 12, 12), "channels_last")
+    np.testing.assert_allclose(
+        clf.predict_proba(column(X)), first_fit.predict_proba(X.transpose(0, 3, 1, 2)), atol=1e-6
+    )
+
+
+def test_a_series_of_pil_images_reads_as_the_list_of_them(colour, colour_model):
+    Image = pytest.importorskip("PIL.Image")
+    X, _ = colour
+    images = pd.Series([Image.fromarray(x) for x in X])
+    expected = colour_model.predict_proba(X)
+    np.testing.assert_array_equal(colour_model.predict_proba(images), expected)
+
+
+@pytest.mark.parametrize(
+    "images",
+    [
+        pytest.param([np.full((4, 4), 200, np.uint8), np.full((4, 4), 200, np.int64)], id="int64"),
+        pytest.param([np.full((4, 4), 200, np.uint8), np.full((4, 4), 99.5)], id="0-255 floats"),
+        pytest.param([np.full((4, 4), 0.5), np.ones((4, 4), np.uint8)], id="a dark 8-bit"),
+        pytest.param([np.full((4, 4), 9, np.uint8), np.zeros((4, 4), bool)], id="a blank mask"),
+        pytest.param([np.full((4, 4), 300, np.uint16), np.full((4, 4), 9, np.uint16)], id="16"),
+    ],
+)
+def test_images_of_several_dtypes_in_one_scale_stack(images):
+    from sklearn_capsnet.data.arrays import as_array
+
+    np.testing.assert_array_equal(as_array(images), np.stack(images))
+
+
 def test_pil_images_read_as_channels_last_arrays(one_epoch, colour, first_fit):
     Image = pytest.importorskip("PIL.Image")
     X, y = colour
@@ -371,9 +412,28 @@ def test_predicting_another_channel_count_names_the_channels(first_fit):
             r"1 of shape \(8, 9\) \(the first X\[3\]\)",
         ),
         ([np.zeros((8, 8, 3)), np.zeros((8, 8, 4))], r"different shapes.*convert\('RGB'\)"),
+        (
+            [np.zeros((8, 8 + k)) for k in range(7)],
+            r"7 different shapes: (1 of shape \(8, \d+\) \(the first X\[\d\]\), ){4}"
+            r"1 of shape \(8, \d+\) \(the first X\[\d\]\) and 2 more\. .*"
+            r"resize\(\(width, height\)\)",
+        ),
+        (
+            [np.full((8, 8), 200, np.uint8), np.full((8, 8), 50_000, np.uint16)] * 2,
+            r"different units: 8-bit pixels \(0-255\) \(uint8, the first X\[0\]\), values "
+            r"above 255 \(16-bit or wider\) \(uint16, the first X\[1\]\).* / 65535",
+        ),
+        (
+            [np.full((8, 8), 0.0), np.full((8, 8), 200, np.uint8), np.full((8, 8), 0.5)],
+            r"different units: 8-bit pixels \(0-255\) \(uint8, the first X\[1\]\), values "
+            r"in \[0, 1\] \(float64, the first X\[2\]\)",
+        ),
     ],
-    ids=["5-D", "empty axis", "sizes differ", "channels differ"],
-)
+    ids=[
+        "5-D", "empty axis", "sizes differ", "channels differ", "many sizes",
+        "8 and 16 bits", "8 bits and [0, 1] floats",
+    ],
+)  # fmt: skip
 @pytest.mark.parametrize("cls", [CapsNetClassifier, CapsuleTransformer])
 def test_bad_image_stacks_are_refused_before_training(one_epoch, cls, X, match):
     y = np.arange(len(X)) % 2
@@ -530,6 +590,29 @@ def test_bad_image_stacks_leave_a_fitted_model_as_it_was(colour, colour_model, X
         clf.partial_fit(X, np.arange(len(X)) % 2)
     np.testing.assert_array_equal(clf.predict_proba(X_ok), before)
     assert clf.input_shape_ == (3, 12, 12) and clf.data_format_ == "channels_last"
+
+
+def test_one_image_with_the_channels_on_the_other_side_is_told_both_fixes(
+    colour, colour_model, first_fit
+):
+    X, _ = colour
+    image = X[0].transpose(2, 0, 1)  # one channels-first image for the channels-last model
+    with pytest.raises(ValueError, match=r"one image with its channels first.*"
+                       r"np\.moveaxis\(X, 0, -1\)\[None\] \(a torch tensor: "
+                       r"X\.permute\(1, 2, 0\)\[None\]\)"):  # fmt: skip
+        colour_model.predict(torch.from_numpy(image))
+    assert colour_model.predict(np.moveaxis(image, 0, -1)[None]).shape == (1,)
+    with pytest.raises(ValueError, match=r"one image with its channels last.*"
+                       r"np\.moveaxis\(X, -1, 0\)\[None\]"):  # fmt: skip
+        first_fit.predict(X[0])
+    assert first_fit.predict(np.moveaxis(X[0], -1, 0)[None]).shape == (1,)
+
+
+def test_one_grey_image_for_a_colour_model_is_told_the_channels_it_needs(colour, colour_model):
+    X, _ = colour
+    with pytest.raises(ValueError, match=r"one 12×12 image of 1 channel, but CapsNetClassifier "
+                       r"was fitted on images of 3 channels.*convert\('RGB'\)"):  # fmt: skip
+        colour_model.predict(X[0, :, :, 0])
 
 
 def test_one_image_without_a_batch_axis_is_told_to_add_one(colour, colour_model):

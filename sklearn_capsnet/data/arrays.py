@@ -11,6 +11,10 @@ from collections import Counter
 
 import numpy as np
 
+from .value_range import PIXEL_TOLERANCE
+
+_SHAPES_SAID = 5  # a folder of photos has as many shapes as photos: name the commonest
+
 __all__ = ["as_array", "check_stack", "is_pil_with_bands", "sample_shape"]
 
 
@@ -67,8 +71,10 @@ def as_array(X):
     """``X`` as an ndarray where it is a tensor or a list of images; otherwise unchanged.
 
     Lists (and tuples) of equally shaped 2-D or 3-D arrays, tensors or PIL images are
-    stacked into one array (``(n, H, W)`` or ``(n, H, W, C)`` for PIL). Lists of rows,
-    DataFrames and arrays are left to scikit-learn's validation.
+    stacked into one array (``(n, H, W)`` or ``(n, H, W, C)`` for PIL), and so are a
+    pandas Series or 1-D object array of them (a DataFrame's column of images); images
+    in different units (8-bit beside 16-bit, integers beside [0, 1] floats) are refused.
+    Lists of rows, DataFrames and arrays are left to scikit-learn's validation.
 
     Examples
     --------
@@ -83,12 +89,12 @@ def as_array(X):
             "X is one PIL image; pass a list of images ([image]) or an array with a batch "
             "axis (np.asarray(image)[None])."
         )
+    X = _listed_images(X)
     if not isinstance(X, list | tuple):
         return X
     if len(X) == 0:  # no rows: refused as an empty array is ("0 sample(s)")
         return np.empty((0, 0))
-    first = X[0]
-    if not (_is_pil_image(first) or _is_tensor(first) or np.ndim(first) >= 2):
+    if not _holds_image(X[0]):
         return X  # rows of features
     images = [_image_to_numpy(x) for x in X]
     shapes = {image.shape for image in images}
@@ -97,15 +103,17 @@ def as_array(X):
         for k, image in enumerate(images):
             first_of.setdefault(image.shape, k)
         counts = Counter(image.shape for image in images)
+        common = sorted(first_of.items(), key=lambda item: -counts[item[0]])
         said = ", ".join(
             f"{counts[shape]} of shape {shape} (the first X[{k}])"
-            for shape, k in sorted(first_of.items(), key=lambda item: -counts[item[0]])
-        )
+            for shape, k in common[:_SHAPES_SAID]
+        ) + (f" and {len(common) - _SHAPES_SAID} more" if len(common) > _SHAPES_SAID else "")
         palette = any(_is_pil_image(x) and x.mode in ("P", "PA") for x in X)
         raise ValueError(
             f"X is a list of images of {len(shapes)} different shapes: {said}. Resize them "
-            "to one size (and one channel count, e.g. PIL's image.convert('RGB')) before "
-            "passing them."
+            "to one size (and one channel count) before passing them, e.g. with PIL: "
+            "[image.convert('RGB').resize((width, height)) for image in X] (PIL gives sizes "
+            "as (width, height), numpy shapes as (height, width))."
             + (
                 " Palette images (mode 'P') are read as RGBA where they have transparency "
                 "and as RGB where not: convert them all to one mode."
@@ -113,7 +121,63 @@ def as_array(X):
                 else ""
             )
         )
+    _check_one_scale(images)
     return np.stack(images)
+
+
+def _holds_image(value) -> bool:
+    return _is_pil_image(value) or _is_tensor(value) or np.ndim(value) >= 2
+
+
+def _listed_images(X):
+    """A pandas Series or 1-D object array whose elements are images (a DataFrame's
+    column of arrays or PIL images) as a list of them; anything else unchanged."""
+    pandas = sys.modules.get("pandas")
+    series = pandas is not None and isinstance(X, pandas.Series) and X.dtype == object
+    column = isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
+    if (series or column) and len(X) and _holds_image(X[0] if column else X.iloc[0]):
+        return list(X)
+    return X
+
+
+def _scale_of(image: np.ndarray) -> str | None:
+    """The units an image's values say it is in, where they say it clearly: 8-bit
+    pixels (a one-byte integer image reaching above 1), values above 255 (integers), or
+    values in [0, 1] (floats or booleans reaching above 0); None otherwise (a blank or
+    nearly black image, floats in 0-255, wider integers within 0-255)."""
+    if image.size == 0 or image.dtype.kind not in "biuf":
+        return None
+    if image.dtype.kind == "b":
+        return "values in [0, 1]" if image.any() else None
+    high = float(image.max())
+    if image.dtype.kind in "iu":
+        if high > 255:
+            return "values above 255 (16-bit or wider)"
+        return "8-bit pixels (0-255)" if image.dtype.itemsize == 1 and high > 1 else None
+    return "values in [0, 1]" if 0 < high <= 1 + PIXEL_TOLERANCE else None
+
+
+def _check_one_scale(images: list) -> None:
+    """Refuse a list of images in different units: 8-bit next to 16-bit images, or
+    integer pixels next to [0, 1] floats. Stacked, they would share one dtype and be
+    scaled as one, some images hundreds of times darker than the rest."""
+    first_of = {}
+    for k, image in enumerate(images):
+        scale = _scale_of(image)
+        if scale is not None:
+            first_of.setdefault(scale, (k, image.dtype))
+    if len(first_of) < 2:
+        return
+    said = ", ".join(
+        f"{scale} ({dtype}, the first X[{k}])" for scale, (k, dtype) in first_of.items()
+    )
+    raise ValueError(
+        f"X is a list of images in different units: {said}. Stacked, they would be scaled "
+        "as one and some images would be far darker than the others. Bring every image to "
+        "one scale first, e.g. as floats in [0, 1]: np.asarray(image) / 255 for 8-bit "
+        "images, / 65535 for 16-bit ones (PIL's convert('L') clips 16-bit values rather "
+        "than scaling them)."
+    )
 
 
 def sample_shape(X) -> tuple | None:

@@ -181,6 +181,7 @@ class InputSpec:
         """Refuse, at prediction, an array of ``shape`` that is one sample, or a stack
         whose images are not those of ``fit``."""
         shape = tuple(shape)
+        self._check_one_image_of_other_channels(shape, name)
         if self.is_one_sample(shape) and len(shape) == 2:
             height, width = shape
             raise ValueError(
@@ -233,6 +234,43 @@ class InputSpec:
                 f"the images{_pil_mode_hint(channels)}."
             )
         raise ValueError(f"{got}; resize X to that shape.")
+
+    def _check_one_image_of_other_channels(self, shape: tuple, name: str) -> None:
+        """Refuse one image of the fitted height and width without its batch axis whose
+        channels are not the model's: one grey ``(H, W)`` image for a colour model, or
+        one colour image with its channels on the other side. Read as a batch, either
+        would be refused with a message about rows or channel counts."""
+        channels, height, width = self.shape
+        if not self.is_image or channels == 1:
+            return
+        if shape == (height, width):
+            raise ValueError(
+                f"X is one {height}×{width} image of 1 channel, but {name} was fitted on "
+                f"images of {channels} channels and reads a batch: pass a batch of "
+                f"{channels}-channel images (an array with a batch axis, or a list of "
+                f"images){_pil_mode_hint(channels)}."
+            )
+        if len(shape) != 3 or self._holds(shape) or self._holds(shape[1:]):
+            return
+        if channels not in match_readings(shape, height, width).values():
+            return
+        last = self.data_format == "channels_last"
+        how = (
+            "np.moveaxis(X, 0, -1)[None] (a torch tensor: X.permute(1, 2, 0)[None])"
+            if last
+            else "np.moveaxis(X, -1, 0)[None] (a torch tensor: X.permute(2, 0, 1)[None])"
+        )
+        raise ValueError(
+            f"X has shape {shape}: one image with its channels {'first' if last else 'last'}"
+            f", but {name} was fitted on images with the channels "
+            f"{'last' if last else 'first'} and reads a batch: pass {how}."
+            + (
+                f" (As {shape[0]} images of one channel each, X would not fit either: the "
+                f"model expects {channels} channels.)"
+                if last
+                else ""
+            )
+        )
 
     def units_mismatch(self, values: tuple[float, float]) -> float | None:
         """How many times wider (> 1) or narrower (< 1) than the training range a new

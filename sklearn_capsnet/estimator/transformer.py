@@ -21,7 +21,9 @@ class CapsuleTransformer(TransformerMixin, CapsNetBase):
     :class:`~sklearn_capsnet.CapsNetClassifier` does; ``transform(X)`` returns the
     class (DigitCaps) capsules: for each class a 16-D vector whose length says how
     present the class is and whose direction encodes how it looks (pose, stroke,
-    ...). Use it as a step before any scikit-learn estimator.
+    ...). Use it as a step before any scikit-learn estimator. Like
+    :class:`~sklearn.discriminant_analysis.LinearDiscriminantAnalysis` it is supervised:
+    ``fit`` and ``fit_transform`` need ``y`` (a Pipeline passes it on).
 
     {parameters}
     Attributes
