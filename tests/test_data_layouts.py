@@ -401,6 +401,38 @@ def test_predicting_another_channel_count_names_the_channels(first_fit):
     assert "image.convert('RGB') gives 3" in message  # the mode that gives what it expects
 
 
+@pytest.fixture(scope="module")
+def grey_fit(one_epoch, colour):
+    X, y = colour
+    return CapsNetClassifier(**one_epoch, random_state=0).fit(X[..., 0], y)
+
+
+def _with_alpha(X):
+    return np.concatenate([X, X[..., :1]], axis=-1)
+
+
+@pytest.mark.parametrize(
+    "model, make, fix",
+    [
+        ("colour_model", lambda X: X[..., 0], "np.repeat(X[..., None], 3, axis=-1)"),
+        ("colour_model", lambda X: X[..., :1], "np.repeat(X, 3, axis=-1)"),
+        ("colour_model", _with_alpha, "X[..., :3]"),
+        ("first_fit", lambda X: X[..., 0], "np.repeat(X[:, None], 3, axis=1)"),
+        ("first_fit", lambda X: X[:, None, :, :, 0], "np.repeat(X, 3, axis=1)"),
+        ("first_fit", lambda X: _with_alpha(X).transpose(0, 3, 1, 2), "X[:, :3]"),
+        ("grey_fit", lambda X: X, "X.mean(axis=-1)"),
+        ("grey_fit", lambda X: X.transpose(0, 3, 1, 2), "X.mean(axis=1)"),
+    ],
+)
+def test_another_channel_count_is_told_an_array_fix_that_works(request, colour, model, make, fix):
+    fitted = request.getfixturevalue(model)
+    X = make(colour[0][:4])
+    with pytest.raises(ValueError) as error:
+        fitted.predict(X)
+    assert str(error.value).endswith(f"; an array: {fix}.")
+    assert fitted.predict(eval(fix, {"np": np, "X": X})).shape == (4,)  # the fix as written
+
+
 @pytest.mark.parametrize(
     "X, match",
     [

@@ -81,6 +81,28 @@ def test_0_to_255_images_for_a_model_fitted_on_0_to_1_floats_warn(colour, one_ep
     assert "divide X by 255" in messages[0]
 
 
+@pytest.mark.parametrize("fitted_on_16_bits", [True, False], ids=["16-bit fit", "8-bit fit"])
+def test_8_bit_and_16_bit_pixels_mixed_up_are_told_the_factor_257(
+    colour, one_epoch, fitted_on_16_bits
+):
+    X, y = colour
+    wide = X.astype(np.uint16) * 257  # the same images in 16 bits: 255 -> 65535
+    fit_on, given = (wide, X) if fitted_on_16_bits else (X, wide)
+    clf = CapsNetClassifier(**one_epoch, random_state=0).fit(fit_on, y)
+    messages = units_warnings(lambda: clf.predict(given))
+    assert len(messages) == 1, messages
+    how = "multiply X by 257" if fitted_on_16_bits else "divide X by 257"
+    assert how in messages[0]
+    fixed = given.astype(np.uint16) * 257 if fitted_on_16_bits else given // 257
+    without_warnings(lambda: clf.predict(fixed))
+
+
+def test_a_boolean_mask_for_a_0_to_255_model_is_called_values_in_0_1(colour_model, colour):
+    X, _ = colour
+    messages = units_warnings(lambda: colour_model.predict(X > 128))
+    assert len(messages) == 1 and "X holds values in [0, 1]" in messages[0], messages
+
+
 @pytest.mark.parametrize(
     "new",
     [

@@ -228,10 +228,12 @@ class InputSpec:
                 f"{got}, with the channels {side}; the same images rearranged: {how}."
             )
         if readings:
-            seen = readings.get(self.data_format, next(iter(readings.values())))
+            layout = self.data_format if self.data_format in readings else next(iter(readings))
+            seen = readings[layout]
             raise ValueError(
                 f"{got}: {seen} channel{'s' * (seen != 1)} where it expects {channels}; convert "
-                f"the images{_pil_mode_hint(channels)}."
+                f"the images{_pil_mode_hint(channels)}"
+                f"{_array_channel_hint(len(sample_shape), layout, seen, channels, last)}."
             )
         raise ValueError(f"{got}; resize X to that shape.")
 
@@ -361,12 +363,20 @@ class InputSpec:
 
 def _rescaling(training: tuple, values: tuple, wider: bool) -> str:
     """How to bring new values back to the training units: by 255 between 8-bit pixels
-    and [0, 1] floats, else in general terms."""
+    and values in [0, 1], by 257 between 8-bit and 16-bit pixels, else in general terms."""
     narrow, broad = (training, values) if wider else (values, training)
-    if 0 <= narrow[0] and narrow[1] <= 1 < broad[1] and 0 <= broad[0] and broad[1] <= 255:
+    if min(narrow[0], broad[0]) < 0:
+        return "rescale X as the training data was"
+    if narrow[1] <= 1 < broad[1] <= 255:
         if wider:
-            return "divide X by 255: the model was fitted on [0, 1] floats, X holds 8-bit pixels"
-        return "multiply X by 255: the model was fitted on 8-bit pixels, X holds [0, 1] floats"
+            return (
+                "divide X by 255: the model was fitted on values in [0, 1], X holds 8-bit pixels"
+            )
+        return "multiply X by 255: the model was fitted on 8-bit pixels, X holds values in [0, 1]"
+    if 1 < narrow[1] <= 255 < broad[1] <= 65535:
+        if wider:
+            return "divide X by 257: the model was fitted on 8-bit pixels, X holds 16-bit ones"
+        return "multiply X by 257: the model was fitted on 16-bit pixels, X holds 8-bit ones"
     return "rescale X as the training data was"
 
 
@@ -384,6 +394,24 @@ def _scaling(values: ValueRange, image: bool, n_features: int):
     offset = np.broadcast_to(low, (n_features,)).astype(np.float32)
     scale = np.broadcast_to(span, (n_features,)).astype(np.float32)
     return offset, scale
+
+
+def _array_channel_hint(ndim: int, layout: str, seen: int, channels: int, last: bool) -> str:
+    """How an array of images with ``seen`` channels (``ndim``-D samples whose channels,
+    where they have an axis, are in ``layout``) becomes one of ``channels`` for a model
+    reading ``last`` (channels last) or not: the usual cases, else nothing."""
+    axis = -1 if layout == "channels_last" else 1
+    if ndim == 2 and seen == 1 and channels == 3:  # (n, H, W): no channel axis yet
+        how = "np.repeat(X[..., None], 3, axis=-1)" if last else "np.repeat(X[:, None], 3, axis=1)"
+    elif seen == 1 and channels == 3:
+        how = f"np.repeat(X, 3, axis={axis})"
+    elif seen == 4 and channels == 3:  # drop the alpha band
+        how = "X[..., :3]" if axis == -1 else "X[:, :3]"
+    elif seen == 3 and channels == 1:
+        how = f"X.mean(axis={axis})"
+    else:
+        return ""
+    return f"; an array: {how}"
 
 
 def _pil_mode_hint(channels: int) -> str:
