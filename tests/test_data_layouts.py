@@ -412,6 +412,25 @@ def _with_alpha(X):
 
 
 @pytest.mark.parametrize(
+    "model, make",
+    [
+        ("colour_model", lambda X: X[:, None, :, :, 0]),  # grey, channels first
+        ("colour_model", lambda X: _with_alpha(X).transpose(0, 3, 1, 2)),
+        ("first_fit", lambda X: X[..., :1]),  # grey, channels last
+        ("first_fit", _with_alpha),
+    ],
+)
+def test_no_array_fix_is_offered_in_the_layout_the_model_does_not_read(
+    request, colour, model, make
+):
+    # the array's fix would keep its layout, which the model would then refuse: the
+    # message names the channels; the layout's own message comes next
+    with pytest.raises(ValueError, match="where it expects 3") as error:
+        request.getfixturevalue(model).predict(make(colour[0][:4]))
+    assert "an array:" not in str(error.value)
+
+
+@pytest.mark.parametrize(
     "model, make, fix",
     [
         ("colour_model", lambda X: X[..., 0], "np.repeat(X[..., None], 3, axis=-1)"),
@@ -445,19 +464,20 @@ def test_another_channel_count_is_told_an_array_fix_that_works(request, colour, 
         ),
         ([np.zeros((8, 8, 3)), np.zeros((8, 8, 4))], r"different shapes.*convert\('RGB'\)"),
         (
-            [np.zeros((8, 8 + k)) for k in range(7)],
-            r"7 different shapes: (1 of shape \(8, \d+\) \(the first X\[\d\]\), ){4}"
+            [np.zeros((8, 8 + k)) for k in range(7)] + [np.zeros((8, 14))] * 2,
+            r"7 different shapes: 3 of shape \(8, 14\) \(the first X\[6\]\), "
+            r"(1 of shape \(8, \d+\) \(the first X\[\d\]\), ){3}"
             r"1 of shape \(8, \d+\) \(the first X\[\d\]\) and 2 more\. .*"
             r"resize\(\(width, height\)\)",
         ),
         (
             [np.full((8, 8), 200, np.uint8), np.full((8, 8), 50_000, np.uint16)] * 2,
-            r"different units: 8-bit pixels \(0-255\) \(uint8, the first X\[0\]\), values "
+            r"different units: 8-bit pixels \(uint8, the first X\[0\]\), values "
             r"above 255 \(16-bit or wider\) \(uint16, the first X\[1\]\).* / 65535",
         ),
         (
             [np.full((8, 8), 0.0), np.full((8, 8), 200, np.uint8), np.full((8, 8), 0.5)],
-            r"different units: 8-bit pixels \(0-255\) \(uint8, the first X\[1\]\), values "
+            r"different units: 8-bit pixels \(uint8, the first X\[1\]\), values "
             r"in \[0, 1\] \(float64, the first X\[2\]\)",
         ),
     ],
@@ -638,6 +658,15 @@ def test_one_image_with_the_channels_on_the_other_side_is_told_both_fixes(
                        r"np\.moveaxis\(X, -1, 0\)\[None\]"):  # fmt: skip
         first_fit.predict(X[0])
     assert first_fit.predict(np.moveaxis(X[0], -1, 0)[None]).shape == (1,)
+
+
+def test_three_grey_images_for_a_colour_model_are_also_told_they_would_not_fit(
+    colour, colour_model
+):
+    X, _ = colour
+    message = r"one image with its channels first.*\(As 3 images of one channel each, X would "
+    with pytest.raises(ValueError, match=message + "not fit either: the model expects 3"):
+        colour_model.predict(X[:3, :, :, 0])
 
 
 def test_one_grey_image_for_a_colour_model_is_told_the_channels_it_needs(colour, colour_model):

@@ -97,6 +97,22 @@ def test_8_bit_and_16_bit_pixels_mixed_up_are_told_the_factor_257(
     without_warnings(lambda: clf.predict(fixed))
 
 
+@pytest.mark.parametrize(
+    "training, values",
+    [((0, 16), (0, 1000)), ((0, 16), (0, 65535)), ((0, 4095), (0, 50))],
+    ids=["digits, 0-1000", "digits, 16-bit", "12-bit, 0-50"],
+)
+def test_ranges_not_257_apart_are_not_told_the_factor_257(training, values):
+    from sklearn_capsnet.data.input_spec import InputSpec
+
+    spec = InputSpec((1, 8, 8), "channels_first", np.full(64, training[0], np.float32),
+                     np.full(64, training[1] - training[0], np.float32))  # fmt: skip
+    X = np.full((2, 8, 8), values[0], np.float64)
+    X[:, 0, 0] = values[1]
+    messages = units_warnings(lambda: spec.check_units(X.reshape(2, -1), "CapsNetClassifier"))
+    assert len(messages) == 1 and "rescale X as the training data was" in messages[0], messages
+
+
 def test_a_boolean_mask_for_a_0_to_255_model_is_called_values_in_0_1(colour_model, colour):
     X, _ = colour
     messages = units_warnings(lambda: colour_model.predict(X > 128))

@@ -112,8 +112,9 @@ def as_array(X):
         raise ValueError(
             f"X is a list of images of {len(shapes)} different shapes: {said}. Resize them "
             "to one size (and one channel count) before passing them, e.g. with PIL: "
-            "[image.convert('RGB').resize((width, height)) for image in X] (PIL gives sizes "
-            "as (width, height), numpy shapes as (height, width))."
+            "[image.resize((width, height)) for image in X] (PIL gives sizes as (width, "
+            "height), numpy shapes as (height, width)), and image.convert('RGB') or "
+            "image.convert('L') for one channel count."
             + (
                 " Palette images (mode 'P') are read as RGBA where they have transparency "
                 "and as RGB where not: convert them all to one mode."
@@ -153,7 +154,7 @@ def _scale_of(image: np.ndarray) -> str | None:
     if image.dtype.kind in "iu":
         if high > 255:
             return "values above 255 (16-bit or wider)"
-        return "8-bit pixels (0-255)" if image.dtype.itemsize == 1 and high > 1 else None
+        return "8-bit pixels" if image.dtype.itemsize == 1 and high > 1 else None
     return "values in [0, 1]" if 0 < high <= 1 + PIXEL_TOLERANCE else None
 
 

@@ -233,7 +233,12 @@ class InputSpec:
             raise ValueError(
                 f"{got}: {seen} channel{'s' * (seen != 1)} where it expects {channels}; convert "
                 f"the images{_pil_mode_hint(channels)}"
-                f"{_array_channel_hint(len(sample_shape), layout, seen, channels, last)}."
+                + (  # in X's own layout: where that is not the model's, moveaxis comes next
+                    _array_channel_hint(len(sample_shape), layout, seen, channels, last)
+                    if len(sample_shape) == 2 or channels == 1 or layout == self.data_format
+                    else ""
+                )
+                + "."
             )
         raise ValueError(f"{got}; resize X to that shape.")
 
@@ -249,8 +254,8 @@ class InputSpec:
             raise ValueError(
                 f"X is one {height}×{width} image of 1 channel, but {name} was fitted on "
                 f"images of {channels} channels and reads a batch: pass a batch of "
-                f"{channels}-channel images (an array with a batch axis, or a list of "
-                f"images){_pil_mode_hint(channels)}."
+                f"{channels}-channel images, as an array with a batch axis or a list of "
+                f"images{_pil_mode_hint(channels)}."
             )
         if len(shape) != 3 or self._holds(shape) or self._holds(shape[1:]):
             return
@@ -373,7 +378,8 @@ def _rescaling(training: tuple, values: tuple, wider: bool) -> str:
                 "divide X by 255: the model was fitted on values in [0, 1], X holds 8-bit pixels"
             )
         return "multiply X by 255: the model was fitted on 8-bit pixels, X holds values in [0, 1]"
-    if 1 < narrow[1] <= 255 < broad[1] <= 65535:
+    ratio = (broad[1] - broad[0]) / max(narrow[1] - narrow[0], 1e-12)
+    if 1 < narrow[1] <= 255 < broad[1] <= 65535 and 128 <= ratio <= 512:  # about 257
         if wider:
             return "divide X by 257: the model was fitted on 8-bit pixels, X holds 16-bit ones"
         return "multiply X by 257: the model was fitted on 16-bit pixels, X holds 8-bit ones"
