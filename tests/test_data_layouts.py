@@ -91,6 +91,7 @@ def test_lists_and_tensors_of_images_read_as_the_array(one_epoch, colour, first_
     [
         pytest.param(lambda X: pd.Series(list(X)), id="Series of arrays"),
         pytest.param(lambda X: pd.DataFrame({"image": list(X)})["image"], id="DataFrame column"),
+        pytest.param(lambda X: pd.DataFrame({"image": list(X)}), id="one-column DataFrame"),
         pytest.param(lambda X: np.array(list(X) + [None], dtype=object)[:-1], id="object array"),
     ],
 )

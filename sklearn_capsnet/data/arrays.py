@@ -72,8 +72,9 @@ def as_array(X):
 
     Lists (and tuples) of equally shaped 2-D or 3-D arrays, tensors or PIL images are
     stacked into one array (``(n, H, W)`` or ``(n, H, W, C)`` for PIL), and so are a
-    pandas Series or 1-D object array of them (a DataFrame's column of images); images
-    in different units (8-bit beside 16-bit, integers beside [0, 1] floats) are refused.
+    pandas Series or 1-D object array of them (a DataFrame's column of images, or a
+    DataFrame of that one column); images in different units (8-bit beside 16-bit,
+    integers beside [0, 1] floats) are refused.
     Lists of rows, DataFrames and arrays are left to scikit-learn's validation.
 
     Examples
@@ -132,8 +133,11 @@ def _holds_image(value) -> bool:
 
 def _listed_images(X):
     """A pandas Series or 1-D object array whose elements are images (a DataFrame's
-    column of arrays or PIL images) as a list of them; anything else unchanged."""
+    column of arrays or PIL images, or a DataFrame of that one column) as a list of
+    them; anything else unchanged."""
     pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(X, pandas.DataFrame) and X.shape[1] == 1 and len(X):
+        X = X.iloc[:, 0] if _holds_image(X.iloc[0, 0]) else X
     series = pandas is not None and isinstance(X, pandas.Series) and X.dtype == object
     column = isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
     if (series or column) and len(X) and _holds_image(X[0] if column else X.iloc[0]):
